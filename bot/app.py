@@ -1,0 +1,104 @@
+"""The one wiring point: core services + the Telegram door (+ the offline Bot API stand-in when there is no token).
+
+The run command, the tests and the benchmarks all start the bot through `Runtime`, so what is tested is what
+runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.services.container import Services, open_services
+from bot.standin.server import DEMO_TOKEN, StandIn
+from handlers import publish_commands, register
+
+log = logging.getLogger(__name__)
+
+
+def build_application(services: Services, *, token: str, base_url: str, base_file_url: str | None) -> Application:
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(publish_commands)
+        .connection_pool_size(16)
+        .get_updates_read_timeout(40)
+    )
+    if base_file_url:
+        builder = builder.base_file_url(base_file_url)
+    application = builder.build()
+    application.bot_data["services"] = services
+    register(application)
+    return application
+
+
+class Runtime:
+    """Starts and stops everything in order; `start()` returns once updates are being received."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.services: Services | None = None
+        self.application: Application | None = None
+        self.standin: StandIn | None = None
+
+    async def start(self, *, poll_timeout: int = 10) -> None:
+        self.services = await open_services(self.settings, self.clock)
+        settings = self.settings
+        if settings.offline_demo:
+            presets = [
+                {"name": p.name, "lat": p.lat, "lon": p.lon, "city": p.city, "kind": p.kind}
+                for p in self.services.finder.catalog.places
+            ]
+            self.standin = StandIn(presets=presets)
+            await self.standin.start(settings.demo_host, settings.demo_port)
+            token, base_url, base_file_url = DEMO_TOKEN, self.standin.base_url, self.standin.base_file_url
+        else:
+            assert settings.telegram_token
+            token, base_url = settings.telegram_token, settings.telegram_base_url
+            base_file_url = settings.telegram_base_file_url
+            if base_file_url is None and base_url.rstrip("/").endswith("/bot"):
+                base_file_url = base_url.rstrip("/")[: -len("/bot")] + "/file/bot"
+        self.application = build_application(self.services, token=token, base_url=base_url, base_file_url=base_file_url)
+        await self.application.initialize()
+        if self.application.post_init:
+            await self.application.post_init(self.application)
+        await self.application.start()
+        updater = self.application.updater
+        assert updater is not None
+        if settings.mode == "webhook" and not settings.offline_demo:
+            await updater.start_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path="telegram",
+                webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret,
+                drop_pending_updates=False,
+            )
+        else:
+            await updater.start_polling(timeout=poll_timeout, drop_pending_updates=False)
+
+    async def stop(self) -> None:
+        if self.application is not None:
+            if self.application.updater and self.application.updater.running:
+                await self.application.updater.stop()
+            if self.application.running:
+                await self.application.stop()
+            await self.application.shutdown()
+            self.application = None
+        if self.standin is not None:
+            await self.standin.stop()
+            self.standin = None
+        if self.services is not None:
+            await self.services.close()
+            self.services = None
+
+
+def with_overrides(settings: Settings, **changes: object) -> Settings:
+    return replace(settings, **changes)

@@ -1,0 +1,186 @@
+"""The `rider-bot` command: run the bot, validate and import place lists, query the finder."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.geo.coords import CRS
+from bot.places.csv_io import RowError, read_places_file
+from bot.presenters.places import distance_text, kind_label, open_text
+from bot.texts import normalise_lang, t
+
+
+def _lang(args: argparse.Namespace) -> str:
+    return normalise_lang(getattr(args, "lang", None) or os.environ.get("RIDER_LANG"))
+
+
+def describe_error(lang: str, error: RowError) -> str:
+    where = t(lang, "csv.line", line=error.line)
+    return f"{where}: {t(lang, 'csv.' + error.code, column=error.column, value=error.value)}"
+
+
+def _print_errors(lang: str, path: str, rows: int, errors: list[RowError]) -> None:
+    for error in errors:
+        print(describe_error(lang, error), file=sys.stderr)
+    print(t(lang, "cli.invalid", path=path, count=len(errors), rows=rows), file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    lang = _lang(args)
+    result = read_places_file(args.file, args.crs)
+    if not result.ok:
+        _print_errors(lang, args.file, result.rows, result.errors)
+        return 1
+    print(t(lang, "cli.valid", path=args.file, rows=result.rows))
+    return 0
+
+
+async def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from bot.services.places_admin import import_places
+    from bot.store.db import Database
+
+    lang = _lang(args)
+    async with Database(settings.db_path) as db:
+        bar = tqdm(total=None, unit=" places", disable=None, file=sys.stderr)
+        done = 0
+
+        def progress(n: int) -> None:
+            nonlocal done
+            bar.update(n - done)
+            done = n
+
+        report = await import_places(db, args.file, args.crs, progress)
+        bar.close()
+    if not report.ok:
+        _print_errors(lang, args.file, report.parsed.rows, report.parsed.errors)
+        print(t(lang, "cli.not_imported"), file=sys.stderr)
+        return 1
+    print(
+        t(
+            lang,
+            "cli.imported",
+            path=args.file,
+            inserted=report.inserted,
+            updated=report.updated,
+            total=report.total,
+        )
+    )
+    return 0
+
+
+async def _nearest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services.container import open_services
+
+    lang = _lang(args)
+    services = await open_services(settings)
+    try:
+        lat, lon = args.lat, args.lon
+        if args.crs != CRS.WGS84:
+            from bot.geo.coords import to_wgs84
+
+            lat, lon = to_wgs84(lat, lon, args.crs)
+        answer = services.finder.nearest(lat, lon, scope=args.kind or "all", amenity=args.amenity, k=args.k)
+        hits = answer.hits if answer.status in {"ok", "none_nearby"} else []
+        if not hits and answer.status == "none_nearby":
+            hits = []
+        if args.json:
+            out = [
+                {
+                    "id": h.place.id,
+                    "name": h.place.name,
+                    "kind": h.place.kind,
+                    "city": h.place.city,
+                    "lat": h.place.lat,
+                    "lon": h.place.lon,
+                    "distance_m": round(h.distance_m, 1),
+                    "ride_minutes": h.ride_minutes,
+                    "open": h.open_state.state,
+                    "amenities": sorted(h.place.amenities),
+                    "phone": h.place.phone,
+                }
+                for h in hits
+            ]
+            print(json.dumps(out, ensure_ascii=False, indent=2))
+        elif not hits:
+            print(t(lang, "cli.no_results"))
+        else:
+            for n, h in enumerate(hits, 1):
+                print(
+                    f"{n}. {h.place.name} [{h.place.id}] {kind_label(lang, h.place.kind)}"
+                    f" {distance_text(lang, h.distance_m)} {open_text(lang, h.open_state)}"
+                )
+        return 0
+    finally:
+        await services.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rider-bot", description=__doc__)
+    parser.add_argument("--config", help="TOML config file (default: $RIDER_CONFIG)")
+    parser.add_argument("--db", help="SQLite database path (overrides RIDER_DB_PATH)")
+    parser.add_argument("--lang", choices=["zh-CN", "en"], help="language of messages (default zh-CN)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot (offline demo with chat page when TELEGRAM_TOKEN is unset)")
+    stations = sub.add_parser("stations", help="place lists").add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("validate", "check a CSV file, report every bad row"),
+        ("import", "validate, then upsert all"),
+    ):
+        p = stations.add_parser(name, help=text)
+        p.add_argument("file")
+        p.add_argument(
+            "--crs",
+            type=CRS,
+            choices=list(CRS),
+            default=CRS.WGS84,
+            help="coordinate system of rows whose coord_system is empty (default wgs84)",
+        )
+    near = sub.add_parser("nearest", help="the k nearest places to a point")
+    near.add_argument("lat", type=float)
+    near.add_argument("lon", type=float)
+    near.add_argument("-k", type=int, default=5)
+    near.add_argument("--kind", help="station, canteen, community, merchant, hospital, stations or friendly")
+    near.add_argument("--amenity", help="e.g. charging, water, toilet")
+    near.add_argument("--crs", type=CRS, choices=list(CRS), default=CRS.WGS84)
+    near.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return 2
+    if args.db:
+        from dataclasses import replace
+
+        settings = replace(settings, db_path=Path(args.db))
+    if args.command == "run":
+        from bot.main import serve
+
+        asyncio.run(serve(settings))
+        return 0
+    if args.command == "stations":
+        if args.action == "validate":
+            return cmd_validate(args, settings)
+        return asyncio.run(_import(args, settings))
+    if args.command == "nearest":
+        if not 1 <= args.k <= 100:
+            print("-k must be between 1 and 100", file=sys.stderr)
+            return 2
+        return asyncio.run(_nearest(args, settings))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Settings from an optional TOML file, overridden by environment variables.
+
+Environment wins over the file so that one file can be shared by several deployments (or committed as an
+example) while secrets such as the token stay in the environment. Every setting has a default that works
+offline: with no token the bot runs against the bundled Bot API stand-in.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STATIONS_CSV = PROJECT_ROOT / "data" / "stations.csv"
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram_token: str | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str | None = None
+    db_path: Path = Path("var/rider-bot.sqlite3")
+    admins: tuple[int, ...] = ()
+    timezone: str = "Asia/Shanghai"
+    mode: str = "polling"  # polling | webhook
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str | None = None
+    demo_host: str = "127.0.0.1"
+    demo_port: int = 8080
+    stations_csv: Path = DEFAULT_STATIONS_CSV
+    geocoder_url: str | None = None  # a Nominatim-compatible endpoint, e.g. https://nominatim.example.org
+    geocoder_user_agent: str = "rider-bot"
+    results_per_page: int = 5
+    search_radius_m: float = 5000.0
+    ebike_speed_kmh: float = 15.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def offline_demo(self) -> bool:
+        """No token: run against the embedded Bot API stand-in instead of Telegram."""
+        return not self.telegram_token
+
+    def redacted(self) -> dict[str, Any]:
+        """For logs: never print the token or the webhook secret."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        for secret in ("telegram_token", "webhook_secret"):
+            if out[secret]:
+                out[secret] = "***"
+        return out
+
+
+# env var -> (settings field, converter)
+_ENV: dict[str, tuple[str, Any]] = {
+    "TELEGRAM_TOKEN": ("telegram_token", str),
+    "TELEGRAM_BASE_URL": ("telegram_base_url", str),
+    "TELEGRAM_BASE_FILE_URL": ("telegram_base_file_url", str),
+    "RIDER_DB_PATH": ("db_path", Path),
+    "RIDER_ADMINS": ("admins", None),
+    "RIDER_TIMEZONE": ("timezone", str),
+    "RIDER_MODE": ("mode", str),
+    "RIDER_WEBHOOK_URL": ("webhook_url", str),
+    "RIDER_WEBHOOK_LISTEN": ("webhook_listen", str),
+    "RIDER_WEBHOOK_PORT": ("webhook_port", int),
+    "RIDER_WEBHOOK_SECRET": ("webhook_secret", str),
+    "RIDER_DEMO_HOST": ("demo_host", str),
+    "RIDER_DEMO_PORT": ("demo_port", int),
+    "RIDER_STATIONS_CSV": ("stations_csv", Path),
+    "RIDER_GEOCODER_URL": ("geocoder_url", str),
+    "RIDER_RESULTS_PER_PAGE": ("results_per_page", int),
+    "RIDER_SEARCH_RADIUS_M": ("search_radius_m", float),
+}
+
+
+def _parse_admins(value: Any) -> tuple[int, ...]:
+    if isinstance(value, list | tuple):
+        items = value
+    else:
+        items = [p for p in str(value).replace(";", ",").split(",") if p.strip()]
+    try:
+        return tuple(int(str(p).strip()) for p in items)
+    except ValueError as exc:
+        raise ConfigError(f"admins must be numeric user ids, got {value!r}") from exc
+
+
+def _convert(name: str, conv: Any, value: Any) -> Any:
+    if name == "admins":
+        return _parse_admins(value)
+    try:
+        return conv(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: cannot use {value!r}") from exc
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read RIDER_CONFIG (or `config_file`) if given, then apply environment variables."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in fields(Settings)}
+    path = config_file or env.get("RIDER_CONFIG")
+    if path:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+        conv_by_field = {fname: conv for fname, conv in _ENV.values()}
+        for key, value in raw.items():
+            if key not in known or key == "extra":
+                values.setdefault("extra", {})[key] = value
+                continue
+            values[key] = _convert(key, conv_by_field.get(key, lambda v: v), value)
+    for var, (name, conv) in _ENV.items():
+        if env.get(var, "").strip():
+            values[name] = _convert(name, conv, env[var].strip())
+    settings = replace(Settings(), **values)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    try:
+        settings.tz  # noqa: B018 - resolving it is the check
+    except Exception as exc:
+        raise ConfigError(f"timezone: unknown time zone {settings.timezone!r}") from exc
+    if settings.mode not in {"polling", "webhook"}:
+        raise ConfigError(f"mode must be 'polling' or 'webhook', got {settings.mode!r}")
+    if settings.mode == "webhook" and not settings.webhook_url:
+        raise ConfigError("webhook mode needs RIDER_WEBHOOK_URL")
+    if not 1 <= settings.results_per_page <= 10:
+        raise ConfigError("results_per_page must be between 1 and 10")

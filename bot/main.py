@@ -1,0 +1,39 @@
+"""`rider-bot run`: the bot until SIGINT/SIGTERM; offline (stand-in + chat page) when there is no token."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from bot.app import Runtime
+from bot.config import Settings
+from bot.logs import setup_logging
+
+log = logging.getLogger("bot")
+
+
+async def serve(settings: Settings) -> None:
+    setup_logging(settings)
+    runtime = Runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runtime.start()
+    try:
+        places = len(runtime.services.finder.catalog) if runtime.services else 0
+        if runtime.standin is not None:
+            print(
+                f"rider-bot is running offline with {places} places.\n"
+                f"  Chat page:        {runtime.standin.url}\n"
+                f"  Bot API stand-in: {runtime.standin.base_url}<token>/<method>\n"
+                f"  Database:         {settings.db_path}\n"
+                "Press Ctrl+C to stop.",
+                flush=True,
+            )
+        else:
+            print(f"rider-bot is running on Telegram ({settings.mode}) with {places} places.", flush=True)
+        await stop.wait()
+    finally:
+        await runtime.stop()

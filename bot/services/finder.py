@@ -1,0 +1,190 @@
+"""The station finder: what a rider gets for a location or a typed name, whatever the chat channel.
+
+Doors (Telegram, WeChat, the CLI) call these methods and render the answers; every decision about what to
+show — the radius, the honest "nothing near, nearest is far", the outside-China check, paging — is made here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock
+from bot.geo.coords import out_of_china
+from bot.geo.index import great_circle_m
+from bot.places.catalog import PlaceCatalog
+from bot.places.hours import OpenState
+from bot.places.model import Place
+from bot.places.search import MAX_QUERY, PlaceSearch
+
+log = logging.getLogger(__name__)
+
+SCOPES: dict[str, frozenset[str] | None] = {
+    "stations": frozenset({"station", "canteen"}),
+    "friendly": frozenset({"community", "merchant", "hospital"}),
+    "all": None,
+}
+DETOUR_FACTOR = 1.3  # streets are not straight lines; a typical urban detour over the crow-fly distance
+
+
+@dataclass(frozen=True)
+class PlaceHit:
+    place: Place
+    distance_m: float
+    ride_minutes: int
+    open_state: OpenState
+
+
+@dataclass(frozen=True)
+class NearestAnswer:
+    lat: float
+    lon: float
+    scope: str
+    amenity: str | None
+    offset: int
+    status: str  # "ok" | "none_nearby" | "outside_china" | "empty" | "no_more"
+    hits: list[PlaceHit] = field(default_factory=list)
+    has_more: bool = False
+    radius_m: float = 0.0
+
+    @property
+    def page(self) -> int:
+        return self.offset // max(len(self.hits), 1) + 1 if self.hits else 1
+
+
+@dataclass(frozen=True)
+class SearchAnswer:
+    query: str
+    status: str  # "unique" | "choose" | "geocoded" | "none" | "too_long"
+    matches: list[Place] = field(default_factory=list)
+    geocoded: tuple[str, float, float] | None = None  # (display name, lat, lon) in WGS-84
+
+
+class Geocoder:
+    """geopy's Nominatim behind asyncio.to_thread: geopy is synchronous and must not block the loop."""
+
+    def __init__(self, url: str, user_agent: str, timeout: float = 5.0) -> None:
+        from urllib.parse import urlparse
+
+        from geopy.geocoders import Nominatim
+
+        parsed = urlparse(url)
+        self._geocoder = Nominatim(
+            domain=parsed.netloc + parsed.path.rstrip("/"),
+            scheme=parsed.scheme or "https",
+            user_agent=user_agent,
+            timeout=timeout,
+        )
+
+    async def geocode(self, query: str) -> tuple[str, float, float] | None:
+        try:
+            found: Any = await asyncio.to_thread(self._geocoder.geocode, query, country_codes="cn")
+        except Exception as exc:  # the geocoder is a nice-to-have; its failure must not fail the search
+            log.warning("geocoder failed for %r: %s", query, type(exc).__name__)
+            return None
+        if found is None:
+            return None
+        return str(found.address), float(found.latitude), float(found.longitude)
+
+
+class FinderService:
+    def __init__(
+        self,
+        catalog: PlaceCatalog,
+        clock: Clock,
+        *,
+        per_page: int = 5,
+        radius_m: float = 5000.0,
+        ebike_speed_kmh: float = 15.0,
+        geocoder: Geocoder | None = None,
+    ) -> None:
+        self.clock = clock
+        self.per_page = per_page
+        self.radius_m = radius_m
+        self.ebike_speed_kmh = ebike_speed_kmh
+        self.geocoder = geocoder
+        self.replace_catalog(catalog)
+
+    def replace_catalog(self, catalog: PlaceCatalog) -> None:
+        """Swap in a rebuilt catalogue (after an import) without a restart."""
+        self.catalog = catalog
+        self._search = PlaceSearch(catalog.places)
+
+    def ride_minutes(self, distance_m: float) -> int:
+        return max(1, round(distance_m * DETOUR_FACTOR / (self.ebike_speed_kmh * 1000 / 60)))
+
+    def _hit(self, place: Place, distance_m: float) -> PlaceHit:
+        return PlaceHit(place, distance_m, self.ride_minutes(distance_m), place.hours.state_at(self.clock.now()))
+
+    def nearest(
+        self,
+        lat: float,
+        lon: float,
+        *,
+        scope: str = "stations",
+        amenity: str | None = None,
+        offset: int = 0,
+        k: int | None = None,
+    ) -> NearestAnswer:
+        k = k or self.per_page
+        kinds = SCOPES[scope] if scope in SCOPES else frozenset({scope})
+        base = {"lat": lat, "lon": lon, "scope": scope, "amenity": amenity, "offset": offset}
+        if len(self.catalog) == 0:
+            return NearestAnswer(status="empty", **base)
+        if out_of_china(lat, lon):
+            return NearestAnswer(status="outside_china", **base)
+        found = self.catalog.nearest(
+            lat, lon, k + 1, kinds=kinds, amenity=amenity, offset=offset, max_distance_m=self.radius_m
+        )
+        hits = [self._hit(p, d) for p, d in found[:k]]
+        if hits:
+            return NearestAnswer(status="ok", hits=hits, has_more=len(found) > k, radius_m=self.radius_m, **base)
+        if offset:
+            return NearestAnswer(status="no_more", radius_m=self.radius_m, **base)
+        nearest_any = self.catalog.nearest(lat, lon, 1, kinds=kinds, amenity=amenity)
+        if not nearest_any:
+            nearest_any = self.catalog.nearest(lat, lon, 1, kinds=kinds)
+        return NearestAnswer(
+            status="none_nearby",
+            hits=[self._hit(p, d) for p, d in nearest_any],
+            radius_m=self.radius_m,
+            **base,
+        )
+
+    def place(self, place_id: str) -> Place | None:
+        return self.catalog.get(place_id)
+
+    def open_state(self, place: Place) -> OpenState:
+        return place.hours.state_at(self.clock.now())
+
+    async def search(self, text: str) -> SearchAnswer:
+        query = " ".join(text.split())
+        if len(query) > MAX_QUERY:
+            return SearchAnswer(query[:20], "too_long")
+        # Scoring is linear in the candidate set; keep it off the event loop for city-sized catalogues.
+        matches = await asyncio.to_thread(self._search.search, query)
+        if matches:
+            top = matches[0].score
+            strong = [m for m in matches if m.score >= top - 10]
+            if (top >= 95 and len(strong) == 1) or len(matches) == 1:
+                return SearchAnswer(query, "unique", [matches[0].place])
+            return SearchAnswer(query, "choose", [m.place for m in matches])
+        if self.geocoder is not None:
+            found = await self.geocoder.geocode(query)
+            if found is not None:
+                return SearchAnswer(query, "geocoded", geocoded=found)
+        return SearchAnswer(query, "none")
+
+
+LIVE_MIN_MOVE_M = 150.0
+LIVE_MIN_INTERVAL_S = 20.0
+
+
+def live_refresh_due(prev: tuple[float, float, float] | None, lat: float, lon: float, now_ts: float) -> bool:
+    """A live location ticks every few seconds; refresh the list only after a real move, at a humane pace."""
+    if prev is None:
+        return True
+    plat, plon, pts = prev
+    return now_ts - pts >= LIVE_MIN_INTERVAL_S and great_circle_m(plat, plon, lat, lon) >= LIVE_MIN_MOVE_M

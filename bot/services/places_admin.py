@@ -1,0 +1,51 @@
+"""Importing place lists: validate everything, then write all or nothing, then refresh the live catalogue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.geo.coords import CRS
+from bot.places.catalog import PlaceCatalog
+from bot.places.csv_io import ParseResult, read_places_file
+from bot.store.db import Database
+from bot.store.places import count_places, load_places, upsert_places
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    parsed: ParseResult
+    inserted: int = 0
+    updated: int = 0
+    total: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.parsed.ok
+
+
+async def import_places(
+    db: Database,
+    path: str | Path,
+    default_crs: CRS | str = CRS.WGS84,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    # Parsing a city-sized file is CPU work: keep it off the event loop.
+    parsed = await asyncio.to_thread(read_places_file, path, default_crs)
+    if not parsed.ok:
+        return ImportReport(parsed)
+    inserted, updated = await upsert_places(db, parsed.places, progress)
+    return ImportReport(parsed, inserted, updated, await count_places(db))
+
+
+async def ensure_seeded(db: Database, path: Path) -> ImportReport | None:
+    """First start on an empty database: load the bundled sample list so the bot is useful at once."""
+    if await count_places(db) or not await asyncio.to_thread(path.exists):
+        return None
+    return await import_places(db, path)
+
+
+async def build_catalog(db: Database) -> PlaceCatalog:
+    return PlaceCatalog(await load_places(db))

@@ -1,0 +1,58 @@
+"""People, one row per chat identity; the core addresses them by our own id, never a chat library's object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.store.db import Database
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    channel: str
+    external_id: str
+    display_name: str
+    lang: str
+    last_lat: float | None
+    last_lon: float | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _user(row) -> User:  # type: ignore[no-untyped-def]
+    return User(
+        id=row["id"], channel=row["channel"], external_id=row["external_id"], display_name=row["display_name"],
+        lang=row["lang"], last_lat=row["last_lat"], last_lon=row["last_lon"],
+    )  # fmt: skip
+
+
+async def get_or_create_user(db: Database, channel: str, external_id: str, display_name: str = "") -> User:
+    row = await db.fetchone("SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id))
+    if row is not None:
+        return _user(row)
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO users (channel, external_id, display_name, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(channel, external_id) DO NOTHING",
+            (channel, external_id, display_name[:200], _now()),
+        )
+    row = await db.fetchone("SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id))
+    assert row is not None
+    return _user(row)
+
+
+async def set_lang(db: Database, user_id: int, lang: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+
+
+async def set_last_location(db: Database, user_id: int, lat: float, lon: float) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE users SET last_lat = ?, last_lon = ?, last_loc_at = ? WHERE id = ?",
+            (lat, lon, _now(), user_id),
+        )

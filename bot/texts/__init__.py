@@ -1,0 +1,31 @@
+"""Every user-facing text, in one place: zh-CN first, English second.
+
+Handlers and services ask for a text by key; nothing user-facing is written inline elsewhere, so a
+translation is a change to one file and a missing key is caught by the test that compares catalogues.
+"""
+
+from __future__ import annotations
+
+from bot.texts.en import TEXTS as _EN
+from bot.texts.zh_CN import TEXTS as _ZH
+
+DEFAULT_LANG = "zh-CN"
+LANGS: dict[str, dict[str, str]] = {"zh-CN": _ZH, "en": _EN}
+
+
+def normalise_lang(code: str | None) -> str:
+    """Map a client's language code to one we speak; anything unknown gets the default (zh-CN)."""
+    if code and code.lower().startswith("en"):
+        return "en"
+    return DEFAULT_LANG
+
+
+def t(lang: str, key: str, **params: object) -> str:
+    catalogue = LANGS.get(lang, _ZH)
+    template = catalogue.get(key) or _ZH[key]
+    return template.format(**params) if params else template
+
+
+def all_labels(key: str) -> set[str]:
+    """The same text in every language: a reply-keyboard tap arrives as text in whichever language was shown."""
+    return {catalogue[key] for catalogue in LANGS.values()}

@@ -1,0 +1,108 @@
+"""English — the second language."""
+
+TEXTS: dict[str, str] = {
+    "kb.send_location": "📍 Send location",
+    "kb.stations": "🏠 Rest stations",
+    "kb.friendly": "🤝 Friendly places",
+    "kb.help": "❓ Help",
+    "kb.placeholder": "Send a location or type a place",
+    "cmd.start": "Start",
+    "cmd.help": "How to use",
+    "cmd.lang": "切换语言 / Language",
+    "start.greeting": (
+        "Hello{name}! I'm the rider helper 🛵\n"
+        "Water when thirsty, a seat when tired, power when the battery is flat: send your location and I'll find "
+        "the nearest rest stations, and rider-friendly communities, merchants and hospitals.\n\n"
+        "👇 Tap “📍 Send location”, or type a place name (e.g. 米兰社区)."
+    ),
+    "help.text": (
+        "🛵 Rider helper\n\n"
+        "📍 Send location: the nearest rest stations with distance, riding time, opening hours and amenities.\n"
+        "🏠 Rest stations / 🤝 Friendly places: search around your last location.\n"
+        "🔎 Filter: only places with charging, water, a toilet…\n"
+        "⌨️ Type a place name: e.g. 米兰社区, 绿城深蓝, Xuzhou; short names and traditional characters work.\n"
+        "🔴 Live location: share it and the list follows you.\n\n"
+        "/lang switches 中文 / English\n"
+        "Coordinates are approximate; trust what you see on site."
+    ),
+    "lang.switched": "Switched to English.",
+    "scope.stations": "rest stations",
+    "scope.friendly": "friendly communities, merchants and hospitals",
+    "scope.all": "places",
+    "nearest.header": "📍 Nearest {scope}",
+    "nearest.header_page": "📍 Further {scope} (page {page})",
+    "nearest.filter": " (filter: {amenity})",
+    "nearest.none_nearby": "😕 No {scope}{filter} within {radius}. The nearest one is here:",
+    "nearest.no_more": "Nothing further.",
+    "nearest.empty": "No places loaded yet; please ask an administrator to import them.",
+    "nearest.outside_china": (
+        "🌊 This location ({lat:.4f}, {lon:.4f}) is outside our service area (cities in China).\n"
+        "Please check your phone's location and send it again."
+    ),
+    "nearest.approx": "ℹ️ Coordinates are approximate; trust what you see on site.",
+    "nearest.live": "🔴 Live location on: the list updates as you move.",
+    "need_location": "Please send your location first: tap “📍 Send location” below.",
+    "dist.m": "{m} m",
+    "dist.km": "{km:.1f} km",
+    "ride": "≈{min} min by e-bike",
+    "open.always": "🟢 Open 24h",
+    "open.open": "🟢 Open, closes {time}",
+    "open.open_next_day": "🟢 Open, closes {time} tomorrow",
+    "open.closed": "🔴 Closed, opens {time}",
+    "open.closed_next_day": "🔴 Closed, opens {time} tomorrow",
+    "open.unknown": "⚪ Hours unknown",
+    "place.address": "📫 {address}",
+    "place.hours": "🕒 {hours}",
+    "place.amenities": "Amenities: {items}",
+    "place.policy": "Rider-friendly: {items}",
+    "place.phone": "☎ {phone}",
+    "place.notes": "📝 {notes}",
+    "place.approx": "(approximate location)",
+    "place.route_map": "🗺 Friendly delivery route map",
+    "nav.text": "🧭 Navigate to “{name}”\nAmap: {amap}\nAny map app: {geo}",
+    "btn.venue": "📍{n} Map",
+    "btn.detail": "ℹ️{n}",
+    "btn.nav": "🧭 Navigate",
+    "btn.more": "➡️ Further",
+    "btn.filter": "🔎 Filter",
+    "btn.filter_clear": "✖ Any amenity",
+    "btn.stations": "🏠 Stations",
+    "btn.friendly": "🤝 Friendly places",
+    "btn.nearby": "📍 Nearby",
+    "filter.prompt": "Show only {scope} with:",
+    "search.choose": "Several places match “{q}”; pick one:",
+    "search.none": "Nothing found for “{q}”.\nSend your location, or type the name of a community, station or mall.",
+    "search.geocoded": "🗺 Found “{name}” on the map; {scope} nearby:",
+    "search.too_long": "That is too long. Type a short place name (up to {max} characters), or send your location.",
+    "callback.expired": "This button has expired; please send your location again.",
+    "unsupported": "I understand locations and text. Send your location, or type a place name.",
+    "file.too_big": "The file is too big ({size} MB); the limit is {max} MB.",
+    "error.generic": "Sorry, something went wrong. Please try again later.",
+    "group.private_only": "Please talk to me in a private chat: open my profile and send your location.",
+    "cli.valid": "✔ {path}: all {rows} rows valid.",
+    "cli.invalid": "✘ {path}: {count} problem(s) in {rows} rows.",
+    "cli.imported": "✔ Imported {path}: {inserted} new, {updated} updated, {total} places in all.",
+    "cli.not_imported": "Nothing was imported (all or nothing).",
+    "cli.no_results": "No results.",
+    "csv.line": "line {line}",
+    "csv.empty_file": "the file is empty",
+    "csv.not_utf8": "not UTF-8 encoded",
+    "csv.missing_columns": "missing required column(s): {column}",
+    "csv.unknown_columns": "unknown column(s): {column}",
+    "csv.field_count": "wrong number of fields (expected/found {value})",
+    "csv.missing_field": "{column}: required value missing",
+    "csv.too_long": "{column}: value too long ({value} characters)",
+    "csv.control_chars": "{column}: contains control characters",
+    "csv.bad_id": "{column}: id “{value}” may only use letters, digits and -_.",
+    "csv.unknown_kind": "{column}: unknown kind “{value}”",
+    "csv.unknown_crs": "{column}: unknown coordinate system “{value}” (wgs84, gcj02 or bd09)",
+    "csv.not_a_number": "{column}: “{value}” is not a number",
+    "csv.out_of_range": "{column}: “{value}” is out of range",
+    "csv.outside_china": "coordinates {value} are outside China",
+    "csv.unknown_amenity": "{column}: unknown amenity “{value}”",
+    "csv.unknown_policy": "{column}: unknown rider policy “{value}”",
+    "csv.bad_hours": "{column}: bad opening hours “{value}” (use 08:00-22:00 or 24h; ; between ranges)",
+    "csv.bad_flag": "{column}: “{value}” must be 1 or 0",
+    "csv.bad_route_map": "{column}: “{value}” must be a PNG/JPG path under data/ or an https link",
+    "csv.duplicate_id": "{column}: duplicate id ({value})",
+}

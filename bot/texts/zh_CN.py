@@ -1,0 +1,115 @@
+"""简体中文 — the default language of every user-facing text."""
+
+TEXTS: dict[str, str] = {
+    # keyboard
+    "kb.send_location": "📍 发送位置",
+    "kb.stations": "🏠 附近驿站",
+    "kb.friendly": "🤝 友好小区/商家",
+    "kb.help": "❓ 帮助",
+    "kb.placeholder": "发送位置，或输入地名",
+    # commands
+    "cmd.start": "开始使用",
+    "cmd.help": "使用帮助",
+    "cmd.lang": "切换语言 / Language",
+    "start.greeting": (
+        "你好{name}！我是骑手助手 🛵\n"
+        "渴了能喝水、累了能歇脚、没电能充电——发送你的位置，我帮你找最近的驿站，"
+        "还有对骑手友好的小区、商家和医院。\n\n"
+        "👇 点「📍 发送位置」，或直接输入地名（如「米兰社区」）。"
+    ),
+    "help.text": (
+        "🛵 骑手助手使用说明\n\n"
+        "📍 发送位置：列出离你最近的驿站，含距离、骑行时间、是否营业和设施。\n"
+        "🏠 附近驿站 / 🤝 友好小区/商家：用你上次的位置查找。\n"
+        "🔎 筛选：只看有充电、饮水、卫生间等设施的地方。\n"
+        "⌨️ 输入地名：如「米兰社区」「绿城深蓝」，支持简称和繁体字。\n"
+        "🔴 实时位置：共享实时位置，结果会随你移动更新。\n\n"
+        "/lang 切换中文 / English\n"
+        "坐标均为大致位置，请以现场为准。"
+    ),
+    "lang.switched": "已切换为中文。",
+    # finder
+    "scope.stations": "驿站",
+    "scope.friendly": "友好小区/商家/医院",
+    "scope.all": "服务点",
+    "nearest.header": "📍 离你最近的{scope}",
+    "nearest.header_page": "📍 更远的{scope}（第 {page} 页）",
+    "nearest.filter": "（筛选：{amenity}）",
+    "nearest.none_nearby": "😕 {radius} 内没有找到{scope}{filter}。最近的一个在这里：",
+    "nearest.no_more": "没有更多了。",
+    "nearest.empty": "暂时没有场所数据，请联系管理员导入。",
+    "nearest.outside_china": (
+        "🌊 这个位置（{lat:.4f}, {lon:.4f}）不在我们的服务范围内（中国境内的城市）。\n"
+        "请确认手机定位是否正确，再重新发送位置。"
+    ),
+    "nearest.approx": "ℹ️ 坐标为大致位置，请以现场为准。",
+    "nearest.live": "🔴 已开启实时位置，结果会随你移动自动更新。",
+    "need_location": "请先发送你的位置：点下方「📍 发送位置」按钮。",
+    "dist.m": "{m} 米",
+    "dist.km": "{km:.1f} 公里",
+    "ride": "骑行约 {min} 分钟",
+    "open.always": "🟢 24小时",
+    "open.open": "🟢 营业中，{time} 关门",
+    "open.open_next_day": "🟢 营业中，次日 {time} 关门",
+    "open.closed": "🔴 已关门，{time} 开门",
+    "open.closed_next_day": "🔴 已关门，明天 {time} 开门",
+    "open.unknown": "⚪ 营业时间未知",
+    "place.address": "📫 {address}",
+    "place.hours": "🕒 {hours}",
+    "place.amenities": "设施：{items}",
+    "place.policy": "骑手友好：{items}",
+    "place.phone": "☎ {phone}",
+    "place.notes": "📝 {notes}",
+    "place.approx": "（大致位置）",
+    "place.route_map": "🗺 友好配送路线图",
+    "nav.text": "🧭 导航到「{name}」\n高德地图：{amap}\n通用地图链接：{geo}",
+    # buttons
+    "btn.venue": "📍{n} 地图",
+    "btn.detail": "ℹ️{n}",
+    "btn.nav": "🧭 导航",
+    "btn.more": "➡️ 更远的",
+    "btn.filter": "🔎 筛选设施",
+    "btn.filter_clear": "✖ 不限设施",
+    "btn.stations": "🏠 看驿站",
+    "btn.friendly": "🤝 看友好场所",
+    "btn.nearby": "📍 看附近",
+    "filter.prompt": "只看有哪种设施的{scope}？",
+    # search
+    "search.choose": "找到多个「{q}」，请选择：",
+    "search.none": "没有找到「{q}」。\n试试发送位置，或输入小区、驿站、商场的名称。",
+    "search.geocoded": "🗺 地图上找到「{name}」，以下是附近的{scope}：",
+    "search.too_long": "内容太长了。请输入简短的地名（{max} 字以内），或直接发送位置。",
+    # bad input
+    "callback.expired": "这个按钮已失效，请重新发送位置。",
+    "unsupported": "我能看懂位置和文字。请发送位置，或输入地名查找附近的驿站。",
+    "file.too_big": "文件太大（{size} MB），最大 {max} MB。",
+    "error.generic": "抱歉，出了点问题，请稍后再试。",
+    "group.private_only": "请私聊我使用：点我的头像，发送位置即可。",
+    # CLI
+    "cli.valid": "✔ {path}：{rows} 行全部有效。",
+    "cli.invalid": "✘ {path}：{count} 处错误（共 {rows} 行）。",
+    "cli.imported": "✔ 已导入 {path}：新增 {inserted}，更新 {updated}，共 {total} 个场所。",
+    "cli.not_imported": "未导入任何数据（全部或全不）。",
+    "cli.no_results": "没有结果。",
+    "csv.line": "第 {line} 行",
+    "csv.empty_file": "文件是空的",
+    "csv.not_utf8": "不是 UTF-8 编码",
+    "csv.missing_columns": "缺少必需的列：{column}",
+    "csv.unknown_columns": "未知的列：{column}",
+    "csv.field_count": "字段数不对（应为/实为 {value}）",
+    "csv.missing_field": "{column}：缺少必填内容",
+    "csv.too_long": "{column}：内容过长（{value} 字）",
+    "csv.control_chars": "{column}：含有控制字符",
+    "csv.bad_id": "{column}：编号「{value}」只能用字母、数字、-_.",
+    "csv.unknown_kind": "{column}：未知类型「{value}」",
+    "csv.unknown_crs": "{column}：未知坐标系「{value}」（应为 wgs84、gcj02 或 bd09）",
+    "csv.not_a_number": "{column}：「{value}」不是数字",
+    "csv.out_of_range": "{column}：「{value}」超出范围",
+    "csv.outside_china": "坐标 {value} 不在中国境内",
+    "csv.unknown_amenity": "{column}：未知设施「{value}」",
+    "csv.unknown_policy": "{column}：未知骑手政策「{value}」",
+    "csv.bad_hours": "{column}：营业时间「{value}」格式不对（应为 08:00-22:00、24h，多段用 ; 分隔）",
+    "csv.bad_flag": "{column}：「{value}」应为 1 或 0",
+    "csv.bad_route_map": "{column}：「{value}」应为 data/ 下的 PNG/JPG 相对路径或 https 链接",
+    "csv.duplicate_id": "{column}：编号重复（{value}）",
+}

@@ -1,0 +1,80 @@
+"""Inline-button payloads: short, parseable, and trusted for nothing.
+
+Telegram caps callback data at 64 bytes and anyone can forge it, so a payload only names what to show
+(a page, a place id); the location it applies to is read from our own store, never from the button.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.places.vocab import AMENITY_BY_TOKEN
+from bot.services.finder import SCOPES
+
+MAX_OFFSET = 500
+
+
+@dataclass(frozen=True)
+class Page:
+    scope: str
+    amenity: str | None
+    offset: int
+
+
+@dataclass(frozen=True)
+class PlaceAction:
+    action: str  # "venue" | "detail" | "around"
+    place_id: str
+    scope: str = "stations"
+
+
+@dataclass(frozen=True)
+class FilterMenu:
+    scope: str
+
+
+Payload = Page | PlaceAction | FilterMenu
+_ACTIONS = {"v": "venue", "d": "detail", "a": "around"}
+_CODES = {v: k for k, v in _ACTIONS.items()}
+
+
+def page(scope: str, amenity: str | None = None, offset: int = 0) -> str:
+    return f"n:{scope}:{amenity or '-'}:{offset}"
+
+
+def place_action(action: str, place_id: str, scope: str = "stations") -> str:
+    return f"{_CODES[action]}:{scope[0]}:{place_id}"
+
+
+def filter_menu(scope: str) -> str:
+    return f"f:{scope}"
+
+
+def _scope(code: str) -> str | None:
+    for scope in SCOPES:
+        if code in (scope, scope[0]):
+            return scope
+    return None
+
+
+def parse(data: str | None) -> Payload | None:
+    """None for anything we did not make (old formats, forgeries, garbage)."""
+    if not data or len(data.encode()) > 64:
+        return None
+    parts = data.split(":")
+    kind = parts[0]
+    if kind == "n" and len(parts) == 4:
+        scope = _scope(parts[1])
+        amenity = None if parts[2] == "-" else parts[2]
+        if scope is None or (amenity is not None and amenity not in AMENITY_BY_TOKEN):
+            return None
+        if not parts[3].isdigit() or int(parts[3]) > MAX_OFFSET:
+            return None
+        return Page(scope, amenity, int(parts[3]))
+    if kind in _ACTIONS and len(parts) == 3 and parts[2]:
+        scope = _scope(parts[1])
+        return PlaceAction(_ACTIONS[kind], parts[2], scope) if scope else None
+    if kind == "f" and len(parts) == 2:
+        scope = _scope(parts[1])
+        return FilterMenu(scope) if scope else None
+    return None

@@ -1,0 +1,46 @@
+"""What every Telegram handler needs: the core services, the user behind the update, the main keyboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.services.container import Services
+from bot.store.users import User
+from bot.texts import t
+
+CHANNEL = "telegram"
+
+
+@dataclass(frozen=True)
+class Who:
+    user: User
+    lang: str
+    services: Services
+
+
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]
+
+
+async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Who:
+    services = services_of(context)
+    tg_user = update.effective_user
+    assert tg_user is not None
+    user = await services.users.identify(CHANNEL, str(tg_user.id), tg_user.full_name)
+    return Who(user, user.lang, services)
+
+
+def main_keyboard(lang: str) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [
+            [KeyboardButton(t(lang, "kb.send_location"), request_location=True)],
+            [KeyboardButton(t(lang, "kb.stations")), KeyboardButton(t(lang, "kb.friendly"))],
+            [KeyboardButton(t(lang, "kb.help"))],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+        input_field_placeholder=t(lang, "kb.placeholder"),
+    )

@@ -1,0 +1,54 @@
+"""Typed text: the keyboard's shortcuts, or a place name to look up."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.places.search import MAX_QUERY
+from bot.presenters.places import nearest_text, place_text, scope_text
+from bot.texts import all_labels, t
+from handlers.common import main_keyboard, who
+from handlers.finder import nearest_from_last
+from handlers.keyboards import choices_keyboard, nearest_keyboard, place_keyboard
+from handlers.start import help_command
+
+_STATIONS = all_labels("kb.stations")
+_FRIENDLY = all_labels("kb.friendly")
+_HELP = all_labels("kb.help")
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    text = (update.effective_message.text or "").strip()
+    if text in _STATIONS:
+        await nearest_from_last(update, context, "stations")
+        return
+    if text in _FRIENDLY:
+        await nearest_from_last(update, context, "friendly")
+        return
+    if text in _HELP:
+        await help_command(update, context)
+        return
+    w = await who(update, context)
+    message = update.effective_message
+    answer = await w.services.finder.search(text)
+    if answer.status == "too_long":
+        await message.reply_text(t(w.lang, "search.too_long", max=MAX_QUERY), reply_markup=main_keyboard(w.lang))
+    elif answer.status == "unique":
+        place = answer.matches[0]
+        state = w.services.finder.open_state(place)
+        await message.reply_text(place_text(w.lang, place, state), reply_markup=place_keyboard(w.lang, place))
+    elif answer.status == "choose":
+        await message.reply_text(
+            t(w.lang, "search.choose", q=answer.query[:30]), reply_markup=choices_keyboard(answer.matches)
+        )
+    elif answer.status == "geocoded" and answer.geocoded:
+        name, lat, lon = answer.geocoded
+        await w.services.users.remember_location(w.user, lat, lon)
+        nearest = w.services.finder.nearest(lat, lon)
+        head = t(w.lang, "search.geocoded", name=name[:80], scope=scope_text(w.lang, nearest.scope))
+        await message.reply_text(
+            head + "\n\n" + nearest_text(w.lang, nearest), reply_markup=nearest_keyboard(w.lang, nearest)
+        )
+    else:
+        await message.reply_text(t(w.lang, "search.none", q=answer.query[:30]), reply_markup=main_keyboard(w.lang))
