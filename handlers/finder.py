@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from telegram import InlineKeyboardMarkup, Message, Update
@@ -36,7 +35,12 @@ async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         text += "\n" + t(w.lang, "nearest.live")
     sent = await message.reply_text(text, reply_markup=nearest_keyboard(w.lang, answer))
     if location.live_period:
-        context.user_data["live"] = (sent.message_id, location.latitude, location.longitude, time.monotonic())
+        context.user_data["live"] = (
+            sent.message_id,
+            location.latitude,
+            location.longitude,
+            w.services.clock.now().timestamp(),
+        )
 
 
 async def on_live_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -44,7 +48,7 @@ async def on_live_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     w = await who(update, context)
     await w.services.users.remember_location(w.user, location.latitude, location.longitude)
     live = context.user_data.get("live")
-    now = time.monotonic()
+    now = w.services.clock.now().timestamp()
     if not live_refresh_due(live[1:] if live else None, location.latitude, location.longitude, now):
         return
     answer = w.services.finder.nearest(location.latitude, location.longitude)

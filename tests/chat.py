@@ -1,0 +1,61 @@
+"""A simulated person in a chat with the bot, driving the stand-in the way a phone would.
+
+Every wait is bounded: a bot that does not answer fails the test with what it did say instead of hanging.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.standin.server import StandIn
+
+TIMEOUT = 8.0
+
+
+class ChatUser:
+    def __init__(self, standin: StandIn, user_id: int, first_name: str = "骑手") -> None:
+        self.standin = standin
+        self.user_id = user_id
+        self.first_name = first_name
+
+    async def _expect(self, before: int, replies: int) -> list[dict]:
+        if replies == 0:
+            return []
+        return await self.standin.wait_for_bot_messages(self.user_id, replies, after_seq=before, timeout=TIMEOUT)
+
+    async def send(self, text: str | None = None, *, replies: int = 1, **kwargs: Any) -> list[dict]:
+        """Send a message and wait for `replies` bot messages (new or edited)."""
+        before = self.standin.last_seq(self.user_id)
+        self.last_sent = self.standin.inject_message(self.user_id, text=text, first_name=self.first_name, **kwargs)
+        return await self._expect(before, replies)
+
+    async def share_location(self, lat: float, lon: float, *, replies: int = 1, **kwargs: Any) -> list[dict]:
+        return await self.send(location=(lat, lon), replies=replies, **kwargs)
+
+    async def move_live(self, message_id: int, lat: float, lon: float, *, replies: int = 1) -> list[dict]:
+        before = self.standin.last_seq(self.user_id)
+        self.standin.inject_edited_location(self.user_id, message_id, lat, lon)
+        return await self._expect(before, replies)
+
+    async def tap(self, message: dict, label: str, *, replies: int = 1) -> tuple[dict, list[dict]]:
+        """Tap the inline button whose text contains `label`; returns (callback answer, bot messages)."""
+        return await self.press(message, button(message, label)["callback_data"], replies=replies)
+
+    async def press(self, message: dict, data: str, *, replies: int = 1) -> tuple[dict, list[dict]]:
+        """Send callback data as if from a button on `message` (also for forged data)."""
+        before = self.standin.last_seq(self.user_id)
+        query_id = self.standin.inject_callback(self.user_id, message["message_id"], data)
+        answer = await self.standin.wait_for_callback_answer(query_id, timeout=TIMEOUT)
+        return answer, await self._expect(before, replies)
+
+
+def buttons(message: dict) -> list[dict]:
+    markup = message.get("reply_markup") or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def button(message: dict, label: str) -> dict:
+    for b in buttons(message):
+        if label in b["text"]:
+            return b
+    raise AssertionError(f"no button {label!r} in {[b['text'] for b in buttons(message)]}")
