@@ -94,7 +94,7 @@ async def test_location_outside_china_gets_a_polite_answer(rider: ChatUser) -> N
 
 async def test_opening_hours_follow_the_shanghai_clock(rider: ChatUser, runtime: Runtime, clock: ManualClock) -> None:
     place = next(p for p in runtime.services.finder.catalog.places if p.hours.ranges and not p.hours.always)
-    start, end = place.hours.ranges[0]
+    start = place.hours.ranges[0][0]
     clock.set(datetime(2026, 11, 26, start // 60, start % 60, tzinfo=SHANGHAI))
     [card] = await rider.send(place.name)
     assert "营业中" in card["text"]
