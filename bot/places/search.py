@@ -87,6 +87,8 @@ class PlaceSearch:
             return 70.0
         if q in others:
             return 50.0
-        if len(q) >= 2 and overlap >= 0.7:
+        # "Most of the characters" suits Chinese, where each character carries meaning; Latin letters
+        # would match nearly any English alias, so Latin queries need a real substring match above.
+        if len(q) >= 2 and overlap >= 0.7 and any("\u4e00" <= ch <= "\u9fff" for ch in q):
             return 40.0 * overlap
         return 0.0
