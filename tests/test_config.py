@@ -19,7 +19,8 @@ def test_defaults_run_offline_in_shanghai() -> None:
 def test_file_then_environment(tmp_path: Path) -> None:
     config = tmp_path / "rider.toml"
     config.write_text(
-        'telegram_base_url = "http://127.0.0.1:8081/bot"\nadmins = [1, 2]\ndb_path = "x.db"\ntimezone = "Asia/Urumqi"\n',
+        'telegram_base_url = "http://127.0.0.1:8081/bot"\n'
+        'admins = [1, 2]\ndb_path = "x.db"\ntimezone = "Asia/Urumqi"\n',
         encoding="utf-8",
     )
     settings = load_settings(config, env={"RIDER_ADMINS": "7, 8", "TELEGRAM_TOKEN": "123:abc"})
