@@ -104,6 +104,16 @@ async def open_sheet_and_pick(page: Page, search: str, name: str) -> None:
     await expect(sheet).to_be_hidden()
 
 
+async def send_typed_location(page: Page, lat: float, lon: float) -> None:
+    await page.get_by_test_id("open-location").click()
+    sheet = page.get_by_test_id("location-sheet")
+    await expect(sheet).to_be_visible()
+    await page.get_by_test_id("lat-input").fill(str(lat))
+    await page.get_by_test_id("lon-input").fill(str(lon))
+    await page.get_by_test_id("location-send").click()
+    await expect(sheet).to_be_hidden()
+
+
 def preset(runtime: Runtime, name: str) -> dict:
     assert runtime.standin is not None
     return next(p for p in runtime.standin.presets if p["name"] == name)
@@ -206,7 +216,7 @@ async def test_typed_coordinates_are_validated_before_sending(page: Page, runtim
 
 
 async def test_paging_and_filter_edit_the_list_in_place(page: Page, runtime: Runtime) -> None:
-    await open_sheet_and_pick(page, "米兰", "米兰社区")
+    await send_typed_location(page, *XUZHOU)
     listing = bot_row_with(page, "离你最近的驿站")
     await expect(listing).to_have_count(1, timeout=WAIT)
     message_id = await listing.get_attribute("data-mid")
@@ -261,3 +271,15 @@ async def test_typed_place_name_and_switching_to_english(page: Page, runtime: Ru
     await expect(listing).to_have_count(1, timeout=WAIT)
     await expect(inline_button(listing, "📍1 Map")).to_be_visible()
     await expect(listing.locator(".text")).not_to_contain_text(re.compile("离你最近|驿站（第"))
+
+
+@pytest.mark.xfail(reason="page number is offset // len(hits) + 1: a short last page says 第 6 页 instead of 第 2 页")
+async def test_a_short_second_page_is_still_page_2(page: Page, runtime: Runtime) -> None:
+    await open_sheet_and_pick(page, "米兰", "米兰社区")  # only 6 stations around: page 2 holds one
+    listing = bot_row_with(page, "离你最近的驿站")
+    await expect(listing).to_have_count(1, timeout=WAIT)
+    message_id = await listing.get_attribute("data-mid")
+    await inline_button(listing, "➡️ 更远的").click()
+    text = page.locator(f'.row[data-mid="{message_id}"] .text')
+    await expect(text).to_contain_text("6. ", timeout=WAIT)
+    await expect(text).to_contain_text("第 2 页", timeout=2_000)

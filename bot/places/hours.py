@@ -46,13 +46,24 @@ class Hours:
         if not self.ranges:
             return OpenState("unknown")
         now = when.hour * 60 + when.minute
-        for start, end in self.ranges:
-            if start < end and start <= now < end:
-                return OpenState("open", _time(end))
-            if end <= start and now >= start:
-                return OpenState("open", _time(end), next_day=True)
-            if end <= start and now < end:
-                return OpenState("open", _time(end))
+        # Ranges as spans in minutes after today's midnight, also shifted a day back (past-midnight ranges that
+        # began yesterday) and forward, so that touching or overlapping ranges chain: "08:00-12:00;12:00-18:00"
+        # closes at 18:00, not 12:00.
+        spans = [
+            (start + shift, (end if end > start else end + DAY) + shift)
+            for start, end in self.ranges
+            for shift in (-DAY, 0, DAY)
+        ]
+        if any(s <= now < e for s, e in spans):
+            until = now
+            while until < now + DAY:
+                extended = max((e for s, e in spans if s <= until < e), default=until)
+                if extended == until:
+                    break
+                until = extended
+            if until >= now + DAY:
+                return OpenState("always")
+            return OpenState("open", _time(until), next_day=until >= DAY)
         later = [s for s, _ in self.ranges if s > now]
         if later:
             return OpenState("closed", _time(min(later)))
@@ -77,6 +88,8 @@ def parse_hours(text: str) -> Hours:
         if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
             raise HoursError(f"bad hours {part.strip()!r}: time out of range")
         start, end = h1 * 60 + m1, (h2 * 60 + m2) % DAY
+        if start == 0 and h2 == 24:  # "00:00~24:00" with any dash is the whole day, like "00:00-24:00"
+            return Hours(always=True)
         if start == end:
             raise HoursError(f"bad hours {part.strip()!r}: opening and closing time are the same")
         ranges.append((start, end))
