@@ -95,7 +95,7 @@ def nearest_text(lang: str, answer: NearestAnswer) -> str:
             filter=filter_text(lang, answer.amenity),
         )
     elif answer.offset:
-        head = t(lang, "nearest.header_page", scope=scope, page=answer.offset // len(answer.hits) + 1)
+        head = t(lang, "nearest.header_page", scope=scope, page=answer.page)
         head += filter_text(lang, answer.amenity)
     else:
         head = t(lang, "nearest.header", scope=scope) + filter_text(lang, answer.amenity)

@@ -48,10 +48,11 @@ class NearestAnswer:
     hits: list[PlaceHit] = field(default_factory=list)
     has_more: bool = False
     radius_m: float = 0.0
+    per_page: int = 5
 
     @property
     def page(self) -> int:
-        return self.offset // max(len(self.hits), 1) + 1 if self.hits else 1
+        return self.offset // max(self.per_page, 1) + 1
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class FinderService:
     ) -> NearestAnswer:
         k = k or self.per_page
         kinds = SCOPES[scope] if scope in SCOPES else frozenset({scope})
-        base = {"lat": lat, "lon": lon, "scope": scope, "amenity": amenity, "offset": offset}
+        base = {"lat": lat, "lon": lon, "scope": scope, "amenity": amenity, "offset": offset, "per_page": k}
         if len(self.catalog) == 0:
             return NearestAnswer(status="empty", **base)
         if out_of_china(lat, lon):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from pathlib import Path
@@ -113,6 +114,15 @@ class Database:
 
 
 def _split_sql(sql: str) -> list[str]:
-    """Split a migration into statements; migrations are plain DDL/DML without semicolons in literals."""
+    """Split a migration into statements, keeping trigger bodies (BEGIN … ; … END;) whole."""
     code = "\n".join(ln for ln in sql.splitlines() if not ln.strip().startswith("--"))
-    return [stmt.strip() for stmt in code.split(";") if stmt.strip()]
+    statements, buffer = [], ""
+    for piece in code.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip(" \n;"):
+        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:80]}")
+    return statements
