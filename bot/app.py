@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
 from handlers import publish_commands, register
+from handlers.outbox_sender import TelegramSender
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ class Runtime:
         if self.application.post_init:
             await self.application.post_init(self.application)
         await self.application.start()
+        await self.services.start_outbox(
+            {"telegram": TelegramSender(self.application.bot, self.services.photos)},
+            per_chat_interval=settings.outbox_per_chat_interval,
+        )
         updater = self.application.updater
         assert updater is not None
         if settings.mode == "webhook" and not settings.offline_demo:
@@ -85,6 +90,8 @@ class Runtime:
             await updater.start_polling(timeout=poll_timeout, drop_pending_updates=False)
 
     async def stop(self) -> None:
+        if self.services is not None and self.services.outbox is not None:
+            await self.services.outbox.stop()  # before the bot it sends through goes away
         if self.application is not None:
             if self.application.updater and self.application.updater.running:
                 await self.application.updater.stop()

@@ -76,6 +76,62 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def describe_grid_error(lang: str, error: RowError) -> str:
+    """Like `describe_error`, but grid-specific codes read their text under ``grids.``."""
+    from bot.grids.csv_io import error_text_key
+
+    where = t(lang, "csv.line", line=error.line)
+    return f"{where}: {t(lang, error_text_key(error.code), column=error.column, value=error.value)}"
+
+
+def cmd_grids(args: argparse.Namespace, settings: Settings) -> int:
+    """`grids validate` reads parents already in the database (when there is one) but writes nothing;
+    `grids import` validates the same way, then upserts every row in one transaction or none."""
+    if not Path(args.file).is_file():
+        print(t(_lang(args), "grids.no_file", path=args.file), file=sys.stderr)
+        return 1
+    use_db = args.action == "import" or settings.db_path.exists()
+    return asyncio.run(_grids(args, settings, use_db))
+
+
+async def _grids(args: argparse.Namespace, settings: Settings, use_db: bool) -> int:
+    from bot.services.grids_admin import import_grids, validate_grids
+    from bot.store.db import Database
+
+    lang = _lang(args)
+    report = None
+    if not use_db:
+        parsed = await validate_grids(None, args.file, args.crs)
+    else:
+        async with Database(settings.db_path) as db:
+            if args.action == "validate":
+                parsed = await validate_grids(db, args.file, args.crs)
+            else:
+                report = await import_grids(db, args.file, args.crs)
+                parsed = report.parsed
+    if not parsed.ok:
+        for error in parsed.errors:
+            print(describe_grid_error(lang, error), file=sys.stderr)
+        print(t(lang, "cli.invalid", path=args.file, count=len(parsed.errors), rows=parsed.rows), file=sys.stderr)
+        if report is not None:
+            print(t(lang, "cli.not_imported"), file=sys.stderr)
+        return 1
+    if report is None:
+        print(t(lang, "cli.valid", path=args.file, rows=parsed.rows))
+    else:
+        print(
+            t(
+                lang,
+                "grids.imported",
+                path=args.file,
+                inserted=report.inserted,
+                updated=report.updated,
+                total=report.total,
+            )
+        )
+    return 0
+
+
 async def _nearest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services.container import open_services
 
@@ -151,6 +207,25 @@ def _parser() -> argparse.ArgumentParser:
     near.add_argument("--amenity", help="e.g. charging, water, toilet")
     near.add_argument("--crs", type=CRS, choices=list(CRS), default=CRS.WGS84)
     near.add_argument("--json", action="store_true")
+    grids = sub.add_parser("grids", help="grid lists (street → community → grid)").add_subparsers(
+        dest="action", required=True
+    )
+    for name, text in (
+        ("validate", "check a grid CSV file, report every bad row"),
+        ("import", "validate, then upsert all in one transaction"),
+    ):
+        p = grids.add_parser(name, help=text)
+        p.add_argument("file")
+        p.add_argument(
+            "--crs",
+            type=CRS,
+            choices=list(CRS),
+            default=CRS.WGS84,
+            help="coordinate system of rows whose coord_system is empty (default wgs84)",
+        )
+    from bot.people.cli import add_invite_parser
+
+    add_invite_parser(sub)
     return parser
 
 
@@ -179,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
             print("-k must be between 1 and 100", file=sys.stderr)
             return 2
         return asyncio.run(_nearest(args, settings))
+    if args.command == "grids":
+        return cmd_grids(args, settings)
+    if args.command == "invite":
+        from bot.people.cli import run_invite
+
+        return asyncio.run(run_invite(args, settings, _lang(args)))
     return 2
 
 

@@ -43,6 +43,9 @@ class Settings:
     results_per_page: int = 5
     search_radius_m: float = 5000.0
     ebike_speed_kmh: float = 15.0
+    photo_dir: Path | None = None  # default: "photos" beside the database
+    reports_per_hour: int = 5
+    outbox_per_chat_interval: float = 1.0  # Telegram: about one message a second per chat
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,6 +85,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_GEOCODER_URL": ("geocoder_url", str),
     "RIDER_RESULTS_PER_PAGE": ("results_per_page", int),
     "RIDER_SEARCH_RADIUS_M": ("search_radius_m", float),
+    "RIDER_PHOTO_DIR": ("photo_dir", Path),
+    "RIDER_REPORTS_PER_HOUR": ("reports_per_hour", int),
 }
 
 

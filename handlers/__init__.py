@@ -6,9 +6,9 @@ from telegram import BotCommand
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.texts import LANGS, t
-from handlers import fallback, finder, search, start
+from handlers import fallback, finder, people, reports, search, start
 
-COMMANDS = ("start", "help", "lang")
+COMMANDS = ("start", "report", "myreports", "points", "queue", "lang", "help")
 
 
 def register(application: Application) -> None:
@@ -16,6 +16,13 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("start", start.start, filters=private))
     application.add_handler(CommandHandler("help", start.help_command, filters=private))
     application.add_handler(CommandHandler("lang", start.switch_lang, filters=private))
+    application.add_handler(CommandHandler("join", people.join, filters=private))
+    application.add_handler(CommandHandler("whoami", people.whoami, filters=private))
+    application.add_handler(CommandHandler("report", reports.start_report, filters=private))
+    application.add_handler(CommandHandler("cancel", reports.cancel, filters=private))
+    application.add_handler(CommandHandler("myreports", reports.my_reports, filters=private))
+    application.add_handler(CommandHandler("points", reports.points, filters=private))
+    application.add_handler(CommandHandler("queue", reports.queue, filters=private))
     application.add_handler(CommandHandler(list(COMMANDS), start.group_hint, filters=~private))
     application.add_handler(
         MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION & private, finder.on_live_update)
@@ -24,6 +31,12 @@ def register(application: Application) -> None:
     application.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & private, search.on_text)
     )
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & private & (filters.PHOTO | filters.Document.IMAGE), reports.on_photo
+        )
+    )
+    application.add_handler(CallbackQueryHandler(reports.on_report_button, pattern=r"^r[a-z]:"))
     application.add_handler(CallbackQueryHandler(finder.on_callback))
     application.add_handler(
         MessageHandler(
@@ -37,5 +50,5 @@ def register(application: Application) -> None:
 async def publish_commands(application: Application) -> None:
     """The command menu, in Chinese by default and in English for English-language clients."""
     for lang in LANGS:
-        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in COMMANDS]
+        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in COMMANDS]  # /cancel and /join are contextual
         await application.bot.set_my_commands(commands, language_code=None if lang == "zh-CN" else "en")

@@ -38,9 +38,18 @@ def main_keyboard(lang: str) -> ReplyKeyboardMarkup:
         [
             [KeyboardButton(t(lang, "kb.send_location"), request_location=True)],
             [KeyboardButton(t(lang, "kb.stations")), KeyboardButton(t(lang, "kb.friendly"))],
-            [KeyboardButton(t(lang, "kb.help"))],
+            [KeyboardButton(t(lang, "kb.report")), KeyboardButton(t(lang, "kb.help"))],
         ],
         resize_keyboard=True,
         is_persistent=True,
         input_field_placeholder=t(lang, "kb.placeholder"),
+    )
+
+
+def location_keyboard(lang: str) -> ReplyKeyboardMarkup:
+    """While a report waits for its place: the one button that matters, big."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(t(lang, "kb.send_location"), request_location=True)], [KeyboardButton("/cancel")]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
     )

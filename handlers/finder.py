@@ -15,6 +15,7 @@ from bot.texts import t
 from handlers import callback_data as cd
 from handlers.common import Who, main_keyboard, who
 from handlers.keyboards import filter_keyboard, nearest_keyboard, place_keyboard, venue_keyboard
+from handlers.reports import send_reply
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,10 @@ async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     location = message.location
     w = await who(update, context)
     await w.services.users.remember_location(w.user, location.latitude, location.longitude)
+    drafting = await w.services.reports.on_location(w.user, location.latitude, location.longitude)
+    if drafting is not None:  # the place of a report being written, not a search
+        await send_reply(update, context, w, drafting)
+        return
     answer = w.services.finder.nearest(location.latitude, location.longitude)
     text = nearest_text(w.lang, answer)
     if location.live_period:

@@ -11,11 +11,13 @@ from bot.texts import all_labels, t
 from handlers.common import main_keyboard, who
 from handlers.finder import nearest_from_last
 from handlers.keyboards import choices_keyboard, nearest_keyboard, place_keyboard
+from handlers.reports import send_reply, start_report
 from handlers.start import help_command
 
 _STATIONS = all_labels("kb.stations")
 _FRIENDLY = all_labels("kb.friendly")
 _HELP = all_labels("kb.help")
+_REPORT = all_labels("kb.report")
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -29,7 +31,14 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if text in _HELP:
         await help_command(update, context)
         return
+    if text in _REPORT:
+        await start_report(update, context)
+        return
     w = await who(update, context)
+    pending = await w.services.reports.on_text(w.user, text)
+    if pending is not None:  # an answer the core asked for (a report's words, a worker's reason)
+        await send_reply(update, context, w, pending)
+        return
     message = update.effective_message
     answer = await w.services.finder.search(text)
     if answer.status == "too_long":

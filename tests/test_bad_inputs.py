@@ -19,10 +19,11 @@ async def _user_row(runtime: Runtime, user_id: int) -> tuple:
     return tuple(row) if row else ()
 
 
-async def test_photo_without_location_is_answered_politely(rider: ChatUser) -> None:
+async def test_a_broken_picture_is_refused_politely(rider: ChatUser, runtime: Runtime) -> None:
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
     [reply] = await rider.send(photo=png)
-    assert "请发送位置" in reply["text"]
+    assert "不是照片" in reply["text"]
+    assert (await runtime.services.db.fetchone("SELECT COUNT(*) FROM dialogs"))[0] == 0
 
 
 async def test_a_30_mb_file_is_refused_with_its_size(rider: ChatUser) -> None:

@@ -17,7 +17,7 @@ async def test_start_greets_in_chinese_with_the_keyboard(rider: ChatUser, runtim
     assert "骑手小王" in reply["text"] and "驿站" in reply["text"]
     keyboard = runtime.standin.reply_keyboard(rider.user_id)
     labels = [b["text"] for row in keyboard["keyboard"] for b in row]
-    assert labels == ["📍 发送位置", "🏠 附近驿站", "🤝 友好小区/商家", "❓ 帮助"]
+    assert labels == ["📍 发送位置", "🏠 附近驿站", "🤝 友好小区/商家", "📸 随手拍", "❓ 帮助"]
     assert keyboard["keyboard"][0][0]["request_location"] is True
 
 

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.grids.index import GridIndex
+from bot.media.photos import PhotoStore
+from bot.outbox.dispatcher import OutboxDispatcher, Sender
+from bot.people.roles import RoleService
+from bot.reports.service import ReportPolicy, ReportService
 from bot.services.finder import FinderService, Geocoder
+from bot.services.grids_admin import build_grid_index, ensure_grids_seeded, grids_csv_path
 from bot.services.places_admin import build_catalog, ensure_seeded
 from bot.services.users import UserService
 from bot.store.db import Database
@@ -22,11 +28,33 @@ class Services:
     clock: Clock
     finder: FinderService
     users: UserService
+    grids: GridIndex
+    roles: RoleService
+    photos: PhotoStore
+    reports: ReportService
+    outbox: OutboxDispatcher | None = None
+
+    def wake_outbox(self) -> None:
+        if self.outbox is not None:
+            self.outbox.wake()
+
+    async def start_outbox(self, senders: dict[str, Sender], **options: float) -> OutboxDispatcher:
+        """The doors bring their senders; from then on every queued message flows out."""
+        self.outbox = OutboxDispatcher(self.db, senders, **options)
+        await self.outbox.start()
+        return self.outbox
 
     async def reload_places(self) -> None:
         self.finder.replace_catalog(await build_catalog(self.db))
 
+    async def reload_grids(self) -> None:
+        """After a grid import: swap in a fresh index (readers holding the old one finish on it unharmed)."""
+        self.grids = await build_grid_index(self.db)
+
     async def close(self) -> None:
+        if self.outbox is not None:
+            await self.outbox.stop()
+            self.outbox = None
         await self.db.close()
 
 
@@ -39,6 +67,10 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             settings.stations_csv,
             len(seeded.parsed.errors),
         )
+    grids_csv = grids_csv_path(settings)
+    seeded_grids = await ensure_grids_seeded(db, grids_csv)
+    if seeded_grids is not None and not seeded_grids.ok:
+        log.error("bundled grid list %s has %d errors; no grids", grids_csv, len(seeded_grids.parsed.errors))
     clock = clock or SystemClock(settings.tz)
     geocoder = Geocoder(settings.geocoder_url, settings.geocoder_user_agent) if settings.geocoder_url else None
     finder = FinderService(
@@ -49,4 +81,30 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         ebike_speed_kmh=settings.ebike_speed_kmh,
         geocoder=geocoder,
     )
-    return Services(settings=settings, db=db, clock=clock, finder=finder, users=UserService(db))
+    roles = RoleService(db, clock, settings.admins)
+    photos = PhotoStore(settings.photo_dir or settings.db_path.parent / "photos")
+    services = Services(
+        settings=settings,
+        db=db,
+        clock=clock,
+        finder=finder,
+        users=UserService(db),
+        grids=await build_grid_index(db),
+        roles=roles,
+        photos=photos,
+        reports=None,  # type: ignore[arg-type]  # set just below: it reads the live grid index through services
+    )
+    services.reports = ReportService(
+        db,
+        clock,
+        roles,
+        finder,
+        photos,
+        lambda: services.grids,
+        policy=ReportPolicy(
+            max_per_hour=settings.reports_per_hour,
+            category_routes=dict(settings.extra.get("category_routes", {})),
+        ),
+        wake_outbox=services.wake_outbox,
+    )
+    return services

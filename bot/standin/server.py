@@ -27,6 +27,15 @@ HTTP surface (all on 127.0.0.1):
     /_standin/calls                   GET  ?method= -> recorded Bot API calls
     /_standin/files/{file_id}         GET  file content (the page's <img>)
 
+Webhooks: after ``setWebhook(url=...)`` the stand-in POSTs pending updates as JSON to that URL, in order and
+one at a time, with ``X-Telegram-Bot-Api-Secret-Token`` when a secret was set; ``getUpdates`` then answers 409
+until ``deleteWebhook``. Only http:// URLs on 127.0.0.1 / localhost / [::1] are accepted (anything else is
+"Bad Request: bad webhook: ..."), so the stand-in never sends traffic off this machine. A delivery that gets a
+non-2xx answer or a connection error is retried with a doubling back-off (``webhook_backoff``) and given up
+after ``webhook_max_attempts`` tries; ``getWebhookInfo`` reports ``last_error_date``/``last_error_message``
+and every attempt is logged in ``webhook_deliveries``. ``post_to_webhook`` lets a test POST a raw update
+to the bot with a chosen, wrong or missing secret header.
+
 Everything runs in the caller's event loop; call the inject_* methods from that loop's thread.
 """
 
@@ -38,6 +47,7 @@ import binascii
 import contextlib
 import copy
 import inspect
+import ipaddress
 import itertools
 import json
 import logging
@@ -49,7 +59,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -106,6 +118,13 @@ _INLINE_ACTIONS = (
     "callback_game",
     "pay",
 )
+_WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+)
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+#: ``post_to_webhook(secret_token=USE_WEBHOOK_SECRET)`` sends the secret set with setWebhook.
+USE_WEBHOOK_SECRET: Any = object()
 _NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the same as a "
     "current content and reply markup of the message"
@@ -220,6 +239,16 @@ class StandIn:
         self._callback_counter = itertools.count(1)
         self._commands: dict[tuple[str, str], list[dict]] = {}
         self._menu_buttons: dict[int | None, dict] = {}
+        #: Webhook delivery: tries per update before giving up, and the (first, longest) pause between tries.
+        self.webhook_max_attempts = 6
+        self.webhook_backoff: tuple[float, float] = (0.05, 1.0)
+        self.webhook_timeout = 10.0
+        #: Every delivery attempt: {"update_id", "url", "attempt", "status" (None: no answer), "error", "ts"}.
+        self.webhook_deliveries: list[dict] = []
+        self._webhook: dict | None = None  # {"url", "secret_token", "max_connections", "ip_address"}
+        self._webhook_error: tuple[int, str] | None = None  # (unix time, message) of the last failed delivery
+        self._webhook_generation = 0
+        self._delivery_task: asyncio.Task | None = None
         self._changed = asyncio.Event()
         self._closing = False
         self._server: uvicorn.Server | None = None
@@ -232,6 +261,7 @@ class StandIn:
         for name in (
             "getMe",
             "getUpdates",
+            "setWebhook",
             "deleteWebhook",
             "getWebhookInfo",
             "setMyCommands",
@@ -315,10 +345,16 @@ class StandIn:
             if time.monotonic() > deadline:
                 raise TimeoutError("stand-in server did not start within 10 s")
             await asyncio.sleep(0.005)
+        self._delivery_task = asyncio.create_task(self._deliver_webhook_updates(), name="standin-webhook")
 
     async def stop(self) -> None:
         self._closing = True
         self._notify()
+        if self._delivery_task is not None:
+            self._delivery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery_task
+            self._delivery_task = None
         if self._server is not None:
             self._server.should_exit = True
         if self._serve_task is not None:
@@ -712,6 +748,8 @@ class StandIn:
             f"got {len(got)}: {[_summary(m) for m in got]}; last of the chat: {chat}"
             + (f"; failed calls: {errors}" if errors else "")
             + f"; pending updates: {len(self._updates)}"
+            + (f"; webhook {self._webhook['url']}" if self._webhook else "")
+            + (f", last webhook error: {self._webhook_error[1]}" if self._webhook and self._webhook_error else "")
         )
 
     async def wait_for_callback_answer(
@@ -820,6 +858,8 @@ class StandIn:
         return kind in self._allowed_updates
 
     async def _m_getUpdates(self, p: Params) -> list[dict]:
+        if self._webhook is not None:
+            raise ApiError(409, _WEBHOOK_CONFLICT)
         offset = p.int("offset")
         limit = min(max(p.int("limit", 100) or 100, 1), 100)
         timeout = min(max(p.int("timeout", 0) or 0, 0), 60)
@@ -839,6 +879,8 @@ class StandIn:
             await self._wait_until(ready, timeout)
         else:
             ready()
+        if self._webhook is not None:  # setWebhook arrived during the long poll
+            raise ApiError(409, _WEBHOOK_CONFLICT)
         if generation != self._poll_gen:
             raise ApiError(
                 409,
@@ -846,13 +888,212 @@ class StandIn:
             )
         return copy.deepcopy(self._updates[:limit])
 
+    async def _m_setWebhook(self, p: Params) -> bool:
+        url = (p.str("url") or "").strip()
+        if not url:  # Telegram: setWebhook with an empty url removes the webhook
+            self._remove_webhook()
+            if p.bool("drop_pending_updates"):
+                self._updates.clear()
+            return True
+        await self._check_webhook_url(url)
+        secret = p.str("secret_token")
+        if secret is not None and not _SECRET_TOKEN.fullmatch(secret):
+            raise bad_request("secret token contains unallowed characters")
+        max_connections = p.int("max_connections", 40) or 40
+        if not 1 <= max_connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
+        allowed = p.json("allowed_updates", "allowed_updates JSON array")
+        if allowed is not None:
+            if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+                raise bad_request("can't parse allowed_updates JSON array")
+            self._allowed_updates = list(allowed) or _DEFAULT_UPDATE_TYPES
+        if p.bool("drop_pending_updates"):
+            self._updates.clear()
+        self._webhook = {
+            "url": url,
+            "secret_token": secret,
+            "max_connections": max_connections,
+            "ip_address": p.str("ip_address"),
+        }
+        self._webhook_generation += 1  # a fresh setWebhook retries at once, without the pending back-off
+        self._poll_gen += 1  # a long poll in progress now answers 409
+        self._notify()
+        return True
+
+    async def _check_webhook_url(self, url: str) -> None:
+        """Only plain-HTTP loopback URLs: the stand-in must never send updates off this machine."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        try:
+            port = parts.port
+        except ValueError:
+            raise bad_request("bad webhook: invalid port in the URL") from None
+        if parts.scheme != "http" or host not in _LOOPBACK_NAMES or parts.username or parts.password:
+            raise bad_request(
+                f"bad webhook: the stand-in delivers only to http://127.0.0.1, http://localhost or http://[::1], "
+                f"not {parts.scheme}://{parts.hostname}"
+            )
+        if host == "localhost":  # a hosts file could map it elsewhere: every address must be loopback
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise bad_request(f"bad webhook: failed to resolve host: {exc}") from None
+            if not infos or not all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos):
+                raise bad_request("bad webhook: localhost does not resolve to a loopback address here")
+
+    def _remove_webhook(self) -> None:
+        if self._webhook is not None:
+            self._webhook = None
+            self._webhook_error = None
+            self._webhook_generation += 1
+            self._notify()
+
     def _m_deleteWebhook(self, p: Params) -> bool:
+        self._remove_webhook()
         if p.bool("drop_pending_updates"):
             self._updates.clear()
         return True
 
     def _m_getWebhookInfo(self, p: Params) -> dict:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        return self.webhook_info()
+
+    def webhook_info(self) -> dict:
+        """What getWebhookInfo answers: url ("" when none), pending_update_count, last_error_*."""
+        self._updates = [u for u in self._updates if self._allowed(u)]
+        info: dict[str, Any] = {
+            "url": self._webhook["url"] if self._webhook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+        if self._webhook is not None:
+            info["max_connections"] = self._webhook["max_connections"]
+            if self._webhook["ip_address"]:
+                info["ip_address"] = self._webhook["ip_address"]
+            if self._allowed_updates is not None:
+                info["allowed_updates"] = list(self._allowed_updates)
+            if self._webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = self._webhook_error
+        return info
+
+    # ------------------------------------------------------------------ webhook delivery
+
+    async def _deliver_webhook_updates(self) -> None:
+        """The background task: POST pending updates to the webhook, oldest first, one at a time."""
+        attempts = 0  # failed tries of the update at the head of the queue
+        retry_at = 0.0
+        generation = self._webhook_generation
+        loop = asyncio.get_running_loop()
+        async with httpx.AsyncClient(timeout=self.webhook_timeout, trust_env=False) as client:
+            while not self._closing:
+                event = self._changed
+                if generation != self._webhook_generation:  # webhook set again or removed: start afresh
+                    generation, attempts, retry_at = self._webhook_generation, 0, 0.0
+                hook = self._webhook
+                self._updates = [u for u in self._updates if self._allowed(u)]
+                wait: float | None = None
+                if hook is None or not self._updates:
+                    wait = None
+                elif loop.time() < retry_at:
+                    wait = retry_at - loop.time()
+                else:
+                    update = self._updates[0]
+                    attempts += 1
+                    error = await self._post_update(client, hook, update, attempts)
+                    if error is None:
+                        self._updates = [u for u in self._updates if u is not update]
+                        attempts, retry_at = 0, 0.0
+                    elif attempts >= self.webhook_max_attempts:
+                        log.warning(
+                            "stand-in: gave up delivering update %s after %d tries: %s",
+                            update.get("update_id"),
+                            attempts,
+                            error,
+                        )
+                        self._updates = [u for u in self._updates if u is not update]
+                        attempts, retry_at = 0, 0.0
+                    else:
+                        first, longest = self.webhook_backoff
+                        retry_at = loop.time() + min(longest, first * 2 ** (attempts - 1))
+                    self._notify()
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), wait)
+
+    async def _post_update(self, client: httpx.AsyncClient, hook: dict, update: dict, attempt: int) -> str | None:
+        """One delivery attempt; returns the error (None when the webhook answered 2xx)."""
+        headers = {"Content-Type": "application/json"}
+        if hook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+        record: dict[str, Any] = {
+            "update_id": update.get("update_id"),
+            "url": hook["url"],
+            "attempt": attempt,
+            "status": None,
+            "error": None,
+            "ts": time.time(),
+        }
+        try:
+            body = json.dumps(update, ensure_ascii=False).encode("utf-8")
+            response = await client.post(hook["url"], content=body, headers=headers)
+            record["status"] = response.status_code
+            if not 200 <= response.status_code < 300:
+                reason = response.reason_phrase or ""
+                record["error"] = f"Wrong response from the webhook: {response.status_code} {reason}".strip()
+        except httpx.TimeoutException:
+            record["error"] = "Read timeout expired"
+        except httpx.HTTPError as exc:
+            record["error"] = f"Connection failed: {type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self.webhook_deliveries.append(record)
+        if record["error"] is not None:
+            self._webhook_error = (int(time.time()), record["error"])
+        return record["error"]
+
+    async def wait_for_webhook(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109
+        """Wait until ``predicate()`` is truthy; it is re-checked after every delivery attempt and every other
+        change. Returns its value, or raises TimeoutError describing the webhook's state."""
+        result = await self._wait_until(predicate, timeout)
+        if result:
+            return result
+        raise TimeoutError(
+            f"waited {timeout:g}s on the webhook; info: {self.webhook_info()}; "
+            f"last deliveries: {self.webhook_deliveries[-5:]}"
+        )
+
+    async def post_to_webhook(
+        self,
+        update: dict | bytes,
+        *,
+        secret_token: str | None = USE_WEBHOOK_SECRET,
+        url: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> httpx.Response:
+        """POST one raw update to the bot's webhook directly, bypassing the queue (for tests of the bot's
+        webhook endpoint). ``secret_token``: the one set with setWebhook by default, ``None`` for no header,
+        or any string. ``update`` may be raw bytes (e.g. broken JSON); a dict gets an ``update_id`` if it has
+        none. ``url`` defaults to the webhook set with setWebhook; it too must be a loopback http:// URL."""
+        hook = self._webhook
+        target = url or (hook["url"] if hook else None)
+        if not target:
+            raise RuntimeError("no webhook is set and no url given")
+        try:
+            await self._check_webhook_url(target)
+        except ApiError as exc:
+            raise ValueError(exc.description) from None
+        if secret_token is USE_WEBHOOK_SECRET:
+            secret_token = hook["secret_token"] if hook else None
+        headers = {"Content-Type": "application/json"}
+        if secret_token is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret_token
+        if isinstance(update, dict):
+            update = copy.deepcopy(update)
+            if "update_id" not in update:
+                update["update_id"] = self._next_update_id
+            self._next_update_id = max(self._next_update_id, int(update["update_id"]) + 1)
+            body = json.dumps(update, ensure_ascii=False).encode("utf-8")
+        else:
+            body = update
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            return await client.post(target, content=body, headers=headers)
 
     @staticmethod
     def _commands_key(p: Params) -> tuple[str, str]:

@@ -6,8 +6,13 @@ translation is a change to one file and a missing key is caught by the test that
 
 from __future__ import annotations
 
-from bot.texts.en import TEXTS as _EN
-from bot.texts.zh_CN import TEXTS as _ZH
+from bot.texts.en import TEXTS as _EN_MAIN
+from bot.texts.reports_en import TEXTS as _EN_REPORTS
+from bot.texts.reports_zh_CN import TEXTS as _ZH_REPORTS
+from bot.texts.zh_CN import TEXTS as _ZH_MAIN
+
+_ZH = {**_ZH_MAIN, **_ZH_REPORTS}
+_EN = {**_EN_MAIN, **_EN_REPORTS}
 
 DEFAULT_LANG = "zh-CN"
 LANGS: dict[str, dict[str, str]] = {"zh-CN": _ZH, "en": _EN}

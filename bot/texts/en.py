@@ -105,4 +105,63 @@ TEXTS: dict[str, str] = {
     "csv.bad_flag": "{column}: “{value}” must be 1 or 0",
     "csv.bad_route_map": "{column}: “{value}” must be a PNG/JPG path under data/ or an https link",
     "csv.duplicate_id": "{column}: duplicate id ({value})",
+    # people: roles and invites (/join, /whoami, `rider-bot invite`)
+    "role.worker": "grid worker",
+    "role.supervisor": "supervisor",
+    "role.department": "department contact",
+    "role.admin": "administrator",
+    "role.with_scope": "{role}: {scope}",
+    "role.grid_in": "{grid}, {area}",
+    "role.whoami": "👤 You are a rider, and also:\n{lines}",
+    "role.whoami_line": "• {role}",
+    "role.whoami_rider": (
+        "👤 You are a rider.\nIf an administrator gave you an invite code, send “/join CODE” to join"
+        " (for example as a grid worker)."
+    ),
+    "role.scope_unknown_role": "unknown role “{role}” (use worker, supervisor, department or admin).",
+    "role.scope_unknown_grid": "there is no grid with id “{scope}” (a grid worker's scope must be a grid).",
+    "role.scope_unknown_area": (
+        "there is no community or street with id “{scope}” (a supervisor's scope must be a community or street)."
+    ),
+    "role.scope_unknown_department": "there is no department with code “{scope}”. Departments: {departments}",
+    "role.scope_admin_scope": "administrators have no scope; do not give a grid, scope or department.",
+    "join.usage": (
+        "Put the invite code your administrator gave you after /join, for example:\n/join K7P2-9XQM\n"
+        "Upper or lower case, with or without the dash."
+    ),
+    "join.ok": "✅ Your new role: {role}",
+    "join.invalid": (
+        "❌ That code is not right. Please check it and try again (case does not matter; O and 0 are the same)."
+    ),
+    "join.expired": "⌛ This invite code has expired. Please ask your administrator for a new one.",
+    "join.used": "⚠️ This invite code has already been used; each code works once. Ask your administrator if unsure.",
+    "join.rate_limited": "⏳ Too many attempts. Please try again in {minutes} minutes.",
+    "invite.created": (
+        "✔ Invite code: {code}\nRole: {role}\nValid until: {expires} ({tz})\n"
+        "One use only. Tell the person in person or by phone, and have them send the bot: /join {code}"
+    ),
+    "invite.missing_option": "--role {role} needs {option}.",
+    "invite.bad_ttl": "--ttl-hours must be greater than 0.",
+    # grids — import errors and CLI
+    "grids.unknown_level": "{column}: unknown level '{value}' (street, community or grid)",
+    "grids.missing_parent": "{column}: communities and grids need a parent id (a {value})",
+    "grids.street_parent": "{column}: a street is the top level and has no parent ('{value}')",
+    "grids.unknown_parent": "{column}: parent '{value}' is neither in this file nor in the database",
+    "grids.parent_level": "{column}: parent at the wrong level ({value}); a grid's parent is a community, "
+    "a community's a street",
+    "grids.outside_parent": "{column}: mostly outside its parent ({value} inside; at least 90% must be)",
+    "grids.level_changed": "{column}: the level cannot change ({value}) while the database has children under it",
+    "grids.bad_group_chat": "{column}: group chat '{value}' must be empty, a numeric chat id "
+    "(e.g. -1001234567890) or an @username",
+    "grids.bad_geometry": "{column}: unreadable boundary ({value}); use WKT (POLYGON((lon lat, …))) or GeoJSON",
+    "grids.not_polygon": "{column}: the boundary must be a Polygon or MultiPolygon, not '{value}'",
+    "grids.empty_geometry": "{column}: the boundary is empty",
+    "grids.open_ring": "{column}: the boundary ring is not closed; the first and last vertex must match "
+    "(first: {value})",
+    "grids.too_few_vertices": "{column}: a boundary needs at least 3 distinct vertices (it has {value})",
+    "grids.invalid_geometry": "{column}: invalid boundary ({value}), e.g. edges crossing",
+    "grids.outside_china": "{column}: vertex '{value}' is outside China (WKT and GeoJSON put longitude first)",
+    "grids.imported": "✔ Imported {path}: {inserted} new, {updated} updated, {total} streets, communities "
+    "and grids in all.",
+    "grids.no_file": "No such file: {path}",
 }

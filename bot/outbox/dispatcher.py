@@ -1,0 +1,185 @@
+"""Sends what the outbox holds: in order per chat, paced, retried with back-off, never twice on purpose.
+
+Telegram allows about one message a second per chat and thirty a second overall, and answers 429 with a
+retry_after when pushed; the dispatcher paces each chat itself and honours retry_after for that chat, so one
+busy grid worker never delays everyone else. A row is marked 'sending' before the call and 'sent' after it:
+after a crash between the two, the row is sent again (at most one extra copy — the one case where the Bot
+API gives no way to know; see docs/RELIABILITY.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.outbox.messages import Message
+from bot.outbox.store import OutboxRow, row_from, stamp, utcnow
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    ref: str = ""  # e.g. the sent message id
+    retry_after: float | None = None  # the channel asked us to wait this long
+    permanent: bool = False  # retrying cannot help (blocked by the user, chat gone, bad request)
+    error: str = ""
+
+
+class Sender(Protocol):
+    async def send(self, address: str, payload: Message) -> SendResult: ...
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        db: Database,
+        senders: dict[str, Sender],
+        *,
+        per_chat_interval: float = 1.0,
+        global_rate: float = 25.0,
+        max_attempts: int = 12,
+        base_backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.senders = senders
+        self.per_chat_interval = per_chat_interval
+        self.global_interval = 1.0 / global_rate if global_rate > 0 else 0.0
+        self.max_attempts = max_attempts
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self.now = now
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_sent: dict[tuple[str, str], float] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def wake(self) -> None:
+        """Something was enqueued: look now rather than at the next tick."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        # Rows left 'sending' by a crash are sent again: delivery is at least once across crashes.
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
+        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                delay = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox pass failed; retrying shortly")
+                delay = 1.0
+            if delay is None:
+                self._idle.set()
+                delay = 5.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """For tests and shutdown: until nothing pending is due."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            row = await self.db.fetchone(
+                "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending') AND next_at <= ?",
+                (stamp(self.now()),),
+            )
+            if row[0] == 0:
+                return
+            self.wake()
+            await asyncio.sleep(0.02)
+        raise TimeoutError("outbox still has due messages")
+
+    async def run_once(self) -> float | None:
+        """One pass: send the first due message of each chat. Returns seconds until the next due row, or None."""
+        self._idle.clear()
+        now = self.now()
+        records = await self.db.fetchall("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT 500")
+        seen: set[tuple[str, str]] = set()
+        next_due: float | None = None
+        loop = asyncio.get_running_loop()
+        for record in records:
+            chat = (record["channel"], record["address"])
+            if chat in seen:  # per-chat order: only the oldest pending row of a chat may go
+                continue
+            seen.add(chat)
+            due_in = (datetime.fromisoformat(record["next_at"].replace("Z", "+00:00")) - now).total_seconds()
+            pace_in = self._last_sent.get(chat, -1e9) + self.per_chat_interval - loop.time()
+            wait = max(due_in, pace_in)
+            if wait > 0:
+                next_due = wait if next_due is None else min(next_due, wait)
+                continue
+            await self._deliver(row_from(record))
+            if self.global_interval:
+                await asyncio.sleep(self.global_interval)
+            next_due = 0.0 if next_due is None else min(next_due, 0.0)
+        if next_due is None and records:
+            next_due = 0.0
+        return next_due
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        sender = self.senders.get(row.channel)
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
+                (row.id,),
+            )
+            if cursor.rowcount != 1:
+                return
+        if sender is None:
+            result = SendResult(False, permanent=True, error=f"no sender for channel {row.channel}")
+        else:
+            try:
+                result = await sender.send(row.address, row.payload)
+            except Exception as exc:  # a sender bug must not stop the queue; retry with back-off
+                log.exception("sender raised for outbox row %s", row.id)
+                result = SendResult(False, error=type(exc).__name__)
+        self._last_sent[(row.channel, row.address)] = asyncio.get_running_loop().time()
+        await self._settle(row, result)
+
+    async def _settle(self, row: OutboxRow, result: SendResult) -> None:
+        now = self.now()
+        async with self.db.transaction() as conn:
+            if result.ok:
+                await conn.execute(
+                    "UPDATE outbox SET status = 'sent', sent_at = ?, result_ref = ?, last_error = '' WHERE id = ?",
+                    (stamp(now), result.ref, row.id),
+                )
+                return
+            attempts = row.attempts + 1
+            if result.permanent or attempts >= self.max_attempts:
+                log.warning("outbox row %s is dead after %d attempts: %s", row.id, attempts, result.error)
+                await conn.execute(
+                    "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (result.error[:500], row.id)
+                )
+                return
+            if result.retry_after is not None:
+                delay = result.retry_after
+            else:
+                delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
+            await conn.execute(
+                "UPDATE outbox SET status = 'pending', next_at = ?, last_error = ? WHERE id = ?",
+                (stamp(now + timedelta(seconds=delay)), result.error[:500], row.id),
+            )

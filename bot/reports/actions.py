@@ -1,0 +1,117 @@
+"""Button payloads for the report flows: short, versioned where it matters, trusted for nothing.
+
+Every payload is re-checked on the server: who pressed it (roles), whether the report is still at the version
+the button was made for (a stale button changes nothing), and whether the transition is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.reports.categories import CATEGORY_BY_TOKEN
+
+PREFIXES = ("rd:", "rw:", "rt:", "rc:", "ro:", "rq:")
+_ID = r"(\d{1,9})"
+_PATTERNS = {
+    "draft": re.compile(r"^rd:(cat|loc|skip|ok|x|merge|new)(?::([a-z_]{1,20}|\d{1,9}))?$"),
+    "work": re.compile(rf"^rw:(acc|tr|res|rej|show):{_ID}:(\d{{1,6}})$"),
+    "target": re.compile(rf"^rt:{_ID}:(\d{{1,6}}):([gd])\.([A-Za-z0-9_.-]{{1,40}})$"),
+    "rate": re.compile(rf"^rc:{_ID}:([1-5])$"),
+    "reopen": re.compile(rf"^ro:{_ID}$"),
+    "queue": re.compile(rf"^rq:{_ID}$"),
+}
+WORK_ACTIONS = {"acc": "accept", "tr": "transfer", "res": "resolve", "rej": "reject", "show": "show"}
+_WORK_CODES = {v: k for k, v in WORK_ACTIONS.items()}
+
+
+@dataclass(frozen=True)
+class DraftAction:
+    verb: str  # cat | loc | skip | ok | x | merge | new
+    arg: str = ""
+
+
+@dataclass(frozen=True)
+class WorkAction:
+    verb: str  # accept | transfer | resolve | reject | show
+    report_id: int
+    version: int
+
+
+@dataclass(frozen=True)
+class TargetChoice:
+    report_id: int
+    version: int
+    kind: str  # "grid" | "department"
+    target: str
+
+
+@dataclass(frozen=True)
+class Rate:
+    report_id: int
+    stars: int
+
+
+@dataclass(frozen=True)
+class Reopen:
+    report_id: int
+
+
+@dataclass(frozen=True)
+class ShowReport:
+    report_id: int
+
+
+Payload = DraftAction | WorkAction | TargetChoice | Rate | Reopen | ShowReport
+
+
+def is_report_payload(data: str | None) -> bool:
+    return bool(data) and data.startswith(PREFIXES)  # type: ignore[union-attr]
+
+
+def draft(verb: str, arg: str | int = "") -> str:
+    return f"rd:{verb}:{arg}" if arg != "" else f"rd:{verb}"
+
+
+def work(verb: str, report_id: int, version: int) -> str:
+    return f"rw:{_WORK_CODES[verb]}:{report_id}:{version}"
+
+
+def target(report_id: int, version: int, kind: str, target_id: str) -> str:
+    return f"rt:{report_id}:{version}:{kind[0]}.{target_id}"
+
+
+def rate(report_id: int, stars: int) -> str:
+    return f"rc:{report_id}:{stars}"
+
+
+def reopen(report_id: int) -> str:
+    return f"ro:{report_id}"
+
+
+def show(report_id: int) -> str:
+    return f"rq:{report_id}"
+
+
+def parse(data: str | None) -> Payload | None:
+    if not data or len(data) > 64:
+        return None
+    if m := _PATTERNS["draft"].match(data):
+        verb, arg = m.group(1), m.group(2) or ""
+        if verb == "cat" and arg not in CATEGORY_BY_TOKEN:
+            return None
+        if verb == "merge" and not arg.isdigit():
+            return None
+        return DraftAction(verb, arg)
+    if m := _PATTERNS["work"].match(data):
+        return WorkAction(WORK_ACTIONS[m.group(1)], int(m.group(2)), int(m.group(3)))
+    if m := _PATTERNS["target"].match(data):
+        kind = "grid" if m.group(3) == "g" else "department"
+        return TargetChoice(int(m.group(1)), int(m.group(2)), kind, m.group(4))
+    if m := _PATTERNS["rate"].match(data):
+        return Rate(int(m.group(1)), int(m.group(2)))
+    if m := _PATTERNS["reopen"].match(data):
+        return Reopen(int(m.group(1)))
+    if m := _PATTERNS["queue"].match(data):
+        return ShowReport(int(m.group(1)))
+    return None

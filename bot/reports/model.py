@@ -1,0 +1,52 @@
+"""A 随手拍 report as the core sees it; the readable number riders quote on the phone is `ref` (SP-000123)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+REF_PREFIX = "SP-"
+_REF = re.compile(r"^\s*SP-?0*(\d{1,9})\s*$", re.I)
+
+
+def ref_of(report_id: int) -> str:
+    return f"{REF_PREFIX}{report_id:06d}"
+
+
+def parse_ref(text: str) -> int | None:
+    match = _REF.match(text or "")
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class Report:
+    id: int
+    reporter_id: int
+    category: str
+    lat: float
+    lon: float
+    description: str
+    status: str
+    version: int
+    grid_id: str | None
+    assignee_kind: str
+    assignee: str
+    merged_into: int | None
+    rating: int | None
+    created_at: str
+    updated_at: str
+    resolved_at: str | None
+
+    @property
+    def ref(self) -> str:
+        return ref_of(self.id)
+
+
+@dataclass(frozen=True)
+class Event:
+    at: str
+    actor_id: int | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str

@@ -1,0 +1,190 @@
+"""Reports, their photos, followers and audit events in SQLite. Writers take the caller's transaction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from typing import Any
+
+import aiosqlite
+
+from bot.geo.index import great_circle_m
+from bot.reports.model import Event, Report
+from bot.store.db import Database
+
+_FIELDS = (
+    "id, reporter_id, category, lat, lon, description, status, version, grid_id, assignee_kind, assignee,"
+    " merged_into, rating, created_at, updated_at, resolved_at"
+)
+
+
+_REPORT_FIELDS = tuple(f.name for f in fields(Report))
+
+
+def _report(row: Any) -> Report:
+    return Report(**{name: row[name] for name in _REPORT_FIELDS})
+
+
+async def insert_report(
+    conn: aiosqlite.Connection,
+    *,
+    reporter_id: int,
+    category: str,
+    lat: float,
+    lon: float,
+    description: str,
+    status: str,
+    now: str,
+) -> int:
+    cursor = await conn.execute(
+        "INSERT INTO reports (reporter_id, category, lat, lon, description, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (reporter_id, category, lat, lon, description, status, now, now),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def update_report(conn: aiosqlite.Connection, report_id: int, expected_version: int, **fields: Any) -> bool:
+    """Optimistic update: only if nobody changed the report since `expected_version` was read."""
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    cursor = await conn.execute(
+        f"UPDATE reports SET {assignments}, version = version + 1 WHERE id = ? AND version = ?",
+        (*fields.values(), report_id, expected_version),
+    )
+    return cursor.rowcount == 1
+
+
+async def add_photo(
+    conn: aiosqlite.Connection, report_id: int, phase: str, sha256: str, file_ref: str, user_id: int | None
+) -> None:
+    row = await (
+        await conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM report_photos WHERE report_id = ? AND phase = ?",
+            (report_id, phase),
+        )
+    ).fetchone()
+    await conn.execute(
+        "INSERT INTO report_photos (report_id, seq, phase, sha256, file_ref, added_by) VALUES (?, ?, ?, ?, ?, ?)",
+        (report_id, row[0], phase, sha256, file_ref, user_id),
+    )
+
+
+async def add_follower(conn: aiosqlite.Connection, report_id: int, user_id: int) -> None:
+    await conn.execute(
+        "INSERT INTO report_followers (report_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        (report_id, user_id),
+    )
+
+
+async def log_event(
+    conn: aiosqlite.Connection,
+    report_id: int,
+    *,
+    at: str,
+    actor_id: int | None,
+    action: str,
+    from_status: str | None,
+    to_status: str | None,
+    note: str = "",
+) -> None:
+    await conn.execute(
+        "INSERT INTO report_events (report_id, at, actor_id, action, from_status, to_status, note)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (report_id, at, actor_id, action, from_status, to_status, note),
+    )
+
+
+async def log_refusal(
+    conn: aiosqlite.Connection, *, at: str, user_id: int | None, report_id: int | None, action: str, reason: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO refusals (at, user_id, report_id, action, reason) VALUES (?, ?, ?, ?, ?)",
+        (at, user_id, report_id, action[:64], reason),
+    )
+
+
+async def get_report(db: Database, report_id: int) -> Report | None:
+    row = await db.fetchone(f"SELECT {_FIELDS} FROM reports WHERE id = ?", (report_id,))
+    return _report(row) if row else None
+
+
+async def photos(db: Database, report_id: int, phase: str = "before") -> list[tuple[str, str]]:
+    rows = await db.fetchall(
+        "SELECT sha256, file_ref FROM report_photos WHERE report_id = ? AND phase = ? ORDER BY seq",
+        (report_id, phase),
+    )
+    return [(r["sha256"], r["file_ref"]) for r in rows]
+
+
+async def followers(db: Database, report_id: int) -> list[int]:
+    rows = await db.fetchall("SELECT user_id FROM report_followers WHERE report_id = ? ORDER BY user_id", (report_id,))
+    return [r[0] for r in rows]
+
+
+async def events(db: Database, report_id: int) -> list[Event]:
+    rows = await db.fetchall(
+        "SELECT at, actor_id, action, from_status, to_status, note FROM report_events WHERE report_id = ? ORDER BY id",
+        (report_id,),
+    )
+    return [Event(*tuple(r)) for r in rows]
+
+
+async def reports_followed_by(db: Database, user_id: int, limit: int = 20) -> list[Report]:
+    rows = await db.fetchall(
+        f"SELECT {_FIELDS} FROM reports WHERE id IN (SELECT report_id FROM report_followers WHERE user_id = ?)"
+        " ORDER BY id DESC LIMIT ?",
+        (user_id, limit),
+    )
+    return [_report(r) for r in rows]
+
+
+async def open_reports(db: Database, statuses: frozenset[str], limit: int = 200) -> list[Report]:
+    marks = ",".join("?" * len(statuses))
+    rows = await db.fetchall(
+        f"SELECT {_FIELDS} FROM reports WHERE status IN ({marks}) ORDER BY created_at, id LIMIT ?",
+        (*sorted(statuses), limit),
+    )
+    return [_report(r) for r in rows]
+
+
+async def similar_open(
+    db: Database, category: str, lat: float, lon: float, radius_m: float, since: str, statuses: frozenset[str]
+) -> list[tuple[Report, float]]:
+    """Open reports of the same category within radius_m, nearest first (a bounding box first, then exact)."""
+    dlat = radius_m / 111_000
+    dlon = radius_m / (111_000 * max(math.cos(math.radians(lat)), 0.01))
+    marks = ",".join("?" * len(statuses))
+    rows = await db.fetchall(
+        f"SELECT {_FIELDS} FROM reports WHERE category = ? AND status IN ({marks}) AND created_at >= ?"
+        " AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
+        (category, *sorted(statuses), since, lat - dlat, lat + dlat, lon - dlon, lon + dlon),
+    )
+    found = [(_report(r), great_circle_m(lat, lon, r["lat"], r["lon"])) for r in rows]
+    return sorted([(r, d) for r, d in found if d <= radius_m], key=lambda x: (x[1], x[0].id))
+
+
+async def count_reports_since(db: Database, reporter_id: int, since: str) -> int:
+    row = await db.fetchone(
+        "SELECT COUNT(*) FROM reports WHERE reporter_id = ? AND created_at >= ?", (reporter_id, since)
+    )
+    return int(row[0])
+
+
+async def points_of(db: Database, user_id: int) -> tuple[int, list[tuple[str, int, int | None, str]]]:
+    rows = await db.fetchall(
+        "SELECT reason, delta, report_id, at FROM points WHERE user_id = ? ORDER BY id DESC LIMIT 20", (user_id,)
+    )
+    total = await db.fetchone("SELECT COALESCE(SUM(delta), 0) FROM points WHERE user_id = ?", (user_id,))
+    return int(total[0]), [(r["reason"], r["delta"], r["report_id"], r["at"]) for r in rows]
+
+
+async def award_points(
+    conn: aiosqlite.Connection, user_id: int, delta: int, reason: str, report_id: int, at: str
+) -> bool:
+    cursor = await conn.execute(
+        "INSERT INTO points (user_id, delta, reason, report_id, at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT(user_id, reason, report_id) DO NOTHING",
+        (user_id, delta, reason, report_id, at),
+    )
+    return cursor.rowcount == 1

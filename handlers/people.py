@@ -1,0 +1,40 @@
+"""/join CODE and /whoami: how a grid worker, supervisor, department contact or admin joins, and checks it."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.people.invites import FAILURE_WINDOW, InviteError
+from bot.texts import t
+from handlers.common import who
+
+
+async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Redeem an invite; every refusal gets its own polite text, because "expired" and "used" need a new code
+    from the admin while "invalid" only needs a second look at what was typed."""
+    w = await who(update, context)
+    message = update.effective_message
+    # Phones split "K7P2 9XQM" into two arguments; the core ignores spaces, so join them back.
+    code = " ".join(context.args or [])
+    if not code.strip():
+        await message.reply_text(t(w.lang, "join.usage"))
+        return
+    try:
+        role = await w.services.roles.invites.redeem(w.user, code)
+    except InviteError as exc:
+        minutes = int(FAILURE_WINDOW.total_seconds() // 60)
+        await message.reply_text(t(w.lang, f"join.{exc.code}", minutes=minutes))
+        return
+    await message.reply_text(t(w.lang, "join.ok", role=await w.services.roles.describe(role, w.lang)))
+
+
+async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the user's roles in words (everyone is a rider; roles are extra duties)."""
+    w = await who(update, context)
+    roles = await w.services.roles.roles_of(w.user)
+    if not roles:
+        await update.effective_message.reply_text(t(w.lang, "role.whoami_rider"))
+        return
+    lines = [t(w.lang, "role.whoami_line", role=await w.services.roles.describe(r, w.lang)) for r in roles]
+    await update.effective_message.reply_text(t(w.lang, "role.whoami", lines="\n".join(lines)))
