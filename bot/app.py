@@ -7,7 +7,8 @@ runs.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+import secrets
+from urllib.parse import urlsplit
 
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
@@ -50,9 +51,18 @@ class Runtime:
         self.standin: StandIn | None = None
 
     async def start(self, *, poll_timeout: int = 10) -> None:
+        try:
+            await self._start(poll_timeout)
+        except BaseException:
+            await self.stop()  # a half-started runtime must not leave the database or HTTP clients open
+            raise
+
+    async def _start(self, poll_timeout: int) -> None:
         self.services = await open_services(self.settings, self.clock)
         settings = self.settings
         if settings.offline_demo:
+            if settings.demo_people:
+                await seed_demo_people(self.services)
             presets = [
                 {"name": p.name, "lat": p.lat, "lon": p.lon, "city": p.city, "kind": p.kind}
                 for p in self.services.finder.catalog.places
@@ -78,16 +88,22 @@ class Runtime:
         updater = self.application.updater
         assert updater is not None
         if settings.mode == "webhook" and not settings.offline_demo:
+            assert settings.webhook_url
+            # The path Telegram posts to is the one in the public URL (behind a reverse proxy, the same path).
+            path = urlsplit(settings.webhook_url).path.strip("/") or "telegram"
+            # Without a secret anyone who can reach the port could forge updates: make one per start.
+            secret = settings.webhook_secret or secrets.token_urlsafe(32)
             await updater.start_webhook(
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,
-                url_path="telegram",
+                url_path=path,
                 webhook_url=settings.webhook_url,
-                secret_token=settings.webhook_secret,
+                secret_token=secret,
                 drop_pending_updates=False,
+                bootstrap_retries=3,
             )
         else:
-            await updater.start_polling(timeout=poll_timeout, drop_pending_updates=False)
+            await updater.start_polling(timeout=poll_timeout, drop_pending_updates=False, bootstrap_retries=3)
 
     async def stop(self) -> None:
         if self.services is not None and self.services.outbox is not None:
@@ -107,5 +123,15 @@ class Runtime:
             self.services = None
 
 
-def with_overrides(settings: Settings, **changes: object) -> Settings:
-    return replace(settings, **changes)
+DEMO_WORKER, DEMO_SUPERVISOR = 2001, 3001  # the chat page's 网格员老李 and 社区书记
+
+
+async def seed_demo_people(services: Services) -> None:
+    """Offline demo only: make the chat page's grid worker work every grid and its supervisor every street,
+    so a report filed on the page reaches someone the visitor can switch to."""
+    worker = await services.users.identify("telegram", str(DEMO_WORKER), "网格员老李")
+    supervisor = await services.users.identify("telegram", str(DEMO_SUPERVISOR), "社区书记")
+    for grid in services.grids.grids("grid"):
+        await services.roles.grant(worker.id, "worker", grid.id, "demo")
+    for street in services.grids.grids("street"):
+        await services.roles.grant(supervisor.id, "supervisor", street.id, "demo")

@@ -37,6 +37,7 @@ class Settings:
     webhook_secret: str | None = None
     demo_host: str = "127.0.0.1"
     demo_port: int = 8080
+    demo_people: bool = True  # offline demo: the page's 网格员老李 / 社区书记 get roles on every grid
     stations_csv: Path = DEFAULT_STATIONS_CSV
     geocoder_url: str | None = None  # a Nominatim-compatible endpoint, e.g. https://nominatim.example.org
     geocoder_user_agent: str = "rider-bot"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from bot.config import Settings
 
@@ -15,10 +16,13 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call: let logging report it as usual
+            return True
         redacted = message
         for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
+            redacted = redacted.replace(secret, "***").replace(quote(secret, safe=""), "***")
         if redacted != message:
             record.msg, record.args = redacted, None
         if record.exc_info and record.exc_info[1] is not None:

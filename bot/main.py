@@ -20,7 +20,12 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await runtime.start()
+    try:
+        await runtime.start()
+    except Exception as exc:
+        # Through logging, so the token in e.g. InvalidToken's message is redacted.
+        log.error("could not start: %s", exc, exc_info=True)
+        raise SystemExit(1) from None
     try:
         places = len(runtime.services.finder.catalog) if runtime.services else 0
         if runtime.standin is not None:

@@ -21,7 +21,10 @@ DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
 async def send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, w: Who, reply: Reply) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer(reply.alert or None, show_alert=reply.popup)
-    chat_id = update.effective_chat.id
+    chat = update.effective_chat
+    # A button pressed in a grid's group chat is answered privately: the follow-up questions (a reason, an
+    # after-photo) are the presser's alone, and private chats are where they can answer them.
+    chat_id = chat.id if chat.type == "private" else w.user.external_id
     for message in reply.messages:
         await render.send(context.bot, chat_id, message, w.services.photos, w.user.lang)
 

@@ -22,7 +22,9 @@ DEFAULT_NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(db_path=tmp_path / "rider.sqlite3", demo_port=0, outbox_per_chat_interval=0.02)
+    return Settings(
+        db_path=tmp_path / "rider.sqlite3", demo_port=0, outbox_per_chat_interval=0.02, demo_people=False
+    )
 
 
 @pytest.fixture

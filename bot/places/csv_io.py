@@ -23,7 +23,7 @@ COLUMNS = (
     "amenities", "phone", "rider_policy", "route_map", "aliases", "approximate", "notes",
 )  # fmt: skip
 REQUIRED = ("id", "name", "kind", "lat", "lon")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}\Z")  # 60: a button payload "v:s:<id>" fits 64 bytes
 _LIST_SPLIT = re.compile(r"[;；,，、|]")
 MAX_FIELD = 2000
 
@@ -73,6 +73,8 @@ def parse_places(text: str, default_crs: CRS | str = CRS.WGS84) -> ParseResult:
     records = _records(text)
     try:
         header_line, header = next(records)
+        while not any(h.strip().lstrip("\ufeff") for h in header):  # blank lines are ignored, even before the header
+            header_line, header = next(records)
     except StopIteration:
         result.errors.append(RowError(1, "", "empty_file"))
         return result
@@ -204,6 +206,8 @@ def _number(text: str, column: str, low: float, high: float, err) -> float | Non
 
 def _safe_relative(path: str) -> bool:
     p = Path(path)
+    if ":" in path:  # "http://…", "ftp:…", "C:\\…": only https:// (checked by the caller) may be a URL
+        return False
     return not p.is_absolute() and ".." not in p.parts and p.suffix.lower() in {".png", ".jpg", ".jpeg"}
 
 

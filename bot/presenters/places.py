@@ -110,7 +110,7 @@ def nearest_text(lang: str, answer: NearestAnswer) -> str:
 
 def place_text(lang: str, place: Place, state: OpenState, distance_m: float | None = None) -> str:
     lines = [f"{place.name} · {kind_label(lang, place.kind)}"]
-    where = " ".join(x for x in (place.city, place.district, place.address) if x)
+    where = _address(place.city, place.district, place.address)
     if where:
         lines.append(t(lang, "place.address", address=where))
     if distance_m is not None:
@@ -132,9 +132,19 @@ def place_text(lang: str, place: Place, state: OpenState, distance_m: float | No
     return "\n".join(lines)
 
 
+def _address(*parts: str) -> str:
+    """Join city/district/address without repeating a prefix the next part already starts with."""
+    out: list[str] = []
+    for part in (p for p in parts if p):
+        if out and part.startswith(out[-1]):
+            out[-1] = part
+        else:
+            out.append(part)
+    return " ".join(out)
+
+
 def venue_address(lang: str, place: Place) -> str:
-    parts = [x for x in (place.district, place.address) if x]
-    return " ".join(parts) or place.city or kind_label(lang, place.kind)
+    return _address(place.district, place.address) or place.city or kind_label(lang, place.kind)
 
 
 def amap_url(place: Place) -> str:

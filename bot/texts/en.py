@@ -21,7 +21,10 @@ TEXTS: dict[str, str] = {
         "🏠 Rest stations / 🤝 Friendly places: search around your last location.\n"
         "🔎 Filter: only places with charging, water, a toilet…\n"
         "⌨️ Type a place name: e.g. 米兰社区, 绿城深蓝, Xuzhou; short names and traditional characters work.\n"
-        "🔴 Live location: share it and the list follows you.\n\n"
+        "🔴 Live location: share it and the list follows you.\n"
+        "📸 Report: snap a hazard (blocked fire lane, flying-lead charging…); it goes to the grid worker in charge "
+        "and you hear about every step.\n"
+        "/myreports · /points · /cancel\n\n"
         "/lang switches 中文 / English\n"
         "Coordinates are approximate; trust what you see on site."
     ),

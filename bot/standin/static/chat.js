@@ -95,6 +95,29 @@
 
   // ------------------------------------------------------------------ entities -> DOM
 
+  // Chinese landlines (0516-85771266), mobiles (13812345678) and 400 numbers in plain bot text become tel: links.
+  const PHONE_RE = /(?<![\w.+\-])(?:\+?86[\- ]?)?(?:0\d{2,3}[\- ]?\d{7,8}|1[3-9]\d{9}|400[\- ]?\d{3}[\- ]?\d{4})(?![\w.\-])/g;
+  const NO_PHONE_LINKS = new Set(["url", "text_link", "email", "phone_number", "bot_command", "code", "pre"]);
+
+  function telLink(number, child) {
+    const a = el("a", "tel");
+    a.href = `tel:${number.replace(/[^\d+]/g, "")}`;
+    a.appendChild(child || document.createTextNode(number));
+    return a;
+  }
+
+  function linkPhones(text) {
+    const frag = document.createDocumentFragment();
+    let last = 0;
+    for (const match of text.matchAll(PHONE_RE)) {
+      if (match.index > last) frag.appendChild(document.createTextNode(text.slice(last, match.index)));
+      frag.appendChild(telLink(match[0]));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) frag.appendChild(document.createTextNode(text.slice(last)));
+    return frag;
+  }
+
   function renderText(text, entities) {
     const frag = document.createDocumentFragment();
     const ents = (entities || []).filter((e) => e && e.length > 0);
@@ -108,10 +131,11 @@
       const a = points[i];
       const b = points[i + 1];
       if (a === b) continue;
-      let node = document.createTextNode(text.slice(a, b));
       const active = ents
         .filter((e) => e.offset <= a && e.offset + e.length >= b)
         .sort((x, y) => (y.offset - x.offset) || (x.length - y.length)); // innermost first
+      const plain = !active.some((e) => NO_PHONE_LINKS.has(e.type));
+      let node = plain ? linkPhones(text.slice(a, b)) : document.createTextNode(text.slice(a, b));
       for (const e of active) node = wrap(node, e, text.substr(e.offset, e.length));
       frag.appendChild(node);
     }
@@ -147,11 +171,12 @@
         outer = el("span", "cmd-link");
         outer.addEventListener("click", () => sendText(whole.replace(/@\w+$/, "")));
         break;
+      case "phone_number":
+        return telLink(whole, child);
       case "mention":
       case "hashtag":
       case "cashtag":
       case "email":
-      case "phone_number":
         outer = el("span", "link");
         break;
       default:
@@ -603,6 +628,8 @@
     }
   });
 
+  const KIND_LABELS = { station: "驿站", canteen: "食堂", community: "小区", merchant: "商家", hospital: "医院" };
+
   function presetLat(p) { return Number(p.lat !== undefined ? p.lat : p.latitude); }
   function presetLon(p) { return Number(p.lon !== undefined ? p.lon : p.longitude); }
 
@@ -612,7 +639,7 @@
     const q = query.trim().toLowerCase();
     const found = state.presets.filter((p) => {
       if (!q) return true;
-      return [p.name, p.address, p.district, p.kind, p.category]
+      return [p.name, p.address, p.district, p.city, p.kind, KIND_LABELS[p.kind], p.category]
         .filter(Boolean).some((s) => String(s).toLowerCase().includes(q));
     });
     if (!found.length) {
@@ -627,7 +654,8 @@
       li.appendChild(el("div", "preset-pin", "📍"));
       const text = el("div");
       text.appendChild(el("div", "preset-name", p.name || "未命名地点"));
-      const sub = p.address || p.district || fmtCoord(presetLat(p), presetLon(p));
+      const where = [p.city, p.district || p.address, KIND_LABELS[p.kind] || p.kind].filter(Boolean).join(" · ");
+      const sub = where || fmtCoord(presetLat(p), presetLon(p));
       text.appendChild(el("div", "preset-sub", sub));
       li.appendChild(text);
       const pick = () => sendLocation(presetLat(p), presetLon(p));
@@ -736,6 +764,10 @@
     state.replyKb = undefined;
     setReplyKeyboard(null);
     hideCommands();
+    closeSheet();
+    $("alert").hidden = true;
+    clearTimeout(toastTimer);
+    $("toast").hidden = true; // a toast or alert belongs to the person who tapped, not the one switched to
     startPolling();
   }
 
