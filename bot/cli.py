@@ -226,6 +226,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.people.cli import add_invite_parser
 
     add_invite_parser(sub)
+    from bot.reports.cli import add_reports_parser
+
+    add_reports_parser(sub)
     return parser
 
 
@@ -260,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.people.cli import run_invite
 
         return asyncio.run(run_invite(args, settings, _lang(args)))
+    if args.command == "reports":
+        from bot.reports.cli import run_reports
+
+        return asyncio.run(run_reports(args, settings, _lang(args)))
     return 2
 
 

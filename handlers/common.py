@@ -49,7 +49,10 @@ def main_keyboard(lang: str) -> ReplyKeyboardMarkup:
 def location_keyboard(lang: str) -> ReplyKeyboardMarkup:
     """While a report waits for its place: the one button that matters, big."""
     return ReplyKeyboardMarkup(
-        [[KeyboardButton(t(lang, "kb.send_location"), request_location=True)], [KeyboardButton("/cancel")]],
+        [
+            [KeyboardButton(t(lang, "kb.send_location"), request_location=True)],
+            [KeyboardButton(t(lang, "draft.use_last")), KeyboardButton(t(lang, "draft.cancel"))],
+        ],
         resize_keyboard=True,
         one_time_keyboard=True,
     )

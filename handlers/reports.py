@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
-from telegram.error import TelegramError
+from telegram import Message, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.reports import actions
@@ -19,8 +19,14 @@ DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
 
 
 async def send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, w: Who, reply: Reply) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer(reply.alert or None, show_alert=reply.popup)
+    query = update.callback_query
+    if query is not None:
+        await query.answer(reply.alert or None, show_alert=reply.popup)
+        if reply.retire and isinstance(query.message, Message):
+            try:  # spent buttons go away, so nobody taps a dead one later
+                await query.message.edit_reply_markup(reply_markup=None)
+            except BadRequest:
+                log.debug("could not retire buttons on message %s", query.message.message_id)
     chat = update.effective_chat
     # A button pressed in a grid's group chat is answered privately: the follow-up questions (a reason, an
     # after-photo) are the presser's alone, and private chats are where they can answer them.

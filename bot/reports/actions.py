@@ -13,13 +13,14 @@ from bot.reports.categories import CATEGORY_BY_TOKEN
 
 PREFIXES = ("rd:", "rw:", "rt:", "rc:", "ro:", "rq:")
 _ID = r"(\d{1,9})"
+# re.ASCII: `\d` is 0-9 only (not '١٢٣' or '１２'); parse() uses fullmatch, so `$` never admits a trailing newline.
 _PATTERNS = {
-    "draft": re.compile(r"^rd:(cat|loc|skip|ok|x|merge|new)(?::([a-z_]{1,20}|\d{1,9}))?$"),
-    "work": re.compile(rf"^rw:(acc|tr|res|rej|show):{_ID}:(\d{{1,6}})$"),
-    "target": re.compile(rf"^rt:{_ID}:(\d{{1,6}}):([gd])\.([A-Za-z0-9_.-]{{1,40}})$"),
-    "rate": re.compile(rf"^rc:{_ID}:([1-5])$"),
-    "reopen": re.compile(rf"^ro:{_ID}$"),
-    "queue": re.compile(rf"^rq:{_ID}$"),
+    "draft": re.compile(r"^rd:(cat|loc|skip|ok|x|merge|new)(?::([a-z_]{1,20}|\d{1,9}))?$", re.ASCII),
+    "work": re.compile(rf"^rw:(acc|tr|res|rej|show):{_ID}:(\d{{1,6}})$", re.ASCII),
+    "target": re.compile(rf"^rt:{_ID}:(\d{{1,6}}):([gd])\.([A-Za-z0-9_.-]{{1,40}})$", re.ASCII),
+    "rate": re.compile(rf"^rc:{_ID}:([1-5])$", re.ASCII),
+    "reopen": re.compile(rf"^ro:{_ID}$", re.ASCII),
+    "queue": re.compile(rf"^rq:{_ID}$", re.ASCII),
 }
 WORK_ACTIONS = {"acc": "accept", "tr": "transfer", "res": "resolve", "rej": "reject", "show": "show"}
 _WORK_CODES = {v: k for k, v in WORK_ACTIONS.items()}
@@ -96,22 +97,22 @@ def show(report_id: int) -> str:
 def parse(data: str | None) -> Payload | None:
     if not data or len(data) > 64:
         return None
-    if m := _PATTERNS["draft"].match(data):
+    if m := _PATTERNS["draft"].fullmatch(data):
         verb, arg = m.group(1), m.group(2) or ""
         if verb == "cat" and arg not in CATEGORY_BY_TOKEN:
             return None
         if verb == "merge" and not arg.isdigit():
             return None
         return DraftAction(verb, arg)
-    if m := _PATTERNS["work"].match(data):
+    if m := _PATTERNS["work"].fullmatch(data):
         return WorkAction(WORK_ACTIONS[m.group(1)], int(m.group(2)), int(m.group(3)))
-    if m := _PATTERNS["target"].match(data):
+    if m := _PATTERNS["target"].fullmatch(data):
         kind = "grid" if m.group(3) == "g" else "department"
         return TargetChoice(int(m.group(1)), int(m.group(2)), kind, m.group(4))
-    if m := _PATTERNS["rate"].match(data):
+    if m := _PATTERNS["rate"].fullmatch(data):
         return Rate(int(m.group(1)), int(m.group(2)))
-    if m := _PATTERNS["reopen"].match(data):
+    if m := _PATTERNS["reopen"].fullmatch(data):
         return Reopen(int(m.group(1)))
-    if m := _PATTERNS["queue"].match(data):
+    if m := _PATTERNS["queue"].fullmatch(data):
         return ShowReport(int(m.group(1)))
     return None

@@ -45,11 +45,11 @@ def work_buttons(lang: str, report: Report) -> out.Buttons:
     ]
 
 
-def work_card(lang: str, report: Report, *, where: str, followers: int, now: datetime) -> str:
+def work_card(lang: str, report: Report, *, where: str, followers: int, now: datetime, status: bool = True) -> str:
     return t(
         lang,
         "work.card",
-        status=status_text(lang, report.status),
+        status=status_text(lang, report.status) if status else t(lang, "work.new_for_you"),
         ref=report.ref,
         category=category_text(lang, report.category),
         where=where,
@@ -60,10 +60,17 @@ def work_card(lang: str, report: Report, *, where: str, followers: int, now: dat
 
 
 def forward_messages(
-    lang: str, report: Report, *, where: str, followers: int, photos: list[str], now: datetime
+    lang: str,
+    report: Report,
+    *,
+    where: str,
+    pin_address: str,
+    followers: int,
+    photos: list[str],
+    now: datetime,
 ) -> list[out.Message]:
     """A report arriving at a worker: the card on the first photo, the other photos, then a map pin."""
-    card = t(lang, "work.new_for_you") + "\n" + work_card(lang, report, where=where, followers=followers, now=now)
+    card = work_card(lang, report, where=where, followers=followers, now=now, status=False)
     buttons = work_buttons(lang, report)
     messages: list[out.Message] = []
     if photos:
@@ -72,7 +79,7 @@ def forward_messages(
     else:
         messages.append(out.text(card, buttons))
     title = f"{report.ref} {category_text(lang, report.category)}"
-    messages.append(out.venue(report.lat, report.lon, title[:100], where[:200]))
+    messages.append(out.venue(report.lat, report.lon, title[:100], (pin_address or title)[:200]))
     return messages
 
 

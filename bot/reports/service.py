@@ -35,7 +35,7 @@ from bot.store import reports as store
 from bot.store import users as user_store
 from bot.store.db import Database
 from bot.store.users import User
-from bot.texts import t
+from bot.texts import all_labels, t
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class Reply:
     messages: list[out.Message] = field(default_factory=list)
     alert: str | None = None  # a button's short answer (toast); `popup` shows it as a dialog
     popup: bool = False
+    retire: bool = False  # the pressed message's buttons are spent: the door removes them
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,10 @@ class ReportService:
         draft, _ = await self._draft(user)
         if draft is None or not draft.get("photos"):
             return None
+        if text.strip() in all_labels("draft.cancel"):
+            return await self.cancel(user)
+        if text.strip() in all_labels("draft.use_last") and draft.get("lat") is None:
+            return await self.on_draft_button(user, actions.DraftAction("loc"))
         words = " ".join(text.split())
         if len(words) > MAX_WORDS:
             return Reply([out.text(t(user.lang, "draft.words_too_long", n=len(words), max=MAX_WORDS))])
@@ -253,10 +258,8 @@ class ReportService:
         if missing == "photo":
             return Reply([out.text(t(lang, "draft.ask_photo"), [cancel])])
         if missing == "location":
-            buttons = [cancel]
-            if user.last_lat is not None:
-                buttons.insert(0, [out.button(t(lang, "draft.use_last"), actions.draft("loc"))])
-            return Reply([out.text(t(lang, "draft.ask_location"), buttons, keyboard="location")])
+            # A reply keyboard, not inline buttons: only it can carry Telegram's "send my location" button.
+            return Reply([out.text(t(lang, "draft.ask_location"), keyboard="location")])
         if missing == "category":
             labels = [out.button(c.label(lang), actions.draft("cat", c.token)) for c in CATEGORIES]
             rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
@@ -280,6 +283,15 @@ class ReportService:
         )
         buttons = [[out.button(t(lang, "draft.submit"), actions.draft("ok"))], cancel]
         return Reply([out.text(summary, buttons)])
+
+    async def _offerable(self, draft: dict[str, Any], target: Report) -> bool:
+        if draft.get("lat") is None or draft.get("lon") is None or not draft.get("category"):
+            return False
+        since = self._stamp(self._now() - self.policy.duplicate_window)
+        similar = await store.similar_open(
+            self.db, draft["category"], draft["lat"], draft["lon"], self.policy.duplicate_radius_m, since, OPEN
+        )
+        return any(r.id == target.id and r.status != Status.NEW for r, _ in similar)
 
     async def _duplicate_offer(self, user: User, draft: dict[str, Any]) -> Reply | None:
         since = self._stamp(self._now() - self.policy.duplicate_window)
@@ -305,12 +317,13 @@ class ReportService:
         ]
         return Reply([out.text(text, buttons)])
 
-    def _where_text(self, lang: str, lat: float, lon: float) -> str:
+    def _where_text(self, lang: str, lat: float, lon: float, coords: bool = True) -> str:
         near = self.finder.catalog.nearest(lat, lon, 1, max_distance_m=1000)
-        base = f"{lat:.5f}, {lon:.5f}"
+        base = f"{lat:.5f}, {lon:.5f}" if coords else ""
         if near:
             place, metres = near[0]
-            return base + t(lang, "work.near_place", place=place.name, distance=distance_text(lang, metres))
+            near_text = t(lang, "work.near_place", place=place.name, distance=distance_text(lang, metres))
+            return base + (near_text if coords else near_text.lstrip("，, "))
         return base
 
     # ------------------------------------------------------------------ rider: submitting
@@ -347,13 +360,19 @@ class ReportService:
             await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
         self.wake_outbox()
         assignee = await self.assignee_text(user.lang, report)
-        return Reply([out.text(t(user.lang, "report.received", ref=report.ref, assignee=assignee), keyboard="main")])
+        text = t(user.lang, "report.received", ref=report.ref, assignee=assignee)
+        return Reply([out.text(text, keyboard="main")], retire=True)
 
     async def _merge(self, user: User, draft: dict[str, Any], target_id: int) -> Reply:
         target = await store.get_report(self.db, target_id)
         if target is None or target.status not in OPEN:
             draft["dup_checked"] = True
             await self._save_draft(user, draft)
+            return await self._next(user, draft)
+        if not await self._offerable(draft, target):
+            # Only a report we would offer for this draft (same category, near, recent) can be joined: a forged
+            # `rd:merge:<id>` must not make anyone a follower of any report (followers may rate and reopen it).
+            await self.refuse(user, target.id, Action.MERGE, "not_offered")
             return await self._next(user, draft)
         now = self._stamp()
         async with self.db.transaction() as conn:
@@ -386,7 +405,7 @@ class ReportService:
                 to_status=target.status, note=f"SP-{own:06d}",
             )  # fmt: skip
             await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
-        return Reply([out.text(t(user.lang, "report.merged", ref=target.ref), keyboard="main")])
+        return Reply([out.text(t(user.lang, "report.merged", ref=target.ref), keyboard="main")], retire=True)
 
     # ------------------------------------------------------------------ assignment and announcements
 
@@ -428,23 +447,30 @@ class ReportService:
         for person in people:
             for i, message in enumerate(
                 n.forward_messages(
-                    person.lang, report, where=where(person.lang), followers=followers, photos=photos, now=now
+                    person.lang,
+                    report,
+                    where=where(person.lang),
+                    pin_address=where(person.lang, coords=False),
+                    followers=followers,
+                    photos=photos,
+                    now=now,
                 )
             ):
                 key = f"r{report.id}:v{report.version}:fwd:{person.channel}:{person.address}:{i}"
                 await enqueue(conn, key, person, message)
 
-    async def where_for_workers(self, report: Report) -> Callable[[str], str]:
+    async def where_for_workers(self, report: Report) -> Callable[..., str]:
+        """Where a report is, as a worker needs it: the grid, the nearest known place, (the coordinates)."""
         grids = self.grids
         grid = grids.get(report.grid_id) if grids is not None and report.grid_id else None
         route = grids.route(report.lat, report.lon, self.policy.grid_max_distance_m) if grids is not None else None
 
-        def where(lang: str) -> str:
-            parts = [self._where_text(lang, report.lat, report.lon)]
+        def where(lang: str, coords: bool = True) -> str:
+            parts = [self._where_text(lang, report.lat, report.lon, coords)]
             if grid is not None and route is not None:
                 how = t(lang, f"work.how.{route.how}", distance=distance_text(lang, route.distance_m))
                 parts.insert(0, t(lang, "work.where_grid", grid=grid.name, how=how))
-            return "\n   ".join(parts)
+            return ("\n   " if coords else " · ").join(p for p in parts if p)
 
         return where
 
@@ -585,22 +611,31 @@ class ReportService:
 
     async def _accept(self, user: User, report: Report) -> Reply:
         now = self._stamp()
-        async with self.db.transaction() as conn:
-            new_status = advance(report.status, Action.ACCEPT)
-            if not await store.update_report(conn, report.id, report.version, status=new_status, updated_at=now):
-                raise StaleReport(report.id)
-            await store.log_event(
-                conn, report.id, at=now, actor_id=user.id, action=Action.ACCEPT, from_status=report.status,
-                to_status=new_status,
-            )  # fmt: skip
-            updated = await _reload(conn, report.id)
-            await self._tell_followers(
-                conn, updated, "accepted", lambda lang: [out.text(t(lang, "notify.accepted", ref=updated.ref))]
-            )
-            await self._award_points(conn, updated, now)
+        try:
+            async with self.db.transaction() as conn:
+                new_status = advance(report.status, Action.ACCEPT)
+                if not await store.update_report(conn, report.id, report.version, status=new_status, updated_at=now):
+                    raise StaleReport(report.id)
+                await store.log_event(
+                    conn, report.id, at=now, actor_id=user.id, action=Action.ACCEPT, from_status=report.status,
+                    to_status=new_status,
+                )  # fmt: skip
+                updated = await _reload(conn, report.id)
+                await self._tell_followers(
+                    conn, updated, "accepted", lambda lang: [out.text(t(lang, "notify.accepted", ref=updated.ref))]
+                )
+                await self._award_points(conn, updated, now)
+        except StaleReport:
+            # Someone else acted between our check and our write (two taps at once): nothing was written.
+            await self.refuse(user, report.id, Action.ACCEPT, "stale")
+            current = await store.get_report(self.db, report.id)
+            status = n.status_text(user.lang, current.status if current else report.status)
+            return Reply(alert=t(user.lang, "work.stale", status=status), popup=True)
         self.wake_outbox()
         return Reply(
-            [out.text(t(user.lang, "work.accepted", ref=report.ref))], alert=n.status_text(user.lang, new_status)
+            [out.text(t(user.lang, "work.accepted", ref=report.ref))],
+            alert=n.status_text(user.lang, new_status),
+            retire=True,
         )
 
     async def _award_points(self, conn: aiosqlite.Connection, report: Report, now: str) -> None:
@@ -740,7 +775,7 @@ class ReportService:
                 to_status=new_status, note=f"{payload.stars}★",
             )  # fmt: skip
         text = t(user.lang, "notify.confirmed", stars=payload.stars, ref=report.ref)
-        return Reply([out.text(text, keyboard="main")], alert=text[:190])
+        return Reply([out.text(text, keyboard="main")], alert=text[:190], retire=True)
 
     async def reopen(self, user: User, payload: actions.Reopen) -> Reply:
         checked = await self._reporter_check(user, payload.report_id, Action.REOPEN)
@@ -769,7 +804,7 @@ class ReportService:
                 conn, updated, "reopened", lambda lang: [out.text(t(lang, "notify.reopened", ref=updated.ref))]
             )
         self.wake_outbox()
-        return Reply(alert=n.status_text(user.lang, new_status))
+        return Reply(alert=n.status_text(user.lang, new_status), retire=True)
 
     # ------------------------------------------------------------------ lists
 
