@@ -16,8 +16,10 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
+from bot.webserver import WebServer
 from handlers import publish_commands, register
 from handlers.outbox_sender import TelegramSender
+from handlers.web import build_web_app
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class Runtime:
         self.services: Services | None = None
         self.application: Application | None = None
         self.standin: StandIn | None = None
+        self.web: WebServer | None = None
 
     async def start(self, *, poll_timeout: int = 10) -> None:
         try:
@@ -85,6 +88,9 @@ class Runtime:
             {"telegram": TelegramSender(self.application.bot, self.services.photos)},
             per_chat_interval=settings.outbox_per_chat_interval,
         )
+        if settings.http_port is not None:
+            self.web = WebServer(build_web_app(self.services))
+            await self.web.start(settings.http_host, settings.http_port)
         updater = self.application.updater
         assert updater is not None
         if settings.mode == "webhook" and not settings.offline_demo:
@@ -106,6 +112,9 @@ class Runtime:
             await updater.start_polling(timeout=poll_timeout, drop_pending_updates=False, bootstrap_retries=3)
 
     async def stop(self) -> None:
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         if self.services is not None and self.services.outbox is not None:
             await self.services.outbox.stop()  # before the bot it sends through goes away
         if self.application is not None:

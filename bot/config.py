@@ -37,6 +37,8 @@ class Settings:
     webhook_secret: str | None = None
     demo_host: str = "127.0.0.1"
     demo_port: int = 8080
+    http_host: str = "127.0.0.1"  # the HTTP doors (WeChat callback, Open311); behind a reverse proxy
+    http_port: int | None = 8090  # None: no HTTP doors
     demo_people: bool = True  # offline demo: the page's 网格员老李 / 社区书记 get roles on every grid
     stations_csv: Path = DEFAULT_STATIONS_CSV
     geocoder_url: str | None = None  # a Nominatim-compatible endpoint, e.g. https://nominatim.example.org
@@ -87,6 +89,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_RESULTS_PER_PAGE": ("results_per_page", int),
     "RIDER_SEARCH_RADIUS_M": ("search_radius_m", float),
     "RIDER_PHOTO_DIR": ("photo_dir", Path),
+    "RIDER_HTTP_HOST": ("http_host", str),
+    "RIDER_HTTP_PORT": ("http_port", int),
     "RIDER_REPORTS_PER_HOUR": ("reports_per_hour", int),
 }
 

@@ -34,7 +34,8 @@ async def serve(settings: Settings) -> None:
                 f"  Chat page:        {runtime.standin.url}\n"
                 f"  Bot API stand-in: {runtime.standin.base_url}<token>/<method>\n"
                 f"  Database:         {settings.db_path}\n"
-                "Press Ctrl+C to stop.",
+                + (f"  HTTP doors:       {runtime.web.url}\n" if runtime.web else "")
+                + "Press Ctrl+C to stop.",
                 flush=True,
             )
         else:

@@ -36,7 +36,8 @@ MIN_INSIDE_PARENT = 0.9
 separately (a street by one office, its communities by another) never coincide exactly, and a sliver over the
 line routes nothing wrongly, whereas a grid drawn in the wrong community does."""
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
+# At most 40 characters: a transfer button "rt:<report>:<version>:g.<id>" must fit in 64 bytes.
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}\Z")
 # A Telegram chat id (groups are negative) or a public @username; '' means "no group, use the grid's people".
 _GROUP_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 MAX_FIELD = 2000

@@ -1,0 +1,23 @@
+"""The HTTP doors, mounted on one Starlette app: each door contributes its routes, all over the same core."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from bot.services.container import Services
+
+
+async def _health(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    places = len(services.finder.catalog)
+    return JSONResponse({"ok": True, "places": places})
+
+
+def build_web_app(services: Services) -> Starlette:
+    routes: list[BaseRoute] = [Route("/healthz", _health)]
+    app = Starlette(routes=routes)
+    app.state.services = services
+    return app
