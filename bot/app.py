@@ -14,6 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.schedule.jobs import install as install_jobs
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
 from bot.webserver import WebServer
@@ -88,6 +89,9 @@ class Runtime:
             {"telegram": TelegramSender(self.application.bot, self.services.photos)},
             per_chat_interval=settings.outbox_per_chat_interval,
         )
+        job_queue = self.application.job_queue
+        assert job_queue is not None, "python-telegram-bot[job-queue] is required"
+        install_jobs(job_queue.scheduler, self.services.deadlines, settings.tz, digest_at=settings.digest_at)
         if settings.http_port is not None:
             self.web = WebServer(build_web_app(self.services))
             await self.web.start(settings.http_host, settings.http_port)

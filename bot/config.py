@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +49,8 @@ class Settings:
     ebike_speed_kmh: float = 15.0
     photo_dir: Path | None = None  # default: "photos" beside the database
     reports_per_hour: int = 5
+    quiet_hours: str = "22:00-07:00"  # non-urgent reminders wait until the end; "off" disables
+    digest_at: time = time(8, 30)  # daily digest to supervisors, local time
     outbox_per_chat_interval: float = 1.0  # Telegram: about one message a second per chat
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +95,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_HTTP_HOST": ("http_host", str),
     "RIDER_HTTP_PORT": ("http_port", int),
     "RIDER_REPORTS_PER_HOUR": ("reports_per_hour", int),
+    "RIDER_QUIET_HOURS": ("quiet_hours", str),
+    "RIDER_DIGEST_AT": ("digest_at", time.fromisoformat),
 }
 
 

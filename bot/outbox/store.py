@@ -44,14 +44,22 @@ def stamp(when: datetime) -> str:
 
 
 async def enqueue(
-    conn: aiosqlite.Connection, idem_key: str, to: Recipient, payload: Message, now: datetime | None = None
+    conn: aiosqlite.Connection,
+    idem_key: str,
+    to: Recipient,
+    payload: Message,
+    now: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> bool:
-    """Queue one message; False if this idempotency key was queued before (nothing is added twice)."""
-    when = stamp(now or utcnow())
+    """Queue one message; False if this idempotency key was queued before (nothing is added twice).
+
+    `not_before` holds a message back (quiet hours); it is still durable from this moment on."""
+    created = now or utcnow()
+    when = stamp(max(created, not_before) if not_before else created)
     cursor = await conn.execute(
         "INSERT INTO outbox (idem_key, user_id, channel, address, payload, next_at, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
-        (idem_key, to.user_id, to.channel, to.address, json.dumps(payload, ensure_ascii=False), when, when),
+        (idem_key, to.user_id, to.channel, to.address, json.dumps(payload, ensure_ascii=False), when, stamp(created)),
     )
     return cursor.rowcount == 1
 

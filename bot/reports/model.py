@@ -36,6 +36,10 @@ class Report:
     created_at: str
     updated_at: str
     resolved_at: str | None
+    urgent: int = 0
+    accept_due: str | None = None
+    resolve_due: str | None = None
+    escalation_level: int = 0
 
     @property
     def ref(self) -> str:

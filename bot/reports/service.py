@@ -356,12 +356,50 @@ class ReportService:
                 conn, report_id, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
             )
             report = await self._assign(conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now)
-            await self._announce(conn, report, people, [p["sha256"] for p in draft["photos"]], followers=1)
+            await self.announce(conn, report, people, [p["sha256"] for p in draft["photos"]], followers=1)
             await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
         self.wake_outbox()
         assignee = await self.assignee_text(user.lang, report)
         text = t(user.lang, "report.received", ref=report.ref, assignee=assignee)
         return Reply([out.text(text, keyboard="main")], retire=True)
+
+    async def submit_api(
+        self,
+        user: User,
+        category: str,
+        lat: float,
+        lon: float,
+        description: str = "",
+        *,
+        per_hour: int | None = None,
+        in_transaction: Callable[[aiosqlite.Connection, Report], Any] | None = None,  # awaited
+    ) -> Report | None:
+        """A complete report from a machine client (the Open311 door): the same commit, routing and outbox as
+        `_submit`, without a draft, photos or the duplicate offer. The client is the reporter but not a follower
+        (it polls; nothing is queued to a channel without a sender). `in_transaction` runs inside the commit
+        (e.g. to store the client's token with the report). None when `per_hour` reports in the last hour."""
+        if per_hour is not None:
+            since = self._stamp(self._now() - timedelta(hours=1))
+            if await store.count_reports_since(self.db, user.id, since) >= per_hour:
+                return None
+        cat = category if category in CATEGORY_BY_TOKEN else "other"
+        assignment = assign(self.grids, cat, lat, lon, self.policy.category_routes, self.policy.grid_max_distance_m)
+        people = await recipients(self.roles, self.grids, assignment.kind, assignment.target, assignment.grid_id)
+        now = self._stamp()
+        async with self.db.transaction() as conn:
+            report_id = await store.insert_report(
+                conn, reporter_id=user.id, category=cat, lat=lat, lon=lon, description=description,
+                status=Status.NEW, now=now,
+            )  # fmt: skip
+            await store.log_event(
+                conn, report_id, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
+            )
+            report = await self._assign(conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now)
+            await self.announce(conn, report, people, [], followers=1)
+            if in_transaction is not None:
+                await in_transaction(conn, report)
+        self.wake_outbox()
+        return report
 
     async def _merge(self, user: User, draft: dict[str, Any], target_id: int) -> Reply:
         target = await store.get_report(self.db, target_id)
@@ -422,14 +460,22 @@ class ReportService:
         now: str,
     ) -> Report:
         new_status = advance(status, action)
+        category_row = await (await conn.execute("SELECT category FROM reports WHERE id = ?", (report_id,))).fetchone()
+        accept_minutes, resolve_minutes, urgent = await store.category_limits(conn, category_row[0])
+        start = datetime.fromisoformat(now)
         fields: dict[str, Any] = {
             "status": new_status,
             "assignee_kind": assignment.kind,
             "assignee": assignment.target,
             "updated_at": now,
+            # Each new assignee gets the full time to accept (限时办结); the clock to resolve keeps running.
+            "accept_due": self._stamp(start + timedelta(minutes=accept_minutes)),
+            "escalation_level": 0,
         }
         if action == Action.ROUTE:
             fields["grid_id"] = assignment.grid_id
+            fields["urgent"] = int(urgent)
+            fields["resolve_due"] = self._stamp(start + timedelta(minutes=resolve_minutes))
         if not await store.update_report(conn, report_id, version, **fields):
             raise StaleReport(report_id)
         await store.log_event(
@@ -439,7 +485,7 @@ class ReportService:
         row = await (await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))).fetchone()
         return store._report(row)
 
-    async def _announce(
+    async def announce(
         self, conn: aiosqlite.Connection, report: Report, people: list[Recipient], photos: list[str], followers: int
     ) -> None:
         where = await self.where_for_workers(report)
@@ -487,8 +533,13 @@ class ReportService:
             return t(lang, "assignee.street_queue", name=grid.name)
         return t(lang, "assignee.unrouted")
 
-    async def _tell_followers(
-        self, conn: aiosqlite.Connection, report: Report, key: str, build: Callable[[str], list[out.Message]]
+    async def tell_followers(
+        self,
+        conn: aiosqlite.Connection,
+        report: Report,
+        key: str,
+        build: Callable[[str], list[out.Message]],
+        not_before: datetime | None = None,
     ) -> None:
         for user_id in await store_followers(conn, report.id):
             person = await self._user(user_id)
@@ -496,7 +547,8 @@ class ReportService:
                 continue
             to = Recipient(person.id, person.channel, person.external_id, person.lang)
             for i, message in enumerate(build(person.lang)):
-                await enqueue(conn, f"r{report.id}:v{report.version}:{key}:u{person.id}:{i}", to, message)
+                idem = f"r{report.id}:v{report.version}:{key}:u{person.id}:{i}"
+                await enqueue(conn, idem, to, message, not_before=not_before)
 
     # ------------------------------------------------------------------ grid worker: permissions and actions
 
@@ -621,7 +673,7 @@ class ReportService:
                     to_status=new_status,
                 )  # fmt: skip
                 updated = await _reload(conn, report.id)
-                await self._tell_followers(
+                await self.tell_followers(
                     conn, updated, "accepted", lambda lang: [out.text(t(lang, "notify.accepted", ref=updated.ref))]
                 )
                 await self._award_points(conn, updated, now)
@@ -672,9 +724,9 @@ class ReportService:
                     )
                     photos = [sha for sha, _ in await store.photos(self.db, report.id)]
                     followers = len(await store_followers(conn, report.id))
-                    await self._announce(conn, updated, people, photos, followers)
+                    await self.announce(conn, updated, people, photos, followers)
                     assignee = {lang: await self.assignee_text(lang, updated) for lang in ("zh-CN", "en")}
-                    await self._tell_followers(
+                    await self.tell_followers(
                         conn, updated, "transferred",
                         lambda lang: [out.text(t(lang, "notify.transferred", ref=updated.ref,
                                                  assignee=assignee.get(lang, assignee["zh-CN"]), note=note))],
@@ -690,7 +742,7 @@ class ReportService:
                         to_status=new_status, note=note,
                     )  # fmt: skip
                     updated = await _reload(conn, report.id)
-                    await self._tell_followers(
+                    await self.tell_followers(
                         conn, updated, "rejected",
                         lambda lang: [out.text(t(lang, "notify.rejected", ref=updated.ref, note=note))],
                     )  # fmt: skip
@@ -738,7 +790,7 @@ class ReportService:
                 text = t(lang, "notify.resolved", ref=updated.ref, note=note)
                 return [out.photo(data["photos"][0], text, buttons=n.rating_buttons(lang, updated))]
 
-            await self._tell_followers(conn, updated, "resolved", tell)
+            await self.tell_followers(conn, updated, "resolved", tell)
             await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
         self.wake_outbox()
         return Reply(
@@ -789,8 +841,19 @@ class ReportService:
         people = await recipients(self.roles, self.grids, report.assignee_kind, report.assignee, report.grid_id)
         async with self.db.transaction() as conn:
             new_status = advance(report.status, Action.REOPEN)
+            accept_minutes, resolve_minutes, _ = await store.category_limits(conn, report.category)
+            start = self._now()
             if not await store.update_report(
-                conn, report.id, report.version, status=new_status, updated_at=now, resolved_at=None
+                conn,
+                report.id,
+                report.version,
+                status=new_status,
+                updated_at=now,
+                resolved_at=None,
+                # Reopened: the same people get fresh time limits, and the escalation chain starts again.
+                accept_due=self._stamp(start + timedelta(minutes=accept_minutes)),
+                resolve_due=self._stamp(start + timedelta(minutes=resolve_minutes)),
+                escalation_level=0,
             ):
                 return Reply(alert=t(user.lang, "work.stale", status=n.status_text(user.lang, report.status)))
             await store.log_event(
@@ -799,8 +862,8 @@ class ReportService:
             )  # fmt: skip
             updated = await _reload(conn, report.id)
             photos = [sha for sha, _ in await store.photos(self.db, report.id)]
-            await self._announce(conn, updated, people, photos, len(await store_followers(conn, report.id)))
-            await self._tell_followers(
+            await self.announce(conn, updated, people, photos, len(await store_followers(conn, report.id)))
+            await self.tell_followers(
                 conn, updated, "reopened", lambda lang: [out.text(t(lang, "notify.reopened", ref=updated.ref))]
             )
         self.wake_outbox()

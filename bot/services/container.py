@@ -12,6 +12,8 @@ from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import OutboxDispatcher, Sender
 from bot.people.roles import RoleService
 from bot.reports.service import ReportPolicy, ReportService
+from bot.schedule.deadlines import DeadlineWatcher
+from bot.schedule.quiet import parse_quiet
 from bot.services.finder import FinderService, Geocoder
 from bot.services.grids_admin import build_grid_index, ensure_grids_seeded, grids_csv_path
 from bot.services.places_admin import build_catalog, ensure_seeded
@@ -32,6 +34,7 @@ class Services:
     roles: RoleService
     photos: PhotoStore
     reports: ReportService
+    deadlines: DeadlineWatcher
     outbox: OutboxDispatcher | None = None
 
     def wake_outbox(self) -> None:
@@ -93,6 +96,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         roles=roles,
         photos=photos,
         reports=None,  # type: ignore[arg-type]  # set just below: it reads the live grid index through services
+        deadlines=None,  # type: ignore[arg-type]
     )
     services.reports = ReportService(
         db,
@@ -105,6 +109,16 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             max_per_hour=settings.reports_per_hour,
             category_routes=dict(settings.extra.get("category_routes", {})),
         ),
+        wake_outbox=services.wake_outbox,
+    )
+    services.deadlines = DeadlineWatcher(
+        db,
+        clock,
+        services.reports,
+        roles,
+        lambda: services.grids,
+        quiet=parse_quiet(settings.quiet_hours),
+        digest_at=settings.digest_at,
         wake_outbox=services.wake_outbox,
     )
     return services

@@ -14,7 +14,7 @@ from bot.store.db import Database
 
 _FIELDS = (
     "id, reporter_id, category, lat, lon, description, status, version, grid_id, assignee_kind, assignee,"
-    " merged_into, rating, created_at, updated_at, resolved_at"
+    " merged_into, rating, created_at, updated_at, resolved_at, urgent, accept_due, resolve_due, escalation_level"
 )
 
 
@@ -23,6 +23,18 @@ _REPORT_FIELDS = tuple(f.name for f in fields(Report))
 
 def _report(row: Any) -> Report:
     return Report(**{name: row[name] for name in _REPORT_FIELDS})
+
+
+async def category_limits(conn: aiosqlite.Connection, category: str) -> tuple[int, int, bool]:
+    """(minutes to accept, minutes to resolve, urgent) for a category; 'other' if it has no row of its own."""
+    row = await (
+        await conn.execute(
+            "SELECT accept_minutes, resolve_minutes, urgent FROM category_limits WHERE category IN (?, 'other')"
+            " ORDER BY category = 'other' LIMIT 1",
+            (category,),
+        )
+    ).fetchone()
+    return (int(row[0]), int(row[1]), bool(row[2])) if row else (480, 10080, False)
 
 
 async def insert_report(
@@ -102,6 +114,12 @@ async def log_refusal(
         "INSERT INTO refusals (at, user_id, report_id, action, reason) VALUES (?, ?, ?, ?, ?)",
         (at, user_id, report_id, action[:64], reason),
     )
+
+
+async def get_report_in(conn: aiosqlite.Connection, report_id: int) -> Report:
+    """Inside a transaction: the report as this transaction sees it."""
+    row = await (await conn.execute(f"SELECT {_FIELDS} FROM reports WHERE id = ?", (report_id,))).fetchone()
+    return _report(row)
 
 
 async def get_report(db: Database, report_id: int) -> Report | None:
