@@ -229,6 +229,14 @@ def _parser() -> argparse.ArgumentParser:
     from bot.reports.cli import add_reports_parser
 
     add_reports_parser(sub)
+    from bot.schedule.cli import add_parsers as add_schedule_parsers
+
+    add_schedule_parsers(sub)
+    keys = sub.add_parser("apikey", help="Open311 API keys (docs/OPEN311.md)")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    keys_sub.add_parser("create", help="make a key for NAME and print it once").add_argument("name")
+    keys_sub.add_parser("list", help="names, created, revoked (never the keys)")
+    keys_sub.add_parser("revoke", help="revoke the live key of NAME").add_argument("name")
     return parser
 
 
@@ -263,10 +271,18 @@ def main(argv: list[str] | None = None) -> int:
         from bot.people.cli import run_invite
 
         return asyncio.run(run_invite(args, settings, _lang(args)))
+    if args.command in {"stats", "sla"}:
+        from bot.schedule.cli import run as run_schedule
+
+        return asyncio.run(run_schedule(args, settings, _lang(args)))
     if args.command == "reports":
         from bot.reports.cli import run_reports
 
         return asyncio.run(run_reports(args, settings, _lang(args)))
+    if args.command == "apikey":
+        from handlers.open311.cli import run_apikey
+
+        return asyncio.run(run_apikey(args, settings))
     return 2
 
 

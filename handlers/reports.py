@@ -60,6 +60,16 @@ async def queue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_reply(update, context, w, await w.services.reports.queue(w.user))
 
 
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    w = await who(update, context)
+    await send_reply(update, context, w, await w.services.views.stats(w.user))
+
+
+async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    w = await who(update, context)
+    await send_reply(update, context, w, await w.services.views.overdue(w.user))
+
+
 async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A photo, or an image sent as a file (which keeps its EXIF location): downloaded, then handed to the core."""
     message = update.effective_message

@@ -116,7 +116,12 @@ class OutboxDispatcher:
         """One pass: send the first due message of each chat. Returns seconds until the next due row, or None."""
         self._idle.clear()
         now = self.now()
-        records = await self.db.fetchall("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id LIMIT 500")
+        # The oldest pending row of each chat (per-chat order: only it may go). Selecting heads rather than the
+        # first N pending rows keeps one chat's long backlog from hiding every other chat's messages.
+        records = await self.db.fetchall(
+            "SELECT * FROM outbox WHERE id IN"
+            " (SELECT MIN(id) FROM outbox WHERE status = 'pending' GROUP BY channel, address) ORDER BY id"
+        )
         seen: set[tuple[str, str]] = set()
         next_due: float | None = None
         loop = asyncio.get_running_loop()

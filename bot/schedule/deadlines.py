@@ -25,7 +25,7 @@ from bot.reports import notices as n
 from bot.reports.categories import category
 from bot.reports.model import Report
 from bot.reports.routing import Assignment, chain, recipients
-from bot.reports.service import ReportService
+from bot.reports.service import Reply, ReportService
 from bot.reports.states import Action, Status, advance
 from bot.schedule.quiet import QuietHours
 from bot.schedule.stats import ReportStats, collect_stats, digest_text
@@ -327,3 +327,65 @@ def digest_message(lang: str, stats: ReportStats, scope: str, now: datetime) -> 
     text = digest_text(lang, stats, scope, now)
     buttons = [[out.button(f"{r.ref} {n.category_text(lang, r.category)}", f"rq:{r.id}")] for r in stats.oldest]
     return out.text(text, buttons or None)
+
+
+class SupervisorViews:
+    """/stats and /overdue: the digest's numbers on demand, for supervisors (their scopes) and admins (all)."""
+
+    def __init__(self, watcher: DeadlineWatcher) -> None:
+        self.watcher = watcher
+
+    async def _scopes(self, user: Any) -> list[str | None] | None:
+        roles = self.watcher.roles
+        if await roles.is_admin(user):
+            return [None]
+        scopes: list[str | None] = [r.scope for r in await roles.roles_of(user) if r.role == "supervisor"]
+        return scopes or None
+
+    async def stats(self, user: Any) -> Reply:
+        scopes = await self._scopes(user)
+        if scopes is None:
+            return Reply([out.text(t(user.lang, "stats.not_allowed"))])
+        now = self.watcher.clock.now()
+        grids = self.watcher._grids()
+        messages = []
+        for scope in scopes:
+            stats = await collect_stats(self.watcher.db, grids, scope, now)
+            messages.append(digest_message(user.lang, stats, scope_name(grids, scope, user.lang), now))
+        return Reply(messages)
+
+    async def overdue(self, user: Any) -> Reply:
+        scopes = await self._scopes(user)
+        if scopes is None:
+            return Reply([out.text(t(user.lang, "stats.not_allowed"))])
+        lang, now = user.lang, self.watcher.clock.now()
+        found: dict[int, tuple[Report, str, timedelta]] = {}
+        for report in await store.open_reports(self.watcher.db, frozenset(RUNNING), limit=100_000):
+            if None not in scopes and not set(scopes) & set(
+                [*chain(self.watcher._grids(), report.grid_id), report.assignee]
+            ):
+                continue
+            for phase, due in (("accept", report.accept_due), ("resolve", report.resolve_due)):
+                if due is None or (phase == "accept" and report.status not in WAITING):
+                    continue
+                late = now - datetime.fromisoformat(due)
+                if late > timedelta(0) and report.id not in found:
+                    found[report.id] = (report, phase, late)
+        if not found:
+            return Reply([out.text(t(lang, "overdue.none"))])
+        rows = sorted(found.values(), key=lambda x: -x[2])[:20]
+        lines = [t(lang, "overdue.header", n=len(found))]
+        buttons = []
+        for report, phase, late in rows:
+            lines.append(
+                t(
+                    lang,
+                    "overdue.line",
+                    ref=report.ref,
+                    category=n.category_text(lang, report.category),
+                    phase=t(lang, f"phase.{phase}"),
+                    over=duration_text(lang, late),
+                )
+            )
+            buttons.append([out.button(f"{report.ref} {n.category_text(lang, report.category)}", f"rq:{report.id}")])
+        return Reply([out.text("\n".join(lines), buttons)])

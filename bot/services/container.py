@@ -12,7 +12,7 @@ from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import OutboxDispatcher, Sender
 from bot.people.roles import RoleService
 from bot.reports.service import ReportPolicy, ReportService
-from bot.schedule.deadlines import DeadlineWatcher
+from bot.schedule.deadlines import DeadlineWatcher, SupervisorViews
 from bot.schedule.quiet import parse_quiet
 from bot.services.finder import FinderService, Geocoder
 from bot.services.grids_admin import build_grid_index, ensure_grids_seeded, grids_csv_path
@@ -35,6 +35,7 @@ class Services:
     photos: PhotoStore
     reports: ReportService
     deadlines: DeadlineWatcher
+    views: SupervisorViews
     outbox: OutboxDispatcher | None = None
 
     def wake_outbox(self) -> None:
@@ -97,6 +98,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         photos=photos,
         reports=None,  # type: ignore[arg-type]  # set just below: it reads the live grid index through services
         deadlines=None,  # type: ignore[arg-type]
+        views=None,  # type: ignore[arg-type]
     )
     services.reports = ReportService(
         db,
@@ -121,4 +123,5 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         digest_at=settings.digest_at,
         wake_outbox=services.wake_outbox,
     )
+    services.views = SupervisorViews(services.deadlines)
     return services
