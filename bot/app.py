@@ -14,6 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.outbox.dispatcher import Sender
 from bot.schedule.jobs import install as install_jobs
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
@@ -21,6 +22,7 @@ from bot.webserver import WebServer
 from handlers import publish_commands, register
 from handlers.outbox_sender import TelegramSender
 from handlers.web import build_web_app
+from handlers.wechat import WeChatChannel
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class Runtime:
         self.application: Application | None = None
         self.standin: StandIn | None = None
         self.web: WebServer | None = None
+        self.wechat: WeChatChannel | None = None
 
     async def start(self, *, poll_timeout: int = 10) -> None:
         try:
@@ -85,15 +88,17 @@ class Runtime:
         if self.application.post_init:
             await self.application.post_init(self.application)
         await self.application.start()
-        await self.services.start_outbox(
-            {"telegram": TelegramSender(self.application.bot, self.services.photos)},
-            per_chat_interval=settings.outbox_per_chat_interval,
-        )
+        senders: dict[str, Sender] = {"telegram": TelegramSender(self.application.bot, self.services.photos)}
+        if settings.wechat_token:  # the 公众号 door (docs/WECHAT.md): its answers and notices leave through the outbox
+            self.wechat = WeChatChannel(self.services)
+            senders["wechat"] = self.wechat.sender
+        await self.services.start_outbox(senders, per_chat_interval=settings.outbox_per_chat_interval)
         job_queue = self.application.job_queue
         assert job_queue is not None, "python-telegram-bot[job-queue] is required"
         install_jobs(job_queue.scheduler, self.services.deadlines, settings.tz, digest_at=settings.digest_at)
         if settings.http_port is not None:
             self.web = WebServer(build_web_app(self.services))
+            self.web.app.state.wechat = self.wechat
             await self.web.start(settings.http_host, settings.http_port)
         updater = self.application.updater
         assert updater is not None
@@ -121,6 +126,9 @@ class Runtime:
             self.web = None
         if self.services is not None and self.services.outbox is not None:
             await self.services.outbox.stop()  # before the bot it sends through goes away
+        if self.wechat is not None:
+            await self.wechat.stop()
+            self.wechat = None
         if self.application is not None:
             if self.application.updater and self.application.updater.running:
                 await self.application.updater.stop()

@@ -178,6 +178,32 @@ async def _nearest(args: argparse.Namespace, settings: Settings) -> int:
         await services.close()
 
 
+def cmd_wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
+    from handlers.wechat.menu import count_buttons, menu, publish_menu
+
+    lang = _lang(args)
+    if args.dry_run:
+        print(json.dumps(menu(lang), ensure_ascii=False, indent=2))
+        return 0
+    if not settings.wechat_appid or not settings.wechat_secret:
+        print(t(lang, "wechat.cli.not_configured"), file=sys.stderr)
+        return 2
+    import httpx
+
+    from handlers.wechat.api import WeChatApiError
+
+    try:
+        body = asyncio.run(publish_menu(settings, lang))
+    except WeChatApiError as exc:
+        print(t(lang, "wechat.cli.failed", error=f"{exc.errcode} {exc.errmsg[:200]}"), file=sys.stderr)
+        return 1
+    except httpx.HTTPError as exc:  # httpx's messages carry the URL (and so the token): name the kind only
+        print(t(lang, "wechat.cli.failed", error=type(exc).__name__), file=sys.stderr)
+        return 1
+    print(t(lang, "wechat.cli.published", buttons=count_buttons(body)))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rider-bot", description=__doc__)
     parser.add_argument("--config", help="TOML config file (default: $RIDER_CONFIG)")
@@ -229,6 +255,11 @@ def _parser() -> argparse.ArgumentParser:
     from bot.reports.cli import add_reports_parser
 
     add_reports_parser(sub)
+    wechat = sub.add_parser("wechat", help="the WeChat official account (docs/WECHAT.md)").add_subparsers(
+        dest="action", required=True
+    )
+    wechat_menu = wechat.add_parser("menu", help="publish the custom menu (附近驿站 · 友好场所 · 随手拍)")
+    wechat_menu.add_argument("--dry-run", action="store_true", help="print the menu JSON, publish nothing")
     from bot.schedule.cli import add_parsers as add_schedule_parsers
 
     add_schedule_parsers(sub)
@@ -275,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.schedule.cli import run as run_schedule
 
         return asyncio.run(run_schedule(args, settings, _lang(args)))
+    if args.command == "wechat":
+        return cmd_wechat_menu(args, settings)
     if args.command == "reports":
         from bot.reports.cli import run_reports
 

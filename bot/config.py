@@ -51,7 +51,14 @@ class Settings:
     reports_per_hour: int = 5
     quiet_hours: str = "22:00-07:00"  # non-urgent reminders wait until the end; "off" disables
     digest_at: time = time(8, 30)  # daily digest to supervisors, local time
+    flood_burst: int = 20  # messages a user may send at once…
+    flood_per_second: float = 1.0  # …and then per second; beyond that: one "slow down", then ignored
     outbox_per_chat_interval: float = 1.0  # Telegram: about one message a second per chat
+    wechat_token: str | None = None  # WeChat 公众号 server token: set it to open the /wechat door
+    wechat_aes_key: str | None = None  # EncodingAESKey (43 characters): safe mode (encrypt_type=aes)
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None  # AppSecret, for the access token (customer-service messages, media, menu)
+    wechat_api_base: str = "https://api.weixin.qq.com"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -66,7 +73,7 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         """For logs: never print the token or the webhook secret."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
-        for secret in ("telegram_token", "webhook_secret"):
+        for secret in ("telegram_token", "webhook_secret", "wechat_token", "wechat_aes_key", "wechat_secret"):
             if out[secret]:
                 out[secret] = "***"
         return out
@@ -95,6 +102,11 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_HTTP_HOST": ("http_host", str),
     "RIDER_HTTP_PORT": ("http_port", int),
     "RIDER_REPORTS_PER_HOUR": ("reports_per_hour", int),
+    "RIDER_WECHAT_TOKEN": ("wechat_token", str),
+    "RIDER_WECHAT_AES_KEY": ("wechat_aes_key", str),
+    "RIDER_WECHAT_APPID": ("wechat_appid", str),
+    "RIDER_WECHAT_SECRET": ("wechat_secret", str),
+    "RIDER_WECHAT_API_BASE": ("wechat_api_base", str),
     "RIDER_QUIET_HOURS": ("quiet_hours", str),
     "RIDER_DIGEST_AT": ("digest_at", time.fromisoformat),
 }
@@ -156,3 +168,5 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("webhook mode needs RIDER_WEBHOOK_URL")
     if not 1 <= settings.results_per_page <= 10:
         raise ConfigError("results_per_page must be between 1 and 10")
+    if settings.wechat_aes_key and (len(settings.wechat_aes_key) != 43 or not settings.wechat_appid):
+        raise ConfigError("wechat_aes_key must be the 43-character EncodingAESKey, and needs wechat_appid")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import BotCommand, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from bot.texts import LANGS, t
-from handlers import fallback, finder, people, reports, search, start
+from handlers import fallback, finder, guard, people, reports, search, start
 
 COMMANDS = ("start", "report", "myreports", "points", "queue", "lang", "help")
 
 
 def register(application: Application) -> None:
     private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, guard.guard), group=-1)
     application.add_handler(CommandHandler("start", start.start, filters=private))
     application.add_handler(CommandHandler("help", start.help_command, filters=private))
     application.add_handler(CommandHandler("lang", start.switch_lang, filters=private))

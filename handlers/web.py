@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.services.container import Services
+from handlers import open311, wechat
 
 
 async def _health(request: Request) -> JSONResponse:
@@ -18,6 +19,8 @@ async def _health(request: Request) -> JSONResponse:
 
 def build_web_app(services: Services) -> Starlette:
     routes: list[BaseRoute] = [Route("/healthz", _health)]
+    routes += open311.routes()  # /open311/v2/… (docs/OPEN311.md)
+    routes += wechat.routes()  # /wechat: the 公众号 callback (docs/WECHAT.md)
     app = Starlette(routes=routes)
     app.state.services = services
     return app

@@ -23,7 +23,12 @@ DEFAULT_NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        db_path=tmp_path / "rider.sqlite3", demo_port=0, outbox_per_chat_interval=0.02, demo_people=False, http_port=0
+        db_path=tmp_path / "rider.sqlite3",
+        demo_port=0,
+        outbox_per_chat_interval=0.02,
+        demo_people=False,
+        http_port=0,
+        flood_burst=500,
     )
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import Runtime
+from bot.clock import ManualClock
+from bot.config import Settings
 from tests.chat import ChatUser, buttons
 
 XUZHOU = (34.2617, 117.1859)
@@ -111,3 +115,37 @@ async def test_unknown_command_and_sticker_are_answered(rider: ChatUser, runtime
 async def test_any_text_gets_exactly_one_answer(rider: ChatUser, text: str) -> None:
     replies = await rider.send(text)
     assert len(replies) == 1 and (replies[0].get("text") or buttons(replies[0]))
+
+
+async def test_a_flooding_user_is_told_once_and_cannot_slow_others(settings: Settings, clock: ManualClock) -> None:
+    runtime = Runtime(replace(settings, flood_burst=5, flood_per_second=0.5), clock)
+    await runtime.start(poll_timeout=1)
+    try:
+        flooder, other = ChatUser(runtime.standin, 6001), ChatUser(runtime.standin, 6002)
+        for i in range(40):
+            runtime.standin.inject_message(flooder.user_id, text=f"spam {i}")
+        [reply] = await other.send("米兰社区")
+        assert "米兰社区" in reply["text"], "the other user is answered while the flood is dropped"
+        await other.send("/help")  # handled in order: the whole flood has been seen by now
+        texts = [m["text"] for m in runtime.standin.bot_messages(flooder.user_id)]
+        assert len(texts) == 6 and texts[-1] == "消息太快了，请稍等几秒再发。"
+    finally:
+        await runtime.stop()
+
+
+async def test_a_redelivered_update_acts_once(rider: ChatUser, runtime: Runtime) -> None:
+    update = {
+        "update_id": 777_000_001,
+        "message": {
+            "message_id": 5555, "date": 1764122400, "text": "/report",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+            "chat": {"id": rider.user_id, "type": "private", "first_name": "骑手"},
+            "from": {"id": rider.user_id, "is_bot": False, "first_name": "骑手"},
+        },
+    }  # fmt: skip
+    before = runtime.standin.last_seq(rider.user_id)
+    runtime.standin.inject_update(update)
+    runtime.standin.inject_update(update)  # the same update_id again, as a webhook retry would
+    await rider.send("/help")
+    replies = [m for m in runtime.standin.bot_messages(rider.user_id) if m["_seq"] > before]
+    assert sum("随手拍：请拍照" in m["text"] for m in replies) == 1

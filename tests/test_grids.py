@@ -511,7 +511,7 @@ def test_grids_csv_setting() -> None:
 async def test_services_carry_the_index_and_reload_it(tmp_path: Path) -> None:
     own = tmp_path / "own.csv"
     own.write_text(good_file(), encoding="utf-8")
-    services = await open_services(Settings(db_path=tmp_path / "s.sqlite3", extra={"grids_csv": str(own)}))
+    services = await open_services(Settings(db_path=tmp_path / "s.sqlite3", http_port=0, extra={"grids_csv": str(own)}))
     try:
         assert len(services.grids) == 4
         assert services.grids.route(LAT0 + 0.005, LON0 + 0.001).grid == services.grids.get("s1-c1-g1")

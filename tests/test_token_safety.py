@@ -97,6 +97,7 @@ def bot_settings(standin: StandIn, tmp_path: Path, **changes: object) -> Setting
         "telegram_base_url": standin.base_url,
         "telegram_base_file_url": standin.base_file_url,
         "db_path": tmp_path / "rider.sqlite3",
+        "http_port": 0,
     }
     return Settings(**{**base, **changes})  # type: ignore[arg-type]
 

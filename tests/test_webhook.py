@@ -43,6 +43,7 @@ def webhook_settings(standin: StandIn, tmp_path: Path, port: int) -> Settings:
         webhook_port=port,
         webhook_url=f"http://127.0.0.1:{port}/telegram",
         webhook_secret=SECRET,
+        http_port=0,
         db_path=tmp_path / "rider.sqlite3",
     )
 
@@ -123,6 +124,7 @@ async def test_webhook_answers_match_polling(runtime: Runtime, standin: StandIn,
             telegram_base_url=polled.base_url,
             telegram_base_file_url=polled.base_file_url,
             db_path=polling_dir / "rider.sqlite3",
+            http_port=0,
         )
         poller = await start_runtime(settings)
         try:

@@ -45,7 +45,7 @@ class OutboxDispatcher:
         *,
         per_chat_interval: float = 1.0,
         global_rate: float = 25.0,
-        max_attempts: int = 12,
+        max_attempts: int | None = None,
         base_backoff: float = 1.0,
         max_backoff: float = 300.0,
         now: Callable[[], datetime] = utcnow,
@@ -174,7 +174,9 @@ class OutboxDispatcher:
                 )
                 return
             attempts = row.attempts + 1
-            if result.permanent or attempts >= self.max_attempts:
+            # Transient failures are retried for as long as it takes (back-off capped at max_backoff): a notice
+            # the core promised is never dropped because Telegram or the network was down for a while.
+            if result.permanent or (self.max_attempts is not None and attempts >= self.max_attempts):
                 log.warning("outbox row %s is dead after %d attempts: %s", row.id, attempts, result.error)
                 await conn.execute(
                     "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (result.error[:500], row.id)

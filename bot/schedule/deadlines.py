@@ -289,6 +289,8 @@ class DeadlineWatcher:
             )
             for person, scope in audience:
                 stats = await collect_stats(self.db, self._grids(), scope, now)
+                if not (stats.new or stats.open or stats.resolved):
+                    continue  # a quiet patch gets no empty report
                 await enqueue(
                     conn,
                     f"{day_key}:{person.channel}:{person.address}",

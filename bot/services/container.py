@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -16,6 +16,7 @@ from bot.schedule.deadlines import DeadlineWatcher, SupervisorViews
 from bot.schedule.quiet import parse_quiet
 from bot.services.finder import FinderService, Geocoder
 from bot.services.grids_admin import build_grid_index, ensure_grids_seeded, grids_csv_path
+from bot.services.guard import FloodGuard
 from bot.services.places_admin import build_catalog, ensure_seeded
 from bot.services.users import UserService
 from bot.store.db import Database
@@ -36,6 +37,7 @@ class Services:
     reports: ReportService
     deadlines: DeadlineWatcher
     views: SupervisorViews
+    flood: FloodGuard = field(default_factory=FloodGuard)
     outbox: OutboxDispatcher | None = None
 
     def wake_outbox(self) -> None:
@@ -98,6 +100,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         photos=photos,
         reports=None,  # type: ignore[arg-type]  # set just below: it reads the live grid index through services
         deadlines=None,  # type: ignore[arg-type]
+        flood=FloodGuard(burst=settings.flood_burst, per_second=settings.flood_per_second),
         views=None,  # type: ignore[arg-type]
     )
     services.reports = ReportService(

@@ -226,7 +226,9 @@ class StandIn:
         self._chats: dict[int, _Chat] = {}
         self._users: dict[int, dict] = {}
         self._updates: list[dict] = []
-        self._next_update_id = 100_000_001
+        # Like Telegram, update ids start "from a certain positive number": a different one per stand-in start,
+        # so a bot that remembers the update ids it has seen (to drop redeliveries) is not confused by a restart.
+        self._next_update_id = 100_000_001 + int(time.time() * 1000) % 800_000_000
         self._allowed_updates: list[str] | None = _DEFAULT_UPDATE_TYPES
         self._poll_gen = 0
         self._seq = 0

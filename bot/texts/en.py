@@ -81,6 +81,7 @@ TEXTS: dict[str, str] = {
     "unsupported": "I understand locations and text. Send your location, or type a place name.",
     "file.too_big": "The file is too big ({size} MB); the limit is {max} MB.",
     "error.generic": "Sorry, something went wrong. Please try again later.",
+    "flood.slow_down": "You are sending messages too fast; please wait a few seconds.",
     "group.private_only": "Please talk to me in a private chat: open my profile and send your location.",
     "cli.valid": "✔ {path}: all {rows} rows valid.",
     "cli.invalid": "✘ {path}: {count} problem(s) in {rows} rows.",
@@ -167,4 +168,52 @@ TEXTS: dict[str, str] = {
     "grids.imported": "✔ Imported {path}: {inserted} new, {updated} updated, {total} streets, communities "
     "and grids in all.",
     "grids.no_file": "No such file: {path}",
+    # WeChat official account (handlers/wechat/)
+    "wechat.welcome": (
+        "Hello, and welcome to Rider Helper 🛵\n"
+        "Water when you're thirsty, a seat when you're tired, power when your battery is flat: send your location "
+        '(tap "+" next to the input box → Location) and I\'ll find the nearest rest stations, plus rider-friendly '
+        "communities, merchants and hospitals.\n"
+        'Seen a hazard? Tap "Report" in the menu or just send a photo. Reply "help" for everything I can do.'
+    ),
+    "wechat.help": (
+        "🛵 How to use Rider Helper\n\n"
+        '📍 Send your location ("+" → Location): the nearest rest stations with distance, riding time, '
+        "opening hours and amenities.\n"
+        '🏠 Reply "stations", 🤝 "friendly": search around your last location.\n'
+        "⌨️ Type a place name, e.g. 米兰社区, for details and a navigation link.\n"
+        "📸 Report a hazard: send a photo (blocked fire lane, flying-lead charging, …), add the place and the "
+        "category as asked; it goes to the grid worker in charge and you are told every step.\n"
+        'Reply "my reports", "points", "cancel"; /lang switches 中文 / English.\n'
+        "The menu below works too. Coordinates are approximate; trust what you see on site."
+    ),
+    "wechat.need_location": 'Please send your location first: tap "+" next to the input box → Location.',
+    "wechat.location_hint": '📍 Tap "+" next to the input box → Location; or reply "use last location" or "cancel".',
+    "wechat.nearest_hint": "Reply with a place name for details and a navigation link.",
+    "wechat.unsupported": "I understand text, locations and pictures. Send your location, or type a place name.",
+    "wechat.bad_location": "I could not read that location; please send it again.",
+    "wechat.link": "🔗 {label}: {url}",
+    "wechat.venue": "📍 {title}\n{address}\n🧭 Amap: {amap}",
+    "wechat.choose_more": "{n} more not listed; please type a fuller name.",
+    "wechat.cmd.help": "start|help|menu|?",
+    "wechat.cmd.stations": "stations|nearby stations",
+    "wechat.cmd.friendly": "friendly|friendly places",
+    "wechat.cmd.report": "report",
+    "wechat.cmd.my_reports": "my reports|myreports",
+    "wechat.cmd.points": "points|my points",
+    "wechat.cmd.cancel": "cancel",
+    "wechat.cmd.lang": "lang|language|english",
+    "wechat.cmd.use_last": "use last location|last location",
+    "wechat.cmd.queue": "queue",
+    "wechat.cmd.whoami": "whoami",
+    "wechat.cmd.join": "join",
+    "wechat.menu.stations": "Stations",
+    "wechat.menu.friendly": "Friendly",
+    "wechat.menu.reports": "Report",
+    "wechat.menu.report": "📸 Snap a hazard",
+    "wechat.menu.my_reports": "My reports",
+    "wechat.cli.published": "✔ Custom menu published ({buttons} buttons).",
+    "wechat.cli.failed": "✘ Publishing failed: {error}",
+    "wechat.cli.not_configured": "Set RIDER_WECHAT_APPID and RIDER_WECHAT_SECRET first (or wechat_appid and "
+    "wechat_secret in the config file).",
 }

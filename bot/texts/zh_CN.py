@@ -86,6 +86,7 @@ TEXTS: dict[str, str] = {
     "unsupported": "我能看懂位置和文字。请发送位置，或输入地名查找附近的驿站。",
     "file.too_big": "文件太大（{size} MB），最大 {max} MB。",
     "error.generic": "抱歉，出了点问题，请稍后再试。",
+    "flood.slow_down": "消息太快了，请稍等几秒再发。",
     "group.private_only": "请私聊我使用：点我的头像，发送位置即可。",
     # CLI
     "cli.valid": "✔ {path}：{rows} 行全部有效。",
@@ -161,4 +162,53 @@ TEXTS: dict[str, str] = {
     "grids.outside_china": "{column}：顶点「{value}」不在中国境内（WKT 和 GeoJSON 是经度在前、纬度在后）",
     "grids.imported": "✔ 已导入 {path}：新增 {inserted}，更新 {updated}，共 {total} 个街道、社区和网格。",
     "grids.no_file": "找不到文件：{path}",
+    # WeChat 公众号 (handlers/wechat/): what differs from Telegram — no keyboards, typed words, a custom menu
+    "wechat.welcome": (
+        "你好！欢迎关注骑手助手 🛵\n"
+        "渴了能喝水、累了能歇脚、没电能充电——发送你的位置（点输入框旁的「+」→「位置」），"
+        "我帮你找最近的驿站，还有对骑手友好的小区、商家和医院。\n"
+        "看到隐患？点菜单「随手拍」或直接发照片。回复「帮助」查看全部用法。"
+    ),
+    "wechat.help": (
+        "🛵 骑手助手使用说明\n\n"
+        "📍 发送位置（点「+」→「位置」）：列出离你最近的驿站，含距离、骑行时间、是否营业和设施。\n"
+        "🏠 回复「附近驿站」、🤝「友好小区」：用你上次的位置查找。\n"
+        "⌨️ 输入地名：如「米兰社区」「绿城深蓝」，查看详情和导航链接。\n"
+        "📸 随手拍：发送隐患照片（消防通道堵塞、飞线充电等），按提示补充位置和类别，"
+        "转给负责这里的网格员，处理进展会告诉你。\n"
+        "回复「我的上报」「积分」「取消」；回复 /lang 切换中文 / English。\n"
+        "也可以用下方的菜单。坐标均为大致位置，请以现场为准。"
+    ),
+    "wechat.need_location": "请先发送你的位置：点输入框旁的「+」→「位置」。",
+    "wechat.location_hint": "📍 点输入框旁的「+」→「位置」发送位置；也可以回复「用上次的位置」或「取消」。",
+    "wechat.nearest_hint": "回复地名可查看详情和导航链接。",
+    "wechat.unsupported": "我能看懂文字、位置和图片。请发送位置，或输入地名查找附近的驿站。",
+    "wechat.bad_location": "没能读出这个位置，请重新发送。",
+    "wechat.link": "🔗 {label}：{url}",
+    "wechat.venue": "📍 {title}\n{address}\n🧭 高德地图：{amap}",
+    "wechat.choose_more": "还有 {n} 项没有列出，请输入更完整的名称。",
+    # typed words that act as commands (alternatives separated by |; matched in every language)
+    "wechat.cmd.help": "开始|帮助|菜单|？",
+    "wechat.cmd.stations": "附近驿站|找驿站",
+    "wechat.cmd.friendly": "友好小区/商家|友好小区|友好商家|友好场所",
+    "wechat.cmd.report": "随手拍|上报",
+    "wechat.cmd.my_reports": "我的上报",
+    "wechat.cmd.points": "积分|我的积分",
+    "wechat.cmd.cancel": "取消",
+    "wechat.cmd.lang": "语言|切换语言",
+    "wechat.cmd.use_last": "用上次的位置|上次的位置",
+    "wechat.cmd.queue": "工单|我的工单",
+    "wechat.cmd.whoami": "我的身份",
+    "wechat.cmd.join": "加入",
+    # the custom menu (`rider-bot wechat menu`): top-level names at most 4 characters
+    "wechat.menu.stations": "附近驿站",
+    "wechat.menu.friendly": "友好场所",
+    "wechat.menu.reports": "随手拍",
+    "wechat.menu.report": "📸 拍照上报",
+    "wechat.menu.my_reports": "我的上报",
+    "wechat.cli.published": "✔ 自定义菜单已发布（{buttons} 个按钮）。",
+    "wechat.cli.failed": "✘ 发布失败：{error}",
+    "wechat.cli.not_configured": (
+        "请先设置 RIDER_WECHAT_APPID 和 RIDER_WECHAT_SECRET（或配置文件中的 wechat_appid、wechat_secret）。"
+    ),
 }

@@ -1,0 +1,295 @@
+"""The Open311 GeoReport v2 door: a city platform reads our reports and files new ones over HTTP.
+
+One route catches everything under ``/open311/v2/`` so every answer, a wrong path or method included, comes in
+the spec's format (``.json`` / ``.xml``) and never as a bare framework page. Reading needs no key (as the spec
+says; ``open311_private_reads = true`` in the config file requires one); filing a request needs an API key
+(`rider-bot apikey create NAME`). A filed request enters the same intake as a rider's 随手拍: committed,
+routed and forwarded to the grid worker through the outbox, with the key's client as the reporter.
+
+Nothing personal leaves here: records come from `records.request_record` (no reporter fields), and the
+contact fields a client may POST (first_name, last_name, email, phone, device_id, account_id) are neither
+stored nor returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import aiosqlite
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.geo.coords import out_of_china
+from bot.reports import export as ex
+from bot.reports.categories import CATEGORIES, CATEGORY_BY_TOKEN
+from bot.reports.model import Report, ref_of
+from bot.reports.service import MAX_WORDS
+from bot.services.container import Services
+from bot.store import apikeys
+from handlers.open311 import params as p
+from handlers.open311 import records
+from handlers.open311.formats import FORMATS, ApiError, error, render
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+MAX_PAGE = 100_000
+WINDOW = timedelta(days=90)  # the spec's default window, and the longest start_date..end_date span
+MAX_BODY = 64 * 1024
+MAX_ADDRESS = 200
+MAX_MEDIA_URL = 500
+DEFAULT_PER_HOUR = 300  # requests per API key per hour (`open311_requests_per_hour` in the config file)
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def endpoint(request: Request) -> Response:
+    path: str = request.path_params.get("path", "")
+    base, dot, fmt = path.rpartition(".")
+    if not dot or fmt not in FORMATS:
+        return error(404, "not found: paths end in .json or .xml", "json")
+    method = "GET" if request.method == "HEAD" else request.method
+    try:
+        return await _dispatch(request, method, base.strip("/"), fmt)
+    except ApiError as exc:
+        return error(exc.status, exc.description, fmt, exc.headers)
+    except Exception:  # an answer in the spec's format even for our own bug; the log has the traceback
+        log.exception("open311 %s %s failed", request.method, request.url.path)
+        return error(500, "internal error", fmt)
+
+
+async def _dispatch(request: Request, method: str, base: str, fmt: str) -> Response:
+    parts = base.split("/")
+    allowed = "GET, HEAD"
+    if parts == ["services"]:
+        if method == "GET":
+            return await services_list(request, fmt)
+    elif len(parts) == 2 and parts[0] == "services":
+        if method == "GET":
+            known = parts[1] in CATEGORY_BY_TOKEN
+            raise ApiError(404, "no service definition: every service has metadata=false" if known else
+                           f"unknown service_code {p.echo(parts[1])}")  # fmt: skip
+    elif parts == ["requests"]:
+        allowed = "GET, HEAD, POST"
+        if method == "GET":
+            return await requests_list(request, fmt)
+        if method == "POST":
+            return await create_request(request, fmt)
+    elif len(parts) == 2 and parts[0] == "requests":
+        if method == "GET":
+            return await one_request(request, parts[1], fmt)
+    elif len(parts) == 2 and parts[0] == "tokens":
+        if method == "GET":
+            return await token(request, parts[1], fmt)
+    else:
+        raise ApiError(404, "not found: see docs/OPEN311.md for the endpoints")
+    raise ApiError(405, f"method {request.method} not allowed here", {"Allow": allowed})
+
+
+# ---------------------------------------------------------------------------------------------------- keys
+
+
+async def _key(request: Request, form: dict[str, str] | None = None) -> apikeys.ApiKey:
+    text = (form or {}).get("api_key") or request.query_params.get("api_key") or ""
+    key = await apikeys.live_key(_services(request).db, text.strip())
+    if key is None:
+        raise ApiError(403, "api_key missing, unknown or revoked")
+    return key
+
+
+async def _reader(request: Request) -> None:
+    if _services(request).settings.extra.get("open311_private_reads"):
+        await _key(request)
+
+
+# ---------------------------------------------------------------------------------------------------- services
+
+
+async def services_list(request: Request, fmt: str) -> Response:
+    departments = {code: zh for code, zh, _ in await _services(request).roles.departments()}
+    items = [
+        {
+            "service_code": c.token,
+            "service_name": c.zh,
+            "description": f"{c.zh} / {c.en}",
+            "metadata": False,
+            "type": "realtime",
+            "keywords": ", ".join((c.zh, c.en, c.token)),
+            "group": departments.get(c.department, c.department),
+            "rider_bot:name_en": c.en,
+            "rider_bot:department": c.department,
+        }
+        for c in CATEGORIES
+    ]
+    return render(items, fmt, "services", "service")
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def _query(request: Request) -> records.Query:
+    q = request.query_params
+    services = _services(request)
+    tz = services.settings.tz
+    page = p.integer(q, "page", 1, 1, MAX_PAGE)
+    size = p.integer(q, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    paging = {"limit": size, "offset": (page - 1) * size}
+    ids = q.get("service_request_id")
+    if ids is not None and ids.strip():
+        return records.Query(ex.ReportFilter(), ids=p.request_ids(ids), **paging)  # overrides every other filter
+    codes = p.service_codes(q.get("service_code"))
+    statuses: set[str] = set()
+    for word in p.words(q.get("status")):
+        if word not in ("open", "closed"):
+            raise ApiError(400, f"status must be open or closed (comma-separated), got {p.echo(word)}")
+        statuses |= records.OPEN if word == "open" else records.CLOSED
+    start, end = p.moment(q, "start_date", tz), p.moment(q, "end_date", tz, end=True)
+    try:
+        if start is None and end is None:
+            start = services.clock.now() - WINDOW
+        elif start is None:
+            assert end is not None
+            start = end - WINDOW
+        elif end is None:
+            end = start + WINDOW
+    except OverflowError as exc:
+        raise ApiError(400, "start_date or end_date out of range") from exc
+    if end is not None and end <= start:
+        raise ApiError(400, "end_date must be after start_date")
+    if end is not None and end - start > WINDOW + timedelta(days=1):
+        raise ApiError(400, "start_date to end_date may not span more than 90 days")
+    box = p.bbox(q.get("rider_bot:bbox") or q.get("bbox"))
+    flt = ex.ReportFilter(
+        since=start,
+        until=end,
+        statuses=tuple(sorted(statuses)) if len(statuses) < len(records.OPEN | records.CLOSED) else (),
+        categories=codes,
+    )
+    return records.Query(flt, bbox=box, **paging)
+
+
+async def requests_list(request: Request, fmt: str) -> Response:
+    await _reader(request)
+    services = _services(request)
+    rows = await records.fetch(services, _query(request))
+    return render(await records.records(services, rows), fmt, "service_requests", "request")
+
+
+async def one_request(request: Request, text: str, fmt: str) -> Response:
+    await _reader(request)
+    services = _services(request)
+    report_id = p.request_id(text)
+    rows = await records.fetch(services, records.Query(ex.ReportFilter(), ids=(report_id,))) if report_id else []
+    if not rows:
+        raise ApiError(404, f"no service request {p.echo(text)}")
+    return render(await records.records(services, rows), fmt, "service_requests", "request")
+
+
+async def token(request: Request, text: str, fmt: str) -> Response:
+    await _reader(request)
+    services = _services(request)
+    report_id = await apikeys.report_for_token(services.db, text)
+    if report_id is None:
+        raise ApiError(404, f"no token {p.echo(text)}")
+    return render([{"service_request_id": ref_of(report_id), "token": text}], fmt, "service_requests", "request")
+
+
+# ---------------------------------------------------------------------------------------------------- filing
+
+
+async def _form(request: Request) -> dict[str, str]:
+    media = request.headers.get("content-type", _FORM).split(";")[0].strip().lower()
+    if media not in (_FORM, ""):
+        raise ApiError(415, f"send the request as {_FORM}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ApiError(413, f"request body over {MAX_BODY // 1024} KiB")
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=100)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "the request body is not UTF-8 form data") from exc
+    return dict(pairs)  # a repeated field: the last one counts
+
+
+async def _where(services: Services, form: dict[str, str]) -> tuple[float, float]:
+    lat_text, lon_text = form.get("lat", "").strip(), form.get("long", "").strip()
+    if lat_text or lon_text:
+        if not (lat_text and lon_text):
+            raise ApiError(400, "lat and long go together (WGS-84)")
+        lat, lon = p.number(lat_text, "lat", -90, 90), p.number(lon_text, "long", -180, 180)
+    else:
+        address = " ".join(form.get("address_string", "").split())
+        if not address:
+            raise ApiError(400, "a location is required: lat and long (WGS-84), or address_string")
+        if len(address) > MAX_ADDRESS:
+            raise ApiError(400, f"address_string longer than {MAX_ADDRESS} characters")
+        found = await services.finder.search(address)
+        if found.status == "unique":
+            lat, lon = found.matches[0].lat, found.matches[0].lon
+        elif found.status == "geocoded" and found.geocoded is not None:
+            _, lat, lon = found.geocoded
+        elif found.status == "choose":
+            raise ApiError(400, "address_string matches several places; send lat and long")
+        else:
+            raise ApiError(400, "address_string not found; send lat and long")
+    if out_of_china(lat, lon):
+        raise ApiError(400, "the location is outside the service area")
+    return lat, lon
+
+
+def _description(form: dict[str, str]) -> str:
+    text = " ".join(form.get("description", "").split())
+    text = "".join(ch for ch in text if ch.isprintable())
+    if len(text) > MAX_WORDS:
+        raise ApiError(400, f"description longer than {MAX_WORDS} characters")
+    media_url = form.get("media_url", "").strip()
+    if media_url:
+        # Kept as text for the worker to open; we never fetch a client's URL ourselves.
+        parts = urlsplit(media_url) if len(media_url) <= MAX_MEDIA_URL and media_url.isprintable() else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or " " in media_url:
+            raise ApiError(400, f"media_url must be an http(s) URL of at most {MAX_MEDIA_URL} characters")
+        text = f"{text}\nmedia_url: {media_url}" if text else f"media_url: {media_url}"
+    return text
+
+
+async def create_request(request: Request, fmt: str) -> Response:
+    services = _services(request)
+    form = await _form(request)
+    key = await _key(request, form)
+    code = form.get("service_code", "").strip()
+    if code not in CATEGORY_BY_TOKEN:
+        raise ApiError(400, f"unknown or missing service_code {p.echo(code)}; see services.json")
+    lat, lon = await _where(services, form)
+    description = _description(form)
+    # first_name, last_name, email, phone, device_id, account_id: accepted and dropped, never stored.
+    client = await services.users.identify("open311", key.name, key.name)
+    issued = apikeys.new_token()
+
+    async def keep_token(conn: aiosqlite.Connection, report: Report) -> None:
+        await apikeys.insert_token(conn, issued, report.id, key.id, report.created_at)
+
+    per_hour = _per_hour(services)
+    report = await services.reports.submit_api(
+        client, code, lat, lon, description, per_hour=per_hour, in_transaction=keep_token
+    )
+    if report is None:
+        raise ApiError(429, f"more than {per_hour} requests in an hour with this api_key", {"Retry-After": "600"})
+    notice = await services.reports.assignee_text("zh-CN", report)
+    item: dict[str, Any] = {"service_request_id": report.ref, "token": issued, "service_notice": notice,
+                            "account_id": None}  # fmt: skip
+    return render([item], fmt, "service_requests", "request")
+
+
+def _per_hour(services: Services) -> int:
+    value = services.settings.extra.get("open311_requests_per_hour", DEFAULT_PER_HOUR)
+    return value if isinstance(value, int) and value > 0 else DEFAULT_PER_HOUR
