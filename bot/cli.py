@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.geo.coords import CRS
@@ -204,6 +205,22 @@ def cmd_wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_csv_group(sub: Any, name: str, text: str) -> None:
+    """`NAME validate FILE` and `NAME import FILE`, with the default CRS for rows that do not say theirs."""
+    group = sub.add_parser(name, help=text).add_subparsers(dest="action", required=True)
+    for action, help_text in (("validate", "check a CSV file, report every bad row"),
+                              ("import", "validate, then upsert all in one transaction")):  # fmt: skip
+        command = group.add_parser(action, help=help_text)
+        command.add_argument("file")
+        command.add_argument(
+            "--crs",
+            type=CRS,
+            choices=list(CRS),
+            default=CRS.WGS84,
+            help="coordinate system of rows whose coord_system is empty (default wgs84)",
+        )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rider-bot", description=__doc__)
     parser.add_argument("--config", help="TOML config file (default: $RIDER_CONFIG)")
@@ -211,20 +228,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=["zh-CN", "en"], help="language of messages (default zh-CN)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the bot (offline demo with chat page when TELEGRAM_TOKEN is unset)")
-    stations = sub.add_parser("stations", help="place lists").add_subparsers(dest="action", required=True)
-    for name, text in (
-        ("validate", "check a CSV file, report every bad row"),
-        ("import", "validate, then upsert all"),
-    ):
-        p = stations.add_parser(name, help=text)
-        p.add_argument("file")
-        p.add_argument(
-            "--crs",
-            type=CRS,
-            choices=list(CRS),
-            default=CRS.WGS84,
-            help="coordinate system of rows whose coord_system is empty (default wgs84)",
-        )
+    _add_csv_group(sub, "stations", "place lists")
     near = sub.add_parser("nearest", help="the k nearest places to a point")
     near.add_argument("lat", type=float)
     near.add_argument("lon", type=float)
@@ -233,22 +237,7 @@ def _parser() -> argparse.ArgumentParser:
     near.add_argument("--amenity", help="e.g. charging, water, toilet")
     near.add_argument("--crs", type=CRS, choices=list(CRS), default=CRS.WGS84)
     near.add_argument("--json", action="store_true")
-    grids = sub.add_parser("grids", help="grid lists (street → community → grid)").add_subparsers(
-        dest="action", required=True
-    )
-    for name, text in (
-        ("validate", "check a grid CSV file, report every bad row"),
-        ("import", "validate, then upsert all in one transaction"),
-    ):
-        p = grids.add_parser(name, help=text)
-        p.add_argument("file")
-        p.add_argument(
-            "--crs",
-            type=CRS,
-            choices=list(CRS),
-            default=CRS.WGS84,
-            help="coordinate system of rows whose coord_system is empty (default wgs84)",
-        )
+    _add_csv_group(sub, "grids", "grid lists (street → community → grid)")
     from bot.people.cli import add_invite_parser
 
     add_invite_parser(sub)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import Message, Update
 from telegram.error import BadRequest, TelegramError
@@ -10,6 +11,8 @@ from telegram.ext import ContextTypes
 
 from bot.reports import actions
 from bot.reports.service import Reply
+from bot.services.container import Services
+from bot.store.users import User
 from bot.texts import t
 from handlers import render
 from handlers.common import Who, who
@@ -35,39 +38,23 @@ async def send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, w: Who,
         await render.send(context.bot, chat_id, message, w.services.photos, w.user.lang)
 
 
-async def start_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    w = await who(update, context)
-    await send_reply(update, context, w, await w.services.reports.begin(w.user))
+def _command(call: Callable[[Services, User], Awaitable[Reply]]) -> Callable[..., Awaitable[None]]:
+    """A command whose whole job is one core call and its reply."""
+
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        w = await who(update, context)
+        await send_reply(update, context, w, await call(w.services, w.user))
+
+    return handler
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    w = await who(update, context)
-    await send_reply(update, context, w, await w.services.reports.cancel(w.user))
-
-
-async def my_reports(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    w = await who(update, context)
-    await send_reply(update, context, w, await w.services.reports.my_reports(w.user))
-
-
-async def points(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    w = await who(update, context)
-    await send_reply(update, context, w, await w.services.reports.points(w.user))
-
-
-async def queue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    w = await who(update, context)
-    await send_reply(update, context, w, await w.services.reports.queue(w.user))
-
-
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    w = await who(update, context)
-    await send_reply(update, context, w, await w.services.views.stats(w.user))
-
-
-async def overdue(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    w = await who(update, context)
-    await send_reply(update, context, w, await w.services.views.overdue(w.user))
+start_report = _command(lambda services, user: services.reports.begin(user))
+cancel = _command(lambda services, user: services.reports.cancel(user))
+my_reports = _command(lambda services, user: services.reports.my_reports(user))
+points = _command(lambda services, user: services.reports.points(user))
+queue = _command(lambda services, user: services.reports.queue(user))
+stats = _command(lambda services, user: services.views.stats(user))
+overdue = _command(lambda services, user: services.views.overdue(user))
 
 
 async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
