@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.places.vocab import AMENITY_BY_TOKEN
+from bot.places.vocab import AMENITY_BY_TOKEN, KIND_BY_TOKEN
 from bot.services.finder import SCOPES
 
 MAX_OFFSET = 500
@@ -51,10 +51,11 @@ def filter_menu(scope: str) -> str:
 
 
 def _scope(code: str) -> str | None:
+    """A scope group (stations / friendly / all, or their first letter) or a single kind (hospital, …)."""
     for scope in SCOPES:
         if code in (scope, scope[0]):
             return scope
-    return None
+    return code if code in KIND_BY_TOKEN else None
 
 
 def parse(data: str | None) -> Payload | None:

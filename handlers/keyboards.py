@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.places.model import Place
-from bot.places.vocab import AMENITIES
+from bot.places.vocab import AMENITIES, KINDS
 from bot.presenters.places import amap_url
 from bot.services.finder import NearestAnswer
 from bot.texts import t
@@ -53,7 +53,7 @@ def nearest_keyboard(lang: str, answer: NearestAnswer) -> InlineKeyboardMarkup |
         else:
             controls.append(InlineKeyboardButton(t(lang, "btn.filter"), callback_data=cd.filter_menu(answer.scope)))
         rows.append(controls)
-        other = "friendly" if answer.scope == "stations" else "stations"
+        other = "stations" if answer.scope == "friendly" else "friendly"
         rows.append([InlineKeyboardButton(t(lang, f"btn.{other}"), callback_data=cd.page(other))])
     return InlineKeyboardMarkup(rows) if rows else None
 
@@ -62,6 +62,9 @@ def filter_keyboard(lang: str, scope: str) -> InlineKeyboardMarkup:
     terms = [a for a in AMENITIES if a.token in FILTER_AMENITIES]
     buttons = [InlineKeyboardButton(f"{a.icon} {a.label(lang)}", callback_data=cd.page(scope, a.token)) for a in terms]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    # …or only one kind of place: just the hospitals, just the canteens
+    kinds = [InlineKeyboardButton(f"{k.icon} {k.label(lang)}", callback_data=cd.page(k.token)) for k in KINDS]
+    rows += [kinds[i : i + 3] for i in range(0, len(kinds), 3)]
     rows.append([InlineKeyboardButton(t(lang, "btn.filter_clear"), callback_data=cd.page(scope))])
     return InlineKeyboardMarkup(rows)
 

@@ -153,3 +153,14 @@ async def test_live_location_updates_the_list_in_place(rider: ChatUser, runtime:
     [edited] = await rider.move_live(sent_id, 31.671, 118.51)
     assert edited["message_id"] == reply["message_id"]
     assert "马鞍山" in edited["text"] or "花山" in edited["text"] or "雨山" in edited["text"]
+
+
+async def test_filter_by_a_single_kind(rider: ChatUser, runtime: Runtime) -> None:
+    [listing] = await rider.share_location(*XUZHOU)
+    _, [menu] = await rider.tap(listing, "筛选")
+    _, [hospitals] = await rider.tap(menu, "友好医院")
+    assert hospitals["text"].startswith("📍 离你最近的友好医院")
+    finder = runtime.services.finder
+    expected = finder.catalog.nearest(*XUZHOU, 5, kinds={"hospital"}, max_distance_m=finder.radius_m)
+    assert expected and all(place.name in hospitals["text"] for place, _ in expected)
+    assert all(place.kind == "hospital" for place, _ in expected)
