@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import lru_cache
 
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–~～至]\s*(\d{1,2}):(\d{2})\s*$")
-_ALWAYS = {"24h", "24小时", "24 小时", "全天", "00:00-24:00", "0:00-24:00"}
+_ALWAYS = frozenset(a.replace(" ", "") for a in ("24h", "24小时", "24 小时", "全天", "00:00-24:00", "0:00-24:00"))
 DAY = 24 * 60
 
 
@@ -70,12 +71,13 @@ class Hours:
         return OpenState("closed", _time(min(s for s, _ in self.ranges)), next_day=True)
 
 
+@lru_cache(maxsize=8192)  # a city's places share a handful of spellings ("08:00-22:00", "24h", …)
 def parse_hours(text: str) -> Hours:
     """Parse the CSV `hours` cell; raises HoursError with a message fit for a validation report."""
     raw = (text or "").strip()
     if not raw:
         return Hours()
-    if raw.lower().replace(" ", "") in {a.replace(" ", "") for a in _ALWAYS}:
+    if raw.lower().replace(" ", "") in _ALWAYS:
         return Hours(always=True)
     ranges = []
     for part in re.split(r"[;,，；]", raw):

@@ -22,11 +22,21 @@ _T2S = OpenCC("t2s")
 MAX_QUERY = 100
 
 
+def _keep(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if unicodedata.category(ch)[0] in "LN")
+
+
 @lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text or "")
-    text = _T2S.convert(text).casefold()
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
+    return _keep(_T2S.convert(unicodedata.normalize("NFKC", text or "")))
+
+
+def normalise_many(texts: list[str]) -> list[str]:
+    """The same as `normalise` for each text, with one OpenCC pass for all: at 100k places, per-text
+    conversion dominated start-up."""
+    joined = "\n".join(unicodedata.normalize("NFKC", t or "").replace("\n", " ") for t in texts)
+    converted = _T2S.convert(joined).split("\n") if texts else []
+    return [_keep(c) for c in converted]
 
 
 @dataclass(frozen=True)
@@ -42,10 +52,13 @@ class PlaceSearch:
         self._aliases: list[tuple[str, ...]] = []
         self._others: list[str] = []
         postings: dict[str, set[int]] = {}
+        texts: list[str] = []
+        for p in self._places:
+            texts += [p.name, " ".join((p.city, p.district, p.address)), *p.aliases]
+        flat = iter(normalise_many(texts))
         for i, p in enumerate(self._places):
-            name = normalise(p.name)
-            aliases = tuple(normalise(a) for a in p.aliases)
-            others = normalise(" ".join((p.city, p.district, p.address)))
+            name, others = next(flat), next(flat)
+            aliases = tuple(next(flat) for _ in p.aliases)
             self._names.append(name)
             self._aliases.append(aliases)
             self._others.append(others)
