@@ -25,8 +25,8 @@ from starlette.responses import Response
 from bot.geo.coords import out_of_china
 from bot.reports import export as ex
 from bot.reports.categories import CATEGORIES, CATEGORY_BY_TOKEN
+from bot.reports.common import MAX_WORDS
 from bot.reports.model import Report, ref_of
-from bot.reports.service import MAX_WORDS
 from bot.services.container import Services
 from bot.store import apikeys
 from handlers.open311 import params as p

@@ -1,0 +1,55 @@
+"""What the report modules share: the reply a door renders, the policy knobs, and small store helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import aiosqlite
+
+from bot.outbox import messages as out
+from bot.reports.model import Report
+from bot.store import reports as store
+
+MAX_PHOTOS = 4
+MAX_WORDS = 500
+REPORT_DIALOG = "report"
+REASON_DIALOG = "work_reason"
+RESOLVE_DIALOG = "work_resolve"
+POINTS_VALID = 10
+POINTS_JOINED = 5
+
+
+@dataclass
+class Reply:
+    messages: list[out.Message] = field(default_factory=list)
+    alert: str | None = None  # a button's short answer (toast); `popup` shows it as a dialog
+    popup: bool = False
+    retire: bool = False  # the pressed message's buttons are spent: the door removes them
+
+
+@dataclass(frozen=True)
+class ReportPolicy:
+    draft_ttl: timedelta = timedelta(minutes=30)
+    max_per_hour: int = 5
+    duplicate_radius_m: float = 50.0
+    duplicate_window: timedelta = timedelta(days=7)
+    reopen_window: timedelta = timedelta(days=7)
+    grid_max_distance_m: float = 300.0
+    category_routes: dict[str, str] = field(default_factory=dict)  # category → department code
+
+
+class StaleReport(Exception):
+    """Someone changed the report between our read and our write; nothing was written."""
+
+
+async def _reload(conn: aiosqlite.Connection, report_id: int) -> Report:
+    row = await (await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))).fetchone()
+    return store._report(row)
+
+
+async def store_followers(conn: aiosqlite.Connection, report_id: int) -> list[int]:
+    rows = await (
+        await conn.execute("SELECT user_id FROM report_followers WHERE report_id = ? ORDER BY user_id", (report_id,))
+    ).fetchall()
+    return [r[0] for r in rows]
