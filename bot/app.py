@@ -20,6 +20,7 @@ from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
 from bot.webserver import WebServer
 from handlers import publish_commands, register
+from handlers.ordering import PerChatUpdateProcessor
 from handlers.outbox_sender import TelegramSender
 from handlers.web import build_web_app
 from handlers.wechat import WeChatChannel
@@ -36,6 +37,7 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
         .post_init(publish_commands)
         .connection_pool_size(16)
         .get_updates_read_timeout(40)
+        .concurrent_updates(PerChatUpdateProcessor(64))
     )
     if base_file_url:
         builder = builder.base_file_url(base_file_url)

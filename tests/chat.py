@@ -77,3 +77,26 @@ def button(message: dict, label: str) -> dict:
         if label in b["text"]:
             return b
     raise AssertionError(f"no button {label!r} in {[b['text'] for b in buttons(message)]}")
+
+
+async def settle(runtime: Any, timeout: float = TIMEOUT) -> None:  # noqa: ASYNC109
+    """Until every update injected so far has been fetched and handled (chats are handled side by side, so
+    "my own next reply" no longer proves another chat's updates are done)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    application, standin = runtime.application, runtime.standin
+    quiet_since = None
+    while loop.time() < deadline:
+        idle = (
+            not standin._updates
+            and application.update_queue.empty()
+            and application.update_processor.current_concurrent_updates == 0
+        )
+        if idle:
+            quiet_since = quiet_since or loop.time()
+            if loop.time() - quiet_since > 0.2:  # idle across a couple of polls, not just between two updates
+                return
+        else:
+            quiet_since = None
+        await asyncio.sleep(0.02)
+    raise TimeoutError("the bot did not settle")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot.app import Runtime
 from bot.clock import ManualClock
 from bot.config import Settings
-from tests.chat import ChatUser, buttons
+from tests.chat import ChatUser, buttons, settle
 
 XUZHOU = (34.2617, 117.1859)
 
@@ -87,7 +87,7 @@ async def test_group_chats_get_a_private_chat_hint_and_no_lists(rider: ChatUser,
     [hint] = await standin.wait_for_bot_messages(group, 1, timeout=8)
     assert "请私聊我使用" in hint["text"]
     standin.inject_message(rider.user_id, location=XUZHOU, chat_type="group", chat_id=group)
-    await rider.send("/help")  # handled in order: the group location has been seen by now
+    await settle(runtime)
     assert len(standin.bot_messages(group)) == 1
 
 
@@ -126,7 +126,7 @@ async def test_a_flooding_user_is_told_once_and_cannot_slow_others(settings: Set
             runtime.standin.inject_message(flooder.user_id, text=f"spam {i}")
         [reply] = await other.send("米兰社区")
         assert "米兰社区" in reply["text"], "the other user is answered while the flood is dropped"
-        await other.send("/help")  # handled in order: the whole flood has been seen by now
+        await settle(runtime)
         texts = [m["text"] for m in runtime.standin.bot_messages(flooder.user_id)]
         assert len(texts) == 6 and texts[-1] == "消息太快了，请稍等几秒再发。"
     finally:
