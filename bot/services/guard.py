@@ -58,12 +58,13 @@ class FloodGuard:
 async def first_sight(db: Database, channel: str, key: str, keep: timedelta = timedelta(days=2)) -> bool:
     """True the first time (channel, key) is seen; False for a redelivery. Old entries are pruned."""
     now = datetime.now(UTC)
-    async with db.transaction() as conn:
-        cursor = await conn.execute(
+    fresh = (
+        await db.write(
             "INSERT INTO inbound_seen (channel, key, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (channel, key, now.isoformat(timespec="seconds")),
         )
-        fresh = cursor.rowcount == 1
-        if fresh and hash(key) % 500 == 0:  # prune now and then, not on every message
-            await conn.execute("DELETE FROM inbound_seen WHERE at < ?", ((now - keep).isoformat(timespec="seconds"),))
+        == 1
+    )
+    if fresh and hash(key) % 500 == 0:  # prune now and then, not on every message
+        await db.write("DELETE FROM inbound_seen WHERE at < ?", ((now - keep).isoformat(timespec="seconds"),))
     return fresh

@@ -99,18 +99,35 @@ class Database:
             try:
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # SQLite has already rolled back by itself after some errors (SQLITE_FULL, SQLITE_IOERR): a
+                # second ROLLBACK would fail and hide the real error ("database or disk is full") behind
+                # "cannot rollback - no transaction is active".
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
                 raise
             else:
-                await self.conn.execute("COMMIT")
+                try:
+                    await self.conn.execute("COMMIT")
+                except BaseException:  # e.g. the disk filled up while writing the commit: leave no open transaction
+                    if self.conn.in_transaction:
+                        await self.conn.execute("ROLLBACK")
+                    raise
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        # One hop to the database thread (execute and fetch together), not three (execute, fetch, close):
+        # on the hot path of every chat message the hops, not SQLite, are the cost.
+        return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    async def write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """One statement, atomic on its own (autocommit), through the same writer lock as transactions; returns
+        the number of rows changed. For the small per-message writes (a last location, a seen update id)."""
+        async with self._write_lock:
+            cursor = await self.conn.execute(sql, tuple(params))
+            return cursor.rowcount
 
 
 def _split_sql(sql: str) -> list[str]:

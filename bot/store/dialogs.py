@@ -22,15 +22,13 @@ async def get_dialog(db: Database, user_id: int) -> Dialog | None:
 
 
 async def put_dialog(db: Database, user_id: int, kind: str, data: dict[str, Any], now: str) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO dialogs (user_id, kind, data, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(user_id) DO UPDATE SET kind = excluded.kind, data = excluded.data,"
-            " updated_at = excluded.updated_at",
-            (user_id, kind, json.dumps(data, ensure_ascii=False), now),
-        )
+    await db.write(
+        "INSERT INTO dialogs (user_id, kind, data, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(user_id) DO UPDATE SET kind = excluded.kind, data = excluded.data,"
+        " updated_at = excluded.updated_at",
+        (user_id, kind, json.dumps(data, ensure_ascii=False), now),
+    )
 
 
 async def clear_dialog(db: Database, user_id: int) -> None:
-    async with db.transaction() as conn:
-        await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,))
+    await db.write("DELETE FROM dialogs WHERE user_id = ?", (user_id,))

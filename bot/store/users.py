@@ -34,25 +34,21 @@ async def get_or_create_user(db: Database, channel: str, external_id: str, displ
     row = await db.fetchone("SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id))
     if row is not None:
         return _user(row)
-    async with db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO users (channel, external_id, display_name, created_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(channel, external_id) DO NOTHING",
-            (channel, external_id, display_name[:200], _now()),
-        )
+    await db.write(
+        "INSERT INTO users (channel, external_id, display_name, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(channel, external_id) DO NOTHING",
+        (channel, external_id, display_name[:200], _now()),
+    )
     row = await db.fetchone("SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id))
     assert row is not None
     return _user(row)
 
 
 async def set_lang(db: Database, user_id: int, lang: str) -> None:
-    async with db.transaction() as conn:
-        await conn.execute("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+    await db.write("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
 
 
 async def set_last_location(db: Database, user_id: int, lat: float, lon: float) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE users SET last_lat = ?, last_lon = ?, last_loc_at = ? WHERE id = ?",
-            (lat, lon, _now(), user_id),
-        )
+    await db.write(
+        "UPDATE users SET last_lat = ?, last_lon = ?, last_loc_at = ? WHERE id = ?", (lat, lon, _now(), user_id)
+    )
