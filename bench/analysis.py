@@ -135,26 +135,26 @@ The echo bot is the framework's ceiling: one `reply_text` of one line. Our answe
 of it (target 0.7×) — missed. What an answer costs beyond the echo, found by profiling (py-spy on both bots
 under the same load; removing parts of the handler by monkeypatching in a scratch run):
 
-* **Per-update database round trips.** Before the handler runs, the new update guard records the update id
-  (`first_sight`: one write transaction); then `who()` reads the user (`SELECT` per update), `remember_location`
-  writes a transaction, and the report service reads the rider's dialog. Each aiosqlite call is a hop to its
-  worker thread and back (execute, fetch, close: 3 hops for a `fetchone`, 3 for a one-statement transaction) —
-  ~12 hops per location, ~100-200 µs each on this 2-core machine, and PTB awaits them one update at a time.
-  Caching the user and skipping the location write and the draft read raised the ratio only to ~0.5×.
+* **Per-update database round trips.** The update guard records the update id, `who()` reads the user,
+  `remember_location` writes the last location and the report service reads the rider's dialog. Each aiosqlite
+  call is a hop to its worker thread and back. These were ~12 hops per location (execute, fetch and close for a
+  read; BEGIN, statement and COMMIT for a one-statement write); reads are now one hop (`execute_fetchall`) and the
+  small per-message writes one autocommit statement under the writer lock (`Database.write`): 4 hops. That took
+  the ratio from ~0.34× to ~0.49× in the same harness.
 * **The answer itself.** ~450 characters plus an inline keyboard of 5-10 buttons (~1.8 KB of JSON): PTB
   serialises it, the stand-in parses and stores it, and PTB parses the returned Message with its keyboard.
-  Replying with the echo's one line while still doing all the work raised the ratio only to ~0.45×.
-* Each alone explains about half of the gap; together they are the gap. Our own computing is small: the finder
-  ~160 µs (the index ~25 µs of it), the text ~75 µs, the keyboard ~150 µs, its JSON ~140 µs.
-* Both bots also pay for a framework quirk: httpcore asks `import sniffio` on every request and, with sniffio not
-  installed, the failed import searches `sys.path` each time (~6 % of all CPU samples). Adding `sniffio` to the
-  dependencies would speed up every Bot API call of both bots (it does not change the ratio).
+  Replying with the echo's one line while still doing all the work raised the ratio only to ~0.45× (before the
+  round-trip fix). This is the product: a rider needs the distances, hours and buttons, so it stays.
+* Our own computing is small: the finder ~160 µs (the index ~25 µs of it), the text ~75 µs, the keyboard
+  ~150 µs, its JSON ~140 µs. `sniffio` is now a dependency (httpcore retried a failed import on every request).
+* Updates of different chats are now handled side by side (`handlers/ordering.py`, one chat strictly in order),
+  so one rider's slow step (a geocoder call, a photo download) no longer delays the others; on this 2-core
+  machine, with bot, stand-in and riders in one process, it does not raise throughput much: the work is CPU.
 
-What would close it (outside the files this benchmark owns, so left open): keep users in a small in-memory
-cache (by channel id; invalidated on language change), write the last location lazily (only when it moved or
-on a timer: it is a convenience for "🏠 附近驿站", not a record), and run the update guard's write and the
-dialog read as one statement; or let PTB process updates concurrently (`concurrent_updates`) with a per-chat lock
-so DB waits of different riders overlap. The one-rider latency shows the cost a person feels today.
+What is left, and why it is left: the remaining gap is the size of a useful answer and four small database
+round trips a rider's location needs to be handled safely (drop a redelivered update, know the user, remember
+where they are, not mistake a report's location for a search). Caching users in memory would save one more hop
+but makes the language setting and roles stale across processes; we chose correctness.
 
 ## 3. Durable 随手拍 intake
 
