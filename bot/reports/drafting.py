@@ -282,7 +282,7 @@ class DraftingMixin:
             await store.log_event(
                 conn, report_id, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
             )
-            report = await self._assign(conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now)
+            report = await self.assign_to(conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now)
             await self.announce(conn, report, people, [p["sha256"] for p in draft["photos"]], followers=1)
             await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
         self.wake_outbox()
@@ -321,7 +321,7 @@ class DraftingMixin:
             await store.log_event(
                 conn, report_id, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
             )
-            report = await self._assign(conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now)
+            report = await self.assign_to(conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now)
             await self.announce(conn, report, people, [], followers=1)
             if in_transaction is not None:
                 await in_transaction(conn, report)

@@ -84,7 +84,7 @@ class ReportService(DraftingMixin, WorkflowMixin):
 
     # ------------------------------------------------------------------ assignment and announcements
 
-    async def _assign(
+    async def assign_to(
         self,
         conn: aiosqlite.Connection,
         report_id: int,

@@ -205,7 +205,7 @@ class WorkflowMixin:
             async with self.db.transaction() as conn:
                 if data["action"] == "transfer":
                     assignment = Assignment(data["kind"], data["target"], report.grid_id, "transfer")
-                    updated = await self._assign(
+                    updated = await self.assign_to(
                         conn, report.id, report.version, report.status, Action.TRANSFER, assignment, user.id, note, now
                     )
                     people = await recipients(

@@ -19,7 +19,7 @@ import aiosqlite
 
 from bot.clock import Clock
 from bot.outbox import messages as out
-from bot.outbox.store import enqueue
+from bot.outbox.store import Recipient, enqueue
 from bot.people.roles import RoleService
 from bot.reports import notices as n
 from bot.reports.categories import category
@@ -208,7 +208,7 @@ class DeadlineWatcher:
         )
         if level == MAX_LEVEL and not (report.assignee_kind == "department" and report.assignee == department):
             assignment = Assignment("department", department, report.grid_id, "escalation")
-            moved = await self.reports._assign(
+            moved = await self.reports.assign_to(
                 conn, report.id, report.version, report.status, Action.TRANSFER, assignment, None, note, stamp
             )
             await conn.execute("UPDATE reports SET escalation_level = ? WHERE id = ?", (level, report.id))
@@ -312,9 +312,7 @@ class DeadlineWatcher:
         return found
 
 
-async def recipients_for_supervisors(roles: RoleService, scope: str) -> list[Any]:
-    from bot.outbox.store import Recipient
-
+async def recipients_for_supervisors(roles: RoleService, scope: str) -> list[Recipient]:
     return [Recipient(u.id, u.channel, u.external_id, u.lang) for u in await roles.users_with("supervisor", scope)]
 
 

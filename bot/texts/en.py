@@ -216,4 +216,6 @@ TEXTS: dict[str, str] = {
     "wechat.cli.failed": "✘ Publishing failed: {error}",
     "wechat.cli.not_configured": "Set RIDER_WECHAT_APPID and RIDER_WECHAT_SECRET first (or wechat_appid and "
     "wechat_secret in the config file).",
+    "error.storage": "⚠️ Could not save just now, so that step did not take effect (a storage problem on our side). "
+    "Please try again in a moment.",
 }

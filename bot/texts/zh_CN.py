@@ -211,4 +211,5 @@ TEXTS: dict[str, str] = {
     "wechat.cli.not_configured": (
         "请先设置 RIDER_WECHAT_APPID 和 RIDER_WECHAT_SECRET（或配置文件中的 wechat_appid、wechat_secret）。"
     ),
+    "error.storage": "⚠️ 暂时无法保存，刚才这一步没有生效（服务器存储出了问题）。请稍后再试一次。",
 }
