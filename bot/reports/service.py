@@ -96,6 +96,8 @@ class ReportService(DraftingMixin, WorkflowMixin):
         note: str,
         now: str,
     ) -> Report:
+        """Route, transfer or escalate inside the caller's transaction: the status, the new assignee with a
+        fresh time to accept, and the audit event; raises StaleReport if someone changed the report meanwhile."""
         new_status = advance(status, action)
         category_row = await (await conn.execute("SELECT category FROM reports WHERE id = ?", (report_id,))).fetchone()
         accept_minutes, resolve_minutes, urgent = await store.category_limits(conn, category_row[0])
