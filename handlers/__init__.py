@@ -26,7 +26,7 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("queue", reports.queue, filters=private))
     application.add_handler(CommandHandler("stats", reports.stats, filters=private))
     application.add_handler(CommandHandler("overdue", reports.overdue, filters=private))
-    application.add_handler(CommandHandler(list(COMMANDS), start.group_hint, filters=~private))
+    application.add_handler(CommandHandler(list(COMMANDS), start.group_hint, filters=filters.ChatType.GROUPS))
     application.add_handler(
         MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION & private, finder.on_live_update)
     )

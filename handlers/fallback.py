@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from telegram import Update
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.texts import t
 from handlers.common import main_keyboard, who
@@ -31,8 +32,31 @@ async def on_unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await message.reply_text(text, reply_markup=main_keyboard(w.lang))
 
 
+# SQLite result codes meaning "we could not write now" (disk full, read-only file or mount, I/O error, locked):
+# the rider is told honestly that nothing was saved, rather than a vague "something went wrong".
+STORAGE_ERRORS = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN")
+
+
+def is_storage_error(error: BaseException | None) -> bool:
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    name = getattr(error, "sqlite_errorname", "") or ""
+    text = str(error).lower()
+    return name.startswith(STORAGE_ERRORS) or any(
+        k in text for k in ("database or disk is full", "readonly database", "disk i/o error", "database is locked")
+    )
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    storage = is_storage_error(context.error)
     log.error("error while handling an update: %s", type(context.error).__name__, exc_info=context.error)
+    # The user has had (or cannot get) the one answer to this update: no later handler group may act on it —
+    # e.g. when the guard could not record the update, the report flow must not run and answer "received".
+    await _tell(update, context, "error.storage" if storage else "error.generic")
+    raise ApplicationHandlerStop
+
+
+async def _tell(update: object, context: ContextTypes.DEFAULT_TYPE, key: str) -> None:
     if not isinstance(update, Update) or update.effective_chat is None or update.effective_chat.type != "private":
         return
     try:
@@ -42,8 +66,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = "zh-CN"
     try:
         if update.callback_query:
-            await update.callback_query.answer(t(lang, "error.generic"), show_alert=True)
+            await update.callback_query.answer(t(lang, key), show_alert=True)
         else:
-            await context.bot.send_message(update.effective_chat.id, t(lang, "error.generic"))
+            await context.bot.send_message(update.effective_chat.id, t(lang, key))
     except Exception:
         log.warning("could not tell the user about the error")

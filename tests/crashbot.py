@@ -1,0 +1,59 @@
+"""The bot in a child process, for tests/test_crash.py: `python -m tests.crashbot CONFIG.json`.
+
+It runs the real `Runtime` (PTB polling, the outbox dispatcher, SQLite) against a Bot API stand-in that lives in
+the parent test process, prints "READY" once updates are being received, and runs until it is killed (the test
+uses SIGKILL) or asked to stop (SIGTERM: a clean stop).
+
+Two test-only speed-ups, both about pacing for Telegram's flood limits (which the stand-in does not have), none
+about what is stored or sent: PTB's AIORateLimiter gets no overall/group cap (it still retries 429s), and the
+outbox's global 25/s spacing is set to 0. Everything else is production wiring and defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from telegram.ext import AIORateLimiter
+
+import bot.app
+from bot.app import Runtime
+from bot.config import Settings
+
+
+async def main(config: dict) -> None:
+    settings = Settings(
+        telegram_token=config["token"],
+        telegram_base_url=config["base_url"],
+        telegram_base_file_url=config["base_file_url"],
+        db_path=Path(config["db_path"]),
+        http_port=None,
+        demo_people=False,
+        outbox_per_chat_interval=config.get("per_chat_interval", 0.0),
+        reports_per_hour=1_000_000,
+        flood_burst=1_000_000,
+        flood_per_second=1_000_000.0,
+    )
+    bot.app.AIORateLimiter = functools.partial(AIORateLimiter, overall_max_rate=0, group_max_rate=0)  # type: ignore[misc]
+    runtime = Runtime(settings)
+    await runtime.start(poll_timeout=1)
+    assert runtime.services is not None and runtime.services.outbox is not None
+    runtime.services.outbox.global_interval = 0.0
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("READY", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("handlers.guard").setLevel(logging.INFO)  # "dropped redelivered update N"
+    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))))
