@@ -200,10 +200,9 @@ same burst (report i cannot leave before the 2·i messages ahead of it, at 30/s 
   message when a worker's queue is long).
 * **10/s spread** is inside the limits: p95 is tens of milliseconds — the steady state of a busy city.
 
-Found while reading the dispatcher for this figure (not changed here): `run_once` looks at the first 500 pending
-rows only, so when one chat has a backlog of more than 500 messages (e.g. one grid flooded at 50/s for 10 s),
-messages to *other* chats queued behind them are not seen until it drains — head-of-line blocking across chats.
-Selecting the oldest pending row per chat (`GROUP BY channel, address`) would fix it.
+Found while reading the dispatcher for this figure, and fixed since: `run_once` used to look at the first 500
+pending rows only, so one chat's long backlog hid every other chat's messages; it now takes the oldest pending row
+of each chat (`tests/test_outbox.py::test_one_backed_up_chat_does_not_starve_the_others`).
 
 ## 5. Start-up and memory
 

@@ -93,6 +93,7 @@ def bench_settings(db_path: Path, standin: StandIn, **overrides: Any) -> Setting
         # The flood guard (a token bucket per user) would rightly tell a simulated rider who shares a location
         # twice a second to slow down; the benchmark measures capacity, so its riders may (the check still runs).
         overrides["flood_burst"] = 1_000_000
+        overrides["flood_global_burst"] = 1_000_000
     return replace(settings, **overrides)
 
 

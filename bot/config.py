@@ -53,6 +53,8 @@ class Settings:
     digest_at: time = time(8, 30)  # daily digest to supervisors, local time
     flood_burst: int = 20  # messages a user may send at once…
     flood_per_second: float = 1.0  # …and then per second; beyond that: one "slow down", then ignored
+    flood_global_burst: int = 2000  # all users together: beyond this the bot sheds load instead of lagging
+    flood_global_per_second: float = 200.0
     outbox_per_chat_interval: float = 1.0  # Telegram: about one message a second per chat
     wechat_token: str | None = None  # WeChat 公众号 server token: set it to open the /wechat door
     wechat_aes_key: str | None = None  # EncodingAESKey (43 characters): safe mode (encrypt_type=aes)

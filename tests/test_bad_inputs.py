@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bot.app import Runtime
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.services.guard import FloodGuard
 from tests.chat import ChatUser, buttons, settle
 
 XUZHOU = (34.2617, 117.1859)
@@ -149,3 +150,15 @@ async def test_a_redelivered_update_acts_once(rider: ChatUser, runtime: Runtime)
     await rider.send("/help")
     replies = [m for m in runtime.standin.bot_messages(rider.user_id) if m["_seq"] > before]
     assert sum("随手拍：请拍照" in m["text"] for m in replies) == 1
+
+
+def test_the_flood_guard_limits_each_user_and_everyone_together() -> None:
+    now = [0.0]
+    guard = FloodGuard(burst=3, per_second=1.0, global_burst=5, global_per_second=2.0, clock=lambda: now[0])
+    assert [guard.check("a") for _ in range(6)] == ["ok", "ok", "ok", "warn", "drop", "drop"]
+    # a's refused messages did not spend the shared budget: 2 of 5 are left for everyone else
+    assert [guard.check("b") for _ in range(3)] == ["ok", "ok", "drop"]
+    now[0] += 1.0  # two tokens back in the shared bucket, one in a's
+    assert guard.check("a") == "ok"
+    assert guard.check("c") == "ok"
+    assert guard.check("d") == "drop", "everyone together is limited too"

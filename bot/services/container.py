@@ -100,7 +100,12 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         photos=photos,
         reports=None,  # type: ignore[arg-type]  # set just below: it reads the live grid index through services
         deadlines=None,  # type: ignore[arg-type]
-        flood=FloodGuard(burst=settings.flood_burst, per_second=settings.flood_per_second),
+        flood=FloodGuard(
+            burst=settings.flood_burst,
+            per_second=settings.flood_per_second,
+            global_burst=settings.flood_global_burst,
+            global_per_second=settings.flood_global_per_second,
+        ),
         views=None,  # type: ignore[arg-type]
     )
     services.reports = ReportService(

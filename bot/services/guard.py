@@ -22,31 +22,52 @@ class _Bucket:
     warned: bool = False
 
 
+def _refill(bucket: _Bucket, now: float, capacity: int, rate: float) -> None:
+    bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
+    bucket.updated = now
+
+
 class FloodGuard:
     def __init__(
-        self, *, burst: int = 20, per_second: float = 1.0, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        burst: int = 20,
+        per_second: float = 1.0,
+        global_burst: int = 2000,
+        global_per_second: float = 200.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.burst = burst
         self.per_second = per_second
         self.clock = clock
         self._buckets: dict[str, _Bucket] = {}
+        # Everyone together: beyond this the bot sheds load (silently) rather than fall minutes behind.
+        self._global = _Bucket(float(global_burst), clock())
+        self.global_burst = global_burst
+        self.global_per_second = global_per_second
 
     def check(self, who: str) -> str:
-        """'ok', 'warn' (over the limit for the first time: tell them once) or 'drop'."""
+        """'ok', 'warn' (over the limit for the first time: tell them once) or 'drop'.
+
+        The user's own bucket is checked first and only messages it lets through spend the shared budget, so a
+        flooder cannot use up everyone's share."""
         now = self.clock()
         bucket = self._buckets.get(who)
         if bucket is None:
             bucket = self._buckets[who] = _Bucket(float(self.burst), now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.per_second)
-        bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            bucket.warned = False
-            return "ok"
-        if not bucket.warned:
-            bucket.warned = True
-            return "warn"
-        return "drop"
+        _refill(bucket, now, self.burst, self.per_second)
+        if bucket.tokens < 1:
+            if not bucket.warned:
+                bucket.warned = True
+                return "warn"
+            return "drop"
+        _refill(self._global, now, self.global_burst, self.global_per_second)
+        if self._global.tokens < 1:
+            return "drop"
+        self._global.tokens -= 1
+        bucket.tokens -= 1
+        bucket.warned = False
+        return "ok"
 
     def forget_idle(self, older_than: float = 3600.0) -> None:
         """Memory stays bounded by the users active in the last hour."""
