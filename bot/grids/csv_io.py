@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.geo.coords import CRS
 from bot.grids.geometry import GeometryError, GridShape, parse_polygon
 from bot.grids.model import LEVELS, PARENT_LEVEL, GridRow
-from bot.places.csv_io import RowError, _records, decode
+from bot.places.csv_io import RowError, _records, decode, read_header
 
 __all__ = [
     "COLUMNS",
@@ -97,20 +97,11 @@ def parse_grids(text: str, default_crs: CRS | str = CRS.WGS84, existing: Iterabl
     """Validate a whole grid file; `existing` (the database's grids) may supply parents the file does not repeat."""
     result = GridParseResult()
     records = _records(text)
-    try:
-        header_line, header = next(records)
-    except StopIteration:
-        result.errors.append(RowError(1, "", "empty_file"))
+    head = read_header(records, REQUIRED, COLUMNS)
+    if isinstance(head, RowError):
+        result.errors.append(head)
         return result
-    header = [h.strip().lstrip("\ufeff").lower() for h in header]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        result.errors.append(RowError(header_line, ",".join(missing), "missing_columns"))
-        return result
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        result.errors.append(RowError(header_line, ",".join(unknown), "unknown_columns"))
-        return result
+    _, header = head
     crs = CRS(str(default_crs).lower())
     seen: dict[str, _Seen] = {}
     rows: list[tuple[int, _Seen]] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +60,26 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
+def read_header(
+    records: Iterator[tuple[int, list[str]]], required: Iterable[str], columns: Iterable[str]
+) -> tuple[int, list[str]] | RowError:
+    """The header row (blank lines before it are skipped), checked against the required and known columns."""
+    try:
+        line, header = next(records)
+        while not any(h.strip().lstrip("\ufeff") for h in header):
+            line, header = next(records)
+    except StopIteration:
+        return RowError(1, "", "empty_file")
+    header = [h.strip().lstrip("\ufeff").lower() for h in header]
+    missing = [c for c in required if c not in header]
+    if missing:
+        return RowError(line, ",".join(missing), "missing_columns")
+    unknown = [h for h in header if h not in set(columns)]
+    if unknown:
+        return RowError(line, ",".join(unknown), "unknown_columns")
+    return line, header
+
+
 def decode(data: bytes) -> tuple[str | None, RowError | None]:
     try:
         return data.decode("utf-8-sig"), None
@@ -71,22 +91,11 @@ def decode(data: bytes) -> tuple[str | None, RowError | None]:
 def parse_places(text: str, default_crs: CRS | str = CRS.WGS84) -> ParseResult:
     result = ParseResult()
     records = _records(text)
-    try:
-        header_line, header = next(records)
-        while not any(h.strip().lstrip("\ufeff") for h in header):  # blank lines are ignored, even before the header
-            header_line, header = next(records)
-    except StopIteration:
-        result.errors.append(RowError(1, "", "empty_file"))
+    head = read_header(records, REQUIRED, COLUMNS)
+    if isinstance(head, RowError):
+        result.errors.append(head)
         return result
-    header = [h.strip().lstrip("\ufeff").lower() for h in header]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        result.errors.append(RowError(header_line, ",".join(missing), "missing_columns"))
-        return result
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        result.errors.append(RowError(header_line, ",".join(unknown), "unknown_columns"))
-        return result
+    _, header = head
     seen: dict[str, int] = {}
     for line, fields in records:
         if not any(f.strip() for f in fields):
