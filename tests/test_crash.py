@@ -3,7 +3,7 @@ beyond the one copy a kill can cost, and the database stays sound.
 
 The stand-in (our fake of Telegram's servers) lives in this test process, so it survives every kill and
 records everything. The bot runs in a child process (`python -m tests.crashbot`): the real `Runtime`, PTB
-polling the stand-in over HTTP, the outbox dispatcher and a SQLite file in tmp_path. Grid workers are bound
+polling the stand-in over HTTP, the outbox dispatcher and a SQLite file in a temporary directory. Grid workers are bound
 before the first start. Many riders file reports at once through the real chat flow (photo with words →
 location → category → "not the same problem" when offered → ✅ 提交), each rider's steps in order, reacting to
 what the bot says. Each round, at a random (seeded) moment during the burst, the child is killed with SIGKILL
@@ -33,9 +33,11 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import sqlite3
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -110,6 +112,9 @@ class Bot:
             await self.proc.wait()
         self.proc = None
 
+    def assert_alive(self) -> None:
+        assert self.proc is not None and self.proc.returncode is None, f"the bot died by itself:\n{self.log_tail()}"
+
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):
             return self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
@@ -135,7 +140,7 @@ class Rider:
     filed: int = 0
 
     def _new(self) -> list[dict]:
-        return [m for m in self.standin.bot_messages(self.user_id) if m["message_id"] > self.seen_id]
+        return bot_messages_after(self.standin, self.user_id, self.seen_id)
 
     async def _next_prompt(self) -> dict | None:
         """The bot's newest actionable message after the rider's last action, or None if none comes in time."""
@@ -150,9 +155,7 @@ class Rider:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
-            seq = self.standin.last_seq(self.user_id)
-            with contextlib.suppress(TimeoutError):
-                await self.standin.wait_for_bot_messages(self.user_id, 1, after_seq=seq, timeout=min(remaining, 1))
+            await asyncio.sleep(min(remaining, 0.03))  # cheap polling: see bot_messages_after
 
     def _tap(self, message: dict, data: str) -> None:
         self.standin.inject_callback(self.user_id, message["message_id"], data)
@@ -165,7 +168,9 @@ class Rider:
 
     async def file_one(self) -> None:
         """One report, through whatever the bot asks, until it says 已收到 (then the report is done)."""
-        self.seen_id = max([self.seen_id, *(m["message_id"] for m in self.standin.bot_messages(self.user_id))])
+        self.seen_id = max(
+            [self.seen_id, *(m["message_id"] for m in bot_messages_after(self.standin, self.user_id, 0))]
+        )
         self._send_photo()
         for _ in range(60):
             prompt = await self._next_prompt()
@@ -195,6 +200,23 @@ class Rider:
         raise AssertionError(
             f"rider {self.user_id} could not file a report: {self.standin.transcript(self.user_id)[-6:]}"
         )
+
+
+def bot_messages_after(standin: StandIn, chat_id: int, after_id: int) -> list[dict]:
+    """The bot's messages in a chat with an id above `after_id`, newest last. Reads the stand-in's chat state
+    from the tail (ids only grow) without copying: with 100 riders waiting at once, `StandIn.bot_messages` (a
+    deep copy of the whole chat per call, per waiter, per event) would make the test itself the bottleneck."""
+    state = standin._chats.get(chat_id)
+    if state is None:
+        return []
+    found = []
+    for message_id in reversed(state.entries):
+        if message_id <= after_id:
+            break
+        entry = state.entries[message_id]
+        if entry.from_bot and not entry.deleted:
+            found.append(entry.message)
+    return found[::-1]
 
 
 def inline(message: dict) -> list[dict]:
@@ -352,7 +374,11 @@ async def prepare(db_path: Path) -> None:
         await services.close()
 
 
-async def test_sigkill_during_a_burst_loses_no_acknowledged_report(tmp_path: Path) -> None:
+async def test_sigkill_during_a_burst_loses_no_acknowledged_report() -> None:
+    # Not tmp_path: pytest keeps only the last three session directories, so another pytest run on the machine
+    # could delete this one under a long run. Kept (and printed) if the test fails.
+    tmp_path = Path(tempfile.mkdtemp(prefix="rider-crash-"))
+    passed = False
     db_path = tmp_path / "rider.sqlite3"
     await prepare(db_path)
     standin = StandIn(token=TOKEN)
@@ -369,6 +395,7 @@ async def test_sigkill_during_a_burst_loses_no_acknowledged_report(tmp_path: Pat
     summary: list[dict] = []
     unconfirmed: set[int] = set()
     lost: set[int] = set()
+    work: asyncio.Future | None = None
     try:
         await bot.start()
         for round_no in range(ROUNDS):
@@ -383,13 +410,19 @@ async def test_sigkill_during_a_burst_loses_no_acknowledged_report(tmp_path: Pat
             acked_before = sum(len(r.acks) for r in riders)
             work = asyncio.gather(*(burst(r, n) for r, n in zip(riders, quota, strict=True)))
             kill_after = rng.randint(REPORTS // 10, REPORTS * 9 // 10)
-            while sum(len(r.acks) for r in riders) - acked_before < kill_after and not work.done():  # noqa: ASYNC110
+            while sum(len(r.acks) for r in riders) - acked_before < kill_after and not work.done():
+                bot.assert_alive()
                 await asyncio.sleep(0.005)  # polling the riders' progress: the kill lands at a random step
             await asyncio.sleep(rng.uniform(0, 0.2))
             await bot.kill()
             assert integrity(db_path) == "ok", "after SIGKILL during the burst"
             await bot.start()
-            await asyncio.wait_for(work, timeout=600 if LONG else 120)
+            deadline = time.monotonic() + (1200 if LONG else 120)
+            while not work.done():
+                bot.assert_alive()
+                assert time.monotonic() < deadline, "the burst did not finish"
+                await asyncio.sleep(0.1)
+            await work
             if rng.random() < 0.5:  # kill it again while the outbox is (perhaps) still sending
                 await asyncio.sleep(rng.uniform(0, 0.3))
                 await bot.kill()
@@ -418,6 +451,14 @@ async def test_sigkill_during_a_burst_loses_no_acknowledged_report(tmp_path: Pat
             standin.calls.clear()  # keep the stand-in's memory bounded in long mode
         # Kills made some riders start over; every report they were told about is there, forwarded.
         assert sum(len(r.acks) for r in riders) == ROUNDS * REPORTS
+        shutil.rmtree(tmp_path, ignore_errors=True)
+        passed = True
     finally:
+        if work is not None and not work.done():
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
         await bot.stop()
         await standin.stop()
+        if not passed:
+            print(f"crash test files kept in {tmp_path}")
