@@ -19,9 +19,9 @@ from bot.schedule.jobs import install as install_jobs
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
 from bot.webserver import WebServer
-from handlers import publish_commands, register
-from handlers.ordering import PerChatUpdateProcessor
-from handlers.outbox_sender import TelegramSender
+from handlers.telegram import publish_commands, register
+from handlers.telegram.ordering import PerChatUpdateProcessor
+from handlers.telegram.outbox_sender import TelegramSender
 from handlers.web import build_web_app
 from handlers.wechat import WeChatChannel
 

@@ -1,57 +1,7 @@
-"""The Telegram door: registers thin handlers that turn updates into calls on the core."""
+"""The doors: each folder turns its channel's input into calls on the core (`bot/`) and the answers back.
 
-from __future__ import annotations
-
-from telegram import BotCommand, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
-
-from bot.texts import LANGS, t
-from handlers import fallback, finder, guard, people, reports, search, start
-
-COMMANDS = ("start", "report", "myreports", "points", "queue", "lang", "help")
-
-
-def register(application: Application) -> None:
-    private = filters.ChatType.PRIVATE
-    application.add_handler(TypeHandler(Update, guard.guard), group=-1)
-    application.add_handler(CommandHandler("start", start.start, filters=private))
-    application.add_handler(CommandHandler("help", start.help_command, filters=private))
-    application.add_handler(CommandHandler("lang", start.switch_lang, filters=private))
-    application.add_handler(CommandHandler("join", people.join, filters=private))
-    application.add_handler(CommandHandler("whoami", people.whoami, filters=private))
-    application.add_handler(CommandHandler("report", reports.start_report, filters=private))
-    application.add_handler(CommandHandler("cancel", reports.cancel, filters=private))
-    application.add_handler(CommandHandler("myreports", reports.my_reports, filters=private))
-    application.add_handler(CommandHandler("points", reports.points, filters=private))
-    application.add_handler(CommandHandler("queue", reports.queue, filters=private))
-    application.add_handler(CommandHandler("stats", reports.stats, filters=private))
-    application.add_handler(CommandHandler("overdue", reports.overdue, filters=private))
-    application.add_handler(CommandHandler(list(COMMANDS), start.group_hint, filters=filters.ChatType.GROUPS))
-    application.add_handler(
-        MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION & private, finder.on_live_update)
-    )
-    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION & private, finder.on_location))
-    application.add_handler(
-        MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & private, search.on_text)
-    )
-    application.add_handler(
-        MessageHandler(
-            filters.UpdateType.MESSAGE & private & (filters.PHOTO | filters.Document.IMAGE), reports.on_photo
-        )
-    )
-    application.add_handler(CallbackQueryHandler(reports.on_report_button, pattern=r"^r[a-z]:"))
-    application.add_handler(CallbackQueryHandler(finder.on_callback))
-    application.add_handler(
-        MessageHandler(
-            filters.UpdateType.MESSAGE & private & ~filters.TEXT & ~filters.LOCATION, fallback.on_unsupported
-        )
-    )
-    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND & private, start.help_command))
-    application.add_error_handler(fallback.on_error)
-
-
-async def publish_commands(application: Application) -> None:
-    """The command menu, in Chinese by default and in English for English-language clients."""
-    for lang in LANGS:
-        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in COMMANDS]  # /cancel and /join are contextual
-        await application.bot.set_my_commands(commands, language_code=None if lang == "zh-CN" else "en")
+telegram/  the Telegram Bot API door (PTB handlers, keyboards, the outbox's Telegram sender)
+wechat/    the WeChat official-account callback
+open311/   the Open311 GeoReport v2 API
+web.py     the one HTTP app that mounts the HTTP doors
+"""

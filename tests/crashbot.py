@@ -55,5 +55,5 @@ async def main(config: dict) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("handlers.guard").setLevel(logging.INFO)  # "dropped redelivered update N"
+    logging.getLogger("handlers.telegram.guard").setLevel(logging.INFO)  # "dropped redelivered update N"
     asyncio.run(main(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))))

@@ -149,14 +149,14 @@ async def test_a_full_transaction_reports_the_full_disk_and_leaves_the_connectio
 
 
 class ErrorLog(logging.Handler):
-    """What the error handler (handlers.fallback) logs, with the exception."""
+    """What the error handler (handlers.telegram.fallback) logs, with the exception."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name == "handlers.fallback" and record.exc_info:
+        if record.name == "handlers.telegram.fallback" and record.exc_info:
             self.records.append(record)
 
     def last_raised_in(self, function: str) -> bool:
@@ -176,7 +176,7 @@ class ErrorLog(logging.Handler):
 @pytest.fixture
 def error_log() -> Iterator[ErrorLog]:
     handler = ErrorLog()
-    logger = logging.getLogger("handlers.fallback")
+    logger = logging.getLogger("handlers.telegram.fallback")
     logger.addHandler(handler)
     try:
         yield handler

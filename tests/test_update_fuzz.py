@@ -67,7 +67,7 @@ class Errors(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if not record.name.startswith(("handlers", "bot", "telegram")):
             return
-        if record.levelno >= logging.ERROR or record.name == "handlers.fallback":
+        if record.levelno >= logging.ERROR or record.name == "handlers.telegram.fallback":
             self.records.append(record)
 
     def describe(self) -> str:

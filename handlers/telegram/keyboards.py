@@ -9,7 +9,7 @@ from bot.places.vocab import AMENITIES, KINDS
 from bot.presenters.places import amap_url
 from bot.services.finder import NearestAnswer
 from bot.texts import t
-from handlers import callback_data as cd
+from handlers.telegram import callback_data as cd
 
 FILTER_AMENITIES = (
     "charging",

@@ -9,7 +9,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.services.guard import first_sight
 from bot.texts import t
-from handlers.common import CHANNEL, services_of
+from handlers.telegram.common import CHANNEL, services_of
 
 log = logging.getLogger(__name__)
 

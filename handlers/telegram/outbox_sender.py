@@ -8,7 +8,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import SendResult
 from bot.outbox.messages import Message
-from handlers import render
+from handlers.telegram import render
 
 
 class TelegramSender:

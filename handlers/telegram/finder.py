@@ -12,10 +12,10 @@ from telegram.ext import ContextTypes
 from bot.presenters.places import nav_text, nearest_text, place_text, venue_address
 from bot.services.finder import NearestAnswer, live_refresh_due
 from bot.texts import t
-from handlers import callback_data as cd
-from handlers.common import Who, main_keyboard, who
-from handlers.keyboards import filter_keyboard, nearest_keyboard, place_keyboard, venue_keyboard
-from handlers.reports import send_reply
+from handlers.telegram import callback_data as cd
+from handlers.telegram.common import Who, main_keyboard, who
+from handlers.telegram.keyboards import filter_keyboard, nearest_keyboard, place_keyboard, venue_keyboard
+from handlers.telegram.reports import send_reply
 
 log = logging.getLogger(__name__)
 

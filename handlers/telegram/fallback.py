@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.texts import t
-from handlers.common import main_keyboard, who
+from handlers.telegram.common import main_keyboard, who
 
 log = logging.getLogger(__name__)
 BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses larger files

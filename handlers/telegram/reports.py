@@ -14,8 +14,8 @@ from bot.reports.service import Reply
 from bot.services.container import Services
 from bot.store.users import User
 from bot.texts import t
-from handlers import render
-from handlers.common import Who, who
+from handlers.telegram import render
+from handlers.telegram.common import Who, who
 
 log = logging.getLogger(__name__)
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit

@@ -8,11 +8,11 @@ from telegram.ext import ContextTypes
 from bot.places.search import MAX_QUERY
 from bot.presenters.places import nearest_text, place_text, scope_text
 from bot.texts import all_labels, t
-from handlers.common import main_keyboard, who
-from handlers.finder import nearest_from_last
-from handlers.keyboards import choices_keyboard, nearest_keyboard, place_keyboard
-from handlers.reports import send_reply, start_report
-from handlers.start import help_command
+from handlers.telegram.common import main_keyboard, who
+from handlers.telegram.finder import nearest_from_last
+from handlers.telegram.keyboards import choices_keyboard, nearest_keyboard, place_keyboard
+from handlers.telegram.reports import send_reply, start_report
+from handlers.telegram.start import help_command
 
 _STATIONS = all_labels("kb.stations")
 _FRIENDLY = all_labels("kb.friendly")

@@ -7,7 +7,7 @@ from telegram.ext import ContextTypes
 
 from bot.people.invites import FAILURE_WINDOW, InviteError
 from bot.texts import t
-from handlers.common import who
+from handlers.telegram.common import who
 
 
 async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

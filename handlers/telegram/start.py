@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.texts import t
-from handlers.common import main_keyboard, who
+from handlers.telegram.common import main_keyboard, who
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -12,7 +12,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, R
 
 from bot.media.photos import PhotoStore
 from bot.outbox.messages import Message as CoreMessage
-from handlers.common import location_keyboard, main_keyboard
+from handlers.telegram.common import location_keyboard, main_keyboard
 
 
 def inline_markup(buttons: list[list[dict[str, str]]] | None) -> InlineKeyboardMarkup | None:
