@@ -15,6 +15,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ from bot.app import Runtime
 from bot.config import Settings
 
 
-async def main(config: dict) -> None:
+async def main(config: dict, parent: int) -> None:
     settings = Settings(
         telegram_token=config["token"],
         telegram_base_url=config["base_url"],
@@ -46,14 +47,24 @@ async def main(config: dict) -> None:
     runtime.services.outbox.global_interval = 0.0
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    orphan_watch = asyncio.create_task(exit_when_orphaned(parent))
     print("READY", flush=True)
     try:
         await stop.wait()
     finally:
+        orphan_watch.cancel()
         await runtime.stop()
 
 
+async def exit_when_orphaned(parent: int) -> None:
+    """If the test process dies (killed, timed out), do not linger polling a stand-in that is gone."""
+    while os.getppid() == parent:  # noqa: ASYNC110 - nothing to wait on: the kernel re-parents us silently
+        await asyncio.sleep(0.5)
+    os._exit(1)
+
+
 if __name__ == "__main__":
+    test_process = os.getppid()  # first thing: the parent may die while the bot is still starting
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("handlers.telegram.guard").setLevel(logging.INFO)  # "dropped redelivered update N"
-    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))))
+    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), test_process))
