@@ -1,11 +1,40 @@
-"""Logging that never prints the bot token: PTB and httpx put it in request URLs and error messages."""
+"""Logging that never prints the bot token and never lets user-supplied text forge a log line.
+
+PTB and httpx put the token in request URLs and error messages, so it is redacted. Riders type whatever they
+like, and a forged button press can carry any callback data: a newline or an ANSI escape in a logged value
+would start a line of its own, or repaint the operator's terminal. Rather than trusting every call site to
+remember `%r`, the handler escapes control characters in every rendered message, once, here.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import quote
 
 from bot.config import Settings
+
+# C0 and C1 controls and DEL, the Unicode line/paragraph separators, and the bidirectional overrides and
+# isolates (which reorder what an operator reads without changing what is stored).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """`a\\nb` for a newline, `\\x1b` for ESC, `\\u2028` for a line separator: one physical line, readable."""
+
+    def one(match: re.Match[str]) -> str:
+        ch = match.group()
+        return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+
+    return _CONTROLS.sub(one, text)
+
+
+def _rendered(record: logging.LogRecord) -> str | None:
+    try:
+        return record.getMessage()
+    except Exception:  # a malformed log call: let logging report it as usual
+        return None
 
 
 class RedactSecrets(logging.Filter):
@@ -16,9 +45,8 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed log call: let logging report it as usual
+        message = _rendered(record)
+        if message is None:
             return True
         redacted = message
         for secret in self.secrets:
@@ -33,10 +61,24 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class EscapeControls(logging.Filter):
+    """One record, one line: control characters in the message are escaped. A traceback (exc_text) is left
+    multi-line, as Python prints it; it is ours, not the user's, except for an exception's own message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = _rendered(record)
+        if message is not None:
+            escaped = escape_controls(message)
+            if escaped != message:
+                record.msg, record.args = escaped, None
+        return True
+
+
 def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets([settings.telegram_token or "", settings.webhook_secret or ""]))
+    handler.addFilter(EscapeControls())  # after redaction, which matches the secret as it was configured
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

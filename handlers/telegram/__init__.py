@@ -6,13 +6,14 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from bot.texts import LANGS, t
-from handlers.telegram import fallback, finder, guard, people, reports, search, start
+from handlers.telegram import fallback, finder, guard, people, reports, search, senderless, start
 
 COMMANDS = ("start", "report", "myreports", "points", "queue", "lang", "help")
 
 
 def register(application: Application) -> None:
     private = filters.ChatType.PRIVATE
+    application.add_handler(TypeHandler(Update, senderless.drop_senderless), group=-2)
     application.add_handler(TypeHandler(Update, guard.guard), group=-1)
     application.add_handler(CommandHandler("start", start.start, filters=private))
     application.add_handler(CommandHandler("help", start.help_command, filters=private))
