@@ -14,6 +14,7 @@ DEFAULT_USERS: list[dict] = [
     {"id": 1001, "first_name": "骑手小王", "role": "骑手"},
     {"id": 2001, "first_name": "网格员老李", "role": "网格员"},
     {"id": 3001, "first_name": "社区书记", "role": "社区"},
+    {"id": 4001, "first_name": "驿站站长老陈", "role": "驿站"},
 ]
 
 

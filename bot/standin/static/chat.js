@@ -20,6 +20,7 @@
     { id: 1001, first_name: "骑手小王" },
     { id: 2001, first_name: "网格员老李" },
     { id: 3001, first_name: "社区书记" },
+    { id: 4001, first_name: "驿站站长老陈" },
   ];
   const LIVE_PERIOD = 900;
 
