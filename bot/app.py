@@ -146,15 +146,21 @@ class Runtime:
             self.services = None
 
 
-DEMO_WORKER, DEMO_SUPERVISOR = 2001, 3001  # the chat page's 网格员老李 and 社区书记
+DEMO_WORKER, DEMO_SUPERVISOR, DEMO_KEEPER = 2001, 3001, 4001  # the chat page's 网格员老李, 社区书记, 驿站站长老陈
+DEMO_KEEPER_PLACE = "xz-hanfeng-xiaoge"  # the bundled list's first Xuzhou station
 
 
 async def seed_demo_people(services: Services) -> None:
     """Offline demo only: make the chat page's grid worker work every grid and its supervisor every street,
-    so a report filed on the page reaches someone the visitor can switch to."""
+    so a report filed on the page reaches someone the visitor can switch to; its station keeper keeps one station."""
     worker = await services.users.identify("telegram", str(DEMO_WORKER), "网格员老李")
     supervisor = await services.users.identify("telegram", str(DEMO_SUPERVISOR), "社区书记")
     for grid in services.grids.grids("grid"):
         await services.roles.grant(worker.id, "worker", grid.id, "demo")
     for street in services.grids.grids("street"):
         await services.roles.grant(supervisor.id, "supervisor", street.id, "demo")
+    stations = [p.id for p in services.finder.catalog.places if p.kind == "station"]
+    if stations:  # the keeper of one station (the bundled list's, or any when another list is loaded)
+        keeper = await services.users.identify("telegram", str(DEMO_KEEPER), "驿站站长老陈")
+        place = DEMO_KEEPER_PLACE if DEMO_KEEPER_PLACE in stations else stations[0]
+        await services.roles.grant(keeper.id, "keeper", place, "demo")

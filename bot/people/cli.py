@@ -19,7 +19,7 @@ from bot.store.db import Database
 from bot.texts import t
 
 # Which option names the scope of each role; admins have none.
-SCOPE_OPTION = {"worker": "grid", "supervisor": "scope", "department": "dept"}
+SCOPE_OPTION = {"worker": "grid", "supervisor": "scope", "department": "dept", "keeper": "place"}
 
 
 def add_invite_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,7 @@ def add_invite_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid", help="grid id, for --role worker")
     p.add_argument("--scope", help="community or street id, for --role supervisor")
     p.add_argument("--dept", help="department code, for --role department (e.g. chengguan)")
+    p.add_argument("--place", help="place id, for --role keeper (a station's keeper, 驿站管理员)")
     p.add_argument("--ttl-hours", type=float, default=72.0, help="hours until the code expires (default 72)")
     p.add_argument("--by", default="cli", help="who created it, kept with the invite (default: cli)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-ROLES = ("worker", "supervisor", "department", "admin")
+ROLES = ("worker", "supervisor", "department", "admin", "keeper")
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,8 @@ class ScopeError(ValueError):
     """A role cannot have this scope; `code` names why (a `role.scope_*` text explains it to a person).
 
     Codes: unknown_role, unknown_grid (worker: no grid of level 'grid' with that id), unknown_area (supervisor:
-    no community or street with that id), unknown_department, admin_scope (admins have no scope).
+    no community or street with that id), unknown_department, admin_scope (admins have no scope), unknown_place
+    (keeper: no place with that id).
     """
 
     def __init__(self, code: str, role: str, scope: str) -> None:

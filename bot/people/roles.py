@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.clock import Clock
 from bot.people.invites import InviteService
 from bot.people.model import ROLES, Role, ScopeError, utc_stamp
+from bot.store import keepers as keeper_store
 from bot.store import roles as store
 from bot.store.db import Database
 from bot.store.users import User
@@ -62,6 +63,10 @@ class RoleService:
             if scope not in {code for code, _, _ in await store.departments(self.db)}:
                 raise ScopeError("unknown_department", role, scope)
             return
+        if role == "keeper":
+            if await keeper_store.place_name(self.db, scope) is None:
+                raise ScopeError("unknown_place", role, scope)
+            return
         found = await store.grid(self.db, scope)
         if role == "worker" and (found is None or found.level != "grid"):
             raise ScopeError("unknown_grid", role, scope)
@@ -110,6 +115,8 @@ class RoleService:
                 if code == role.scope:
                     return name_en if lang == "en" else name_zh
             return role.scope
+        if role.role == "keeper":
+            return await keeper_store.place_name(self.db, role.scope) or role.scope
         found = await store.grid(self.db, role.scope)
         if found is None:
             return role.scope

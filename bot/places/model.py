@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.places.hours import Hours
+from bot.places.live import Live
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Place:
     approximate: bool = True
     notes: str = ""
     src_crs: str = "wgs84"
+    live: Live | None = None  # the keeper's word from the chat (bot/places/live.py); None: nobody said anything
 
     def has(self, amenity: str) -> bool:
         return amenity in self.amenities

@@ -6,12 +6,14 @@ any character. Channels add their own buttons around this text.
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote
 
 from bot.geo.coords import wgs84_to_gcj02
 from bot.places.hours import OpenState
 from bot.places.model import Place
 from bot.places.vocab import AMENITIES, AMENITY_BY_TOKEN, KIND_BY_TOKEN, POLICIES, POLICY_BY_TOKEN
+from bot.presenters.live import live_lines
 from bot.services.finder import NearestAnswer, PlaceHit
 from bot.texts import t
 
@@ -58,6 +60,7 @@ def hit_lines(lang: str, n: int, hit: PlaceHit) -> list[str]:
         f"   📏 {distance_text(lang, hit.distance_m)} · 🛵 {t(lang, 'ride', min=hit.ride_minutes)}"
         f" · {open_text(lang, hit.open_state)}",
     ]
+    lines.extend(f"   {line}" for line in live_lines(lang, place, hit.checked_at))
     amenities = _amenities(lang, place)
     if amenities:
         lines.append(f"   {amenities}")
@@ -108,8 +111,11 @@ def nearest_text(lang: str, answer: NearestAnswer) -> str:
     return "\n".join(lines).strip()
 
 
-def place_text(lang: str, place: Place, state: OpenState, distance_m: float | None = None) -> str:
+def place_text(
+    lang: str, place: Place, state: OpenState, distance_m: float | None = None, now: datetime | None = None
+) -> str:
     lines = [f"{place.name} · {kind_label(lang, place.kind)}"]
+    lines.extend(live_lines(lang, place, now))
     where = _address(place.city, place.district, place.address)
     if where:
         lines.append(t(lang, "place.address", address=where))

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.grids.index import GridIndex
+from bot.keepers.common import Deps
+from bot.keepers.service import KeeperService
 from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import OutboxDispatcher, Sender
 from bot.people.roles import RoleService
@@ -39,6 +41,7 @@ class Services:
     views: SupervisorViews
     flood: FloodGuard = field(default_factory=FloodGuard)
     outbox: OutboxDispatcher | None = None
+    keepers: KeeperService = None  # type: ignore[assignment]  # set by open_services (needs the services)
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:
@@ -132,4 +135,9 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         wake_outbox=services.wake_outbox,
     )
     services.views = SupervisorViews(services.deadlines)
+    deps = Deps(
+        db, clock, roles, lambda place_id: services.finder.place(place_id), services.reload_places,
+        services.wake_outbox, settings.tz,
+    )  # fmt: skip
+    services.keepers = KeeperService(deps, photos)
     return services

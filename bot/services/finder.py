@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.clock import Clock
@@ -35,6 +36,7 @@ class PlaceHit:
     distance_m: float
     ride_minutes: int
     open_state: OpenState
+    checked_at: datetime | None = None  # when the answer was made: the live lines say "N minutes ago" from here
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ class FinderService:
         return max(1, round(distance_m * DETOUR_FACTOR / (self.ebike_speed_kmh * 1000 / 60)))
 
     def _hit(self, place: Place, distance_m: float) -> PlaceHit:
-        return PlaceHit(place, distance_m, self.ride_minutes(distance_m), place.hours.state_at(self.clock.now()))
+        now = self.clock.now()
+        return PlaceHit(place, distance_m, self.ride_minutes(distance_m), place.hours.state_at(now), now)
 
     def nearest(
         self,

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.places.hours import parse_hours
+from bot.places.live import Live
 from bot.places.model import Place
 from bot.store.db import Database
 
@@ -82,8 +83,33 @@ def _split(cell: str) -> list[str]:
     return [p for p in cell.split(";") if p]
 
 
+_LIVE_COLUMNS = (
+    "l.status AS live_status, l.note AS live_note, l.until AS live_until, l.photo AS live_photo,"
+    " l.updated_at AS live_updated_at, l.confirmed_at AS live_confirmed_at, l.disputed_at AS live_disputed_at"
+)
+
+
+def _when(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
+def _live(r: object) -> Live | None:
+    """The keeper's word on a place (bot/places/live.py); None when nobody has said anything from the chat."""
+    if r["live_status"] is None:  # type: ignore[index]
+        return None
+    imported, confirmed = r["updated_at"], r["live_confirmed_at"]  # type: ignore[index]
+    return Live(
+        status=r["live_status"], note=r["live_note"], until=_when(r["live_until"]), photo=r["live_photo"],
+        updated_at=_when(r["live_updated_at"]), confirmed_at=_when(max(imported, confirmed or "")),
+        disputed=r["live_disputed_at"] is not None,
+    )  # type: ignore[index]  # fmt: skip
+
+
 async def load_places(db: Database) -> list[Place]:
-    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM places ORDER BY id")
+    columns = ", ".join(f"p.{c.strip()}" for c in _COLUMNS.split(","))
+    rows = await db.fetchall(
+        f"SELECT {columns}, {_LIVE_COLUMNS} FROM places p LEFT JOIN place_live l ON l.place_id = p.id ORDER BY p.id"
+    )
     return [
         Place(
             id=r["id"],
@@ -103,6 +129,7 @@ async def load_places(db: Database) -> list[Place]:
             approximate=bool(r["approximate"]),
             notes=r["notes"],
             src_crs=r["src_crs"],
+            live=_live(r),
         )
         for r in rows
     ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
+from bot.keepers import actions as keeper_actions
 from bot.texts import LANGS, t
-from handlers.telegram import fallback, finder, guard, people, reports, search, senderless, start
+from handlers.telegram import fallback, finder, guard, keepers, people, reports, search, senderless, start
 
 COMMANDS = ("start", "report", "myreports", "points", "queue", "lang", "help")
 
@@ -27,6 +28,8 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("queue", reports.queue, filters=private))
     application.add_handler(CommandHandler("stats", reports.stats, filters=private))
     application.add_handler(CommandHandler("overdue", reports.overdue, filters=private))
+    for name in ("station", "status", "hours", "amenities", "phone"):
+        application.add_handler(CommandHandler(name, getattr(keepers, name), filters=private))
     application.add_handler(CommandHandler(list(COMMANDS), start.group_hint, filters=filters.ChatType.GROUPS))
     application.add_handler(
         MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION & private, finder.on_live_update)
@@ -41,6 +44,7 @@ def register(application: Application) -> None:
         )
     )
     application.add_handler(CallbackQueryHandler(reports.on_report_button, pattern=r"^r[a-z]:"))
+    application.add_handler(CallbackQueryHandler(keepers.on_button, pattern=keeper_actions.PREFIX))
     application.add_handler(CallbackQueryHandler(finder.on_callback))
     application.add_handler(
         MessageHandler(

@@ -125,7 +125,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         )
     elif payload.action == "detail":
         state = w.services.finder.open_state(place)
-        text = place_text(w.lang, place, state) + "\n\n" + nav_text(w.lang, place)
+        text = place_text(w.lang, place, state, now=w.services.clock.now()) + "\n\n" + nav_text(w.lang, place)
         await context.bot.send_message(chat_id, text, reply_markup=place_keyboard(w.lang, place, payload.scope))
         await _send_route_map(context, chat_id, w, place.route_map)
     else:  # around: the rider picked a place as where they are

@@ -35,7 +35,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await start_report(update, context)
         return
     w = await who(update, context)
-    pending = await w.services.reports.on_text(w.user, text)
+    pending = await w.services.keepers.on_text(w.user, text) or await w.services.reports.on_text(w.user, text)
     if pending is not None:  # an answer the core asked for (a report's words, a worker's reason)
         await send_reply(update, context, w, pending)
         return
@@ -46,7 +46,9 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif answer.status == "unique":
         place = answer.matches[0]
         state = w.services.finder.open_state(place)
-        await message.reply_text(place_text(w.lang, place, state), reply_markup=place_keyboard(w.lang, place))
+        await message.reply_text(
+            place_text(w.lang, place, state, now=w.services.clock.now()), reply_markup=place_keyboard(w.lang, place)
+        )
     elif answer.status == "choose":
         await message.reply_text(
             t(w.lang, "search.choose", q=answer.query[:30]), reply_markup=choices_keyboard(answer.matches)

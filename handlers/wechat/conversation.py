@@ -246,7 +246,9 @@ class Conversation:
         finder = self.services.finder
         place = finder.place(place_id)
         assert place is not None
-        return out.text(place_text(lang, place, finder.open_state(place)) + "\n\n" + nav_text(lang, place))
+        return out.text(
+            place_text(lang, place, finder.open_state(place), now=finder.clock.now()) + "\n\n" + nav_text(lang, place)
+        )
 
     def _nearest_body(self, lang: str, answer: Any) -> str:
         text = nearest_text(lang, answer)

@@ -1,0 +1,109 @@
+"""Station keepers' data in SQLite: the live word on a place, its audit trail, riders' flags and suggestions.
+
+Reads may use the `Database`; writes take the connection of the caller's `Database.transaction()`, so a change,
+its audit row and its outbox notices commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.store.db import Database
+
+
+async def place_name(db: Database, place_id: str) -> str | None:
+    row = await db.fetchone("SELECT name FROM places WHERE id = ?", (place_id,))
+    return row["name"] if row else None
+
+
+async def place_fields(conn: aiosqlite.Connection, place_id: str) -> dict[str, str] | None:
+    """The columns a keeper may change, as stored (for the audit's old value)."""
+    async with conn.execute(
+        "SELECT p.hours, p.amenities, p.phone, COALESCE(l.status, 'open') AS status, COALESCE(l.note, '') AS note,"
+        " COALESCE(l.until, '') AS until, COALESCE(l.photo, '') AS photo"
+        " FROM places p LEFT JOIN place_live l ON l.place_id = p.id WHERE p.id = ?",
+        (place_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return dict(row) if row else None
+
+
+async def audit(
+    conn: aiosqlite.Connection, place_id: str, actor_id: int | None, field: str, old: str, new: str, at: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO place_audit (place_id, actor_id, field, old, new, at) VALUES (?, ?, ?, ?, ?, ?)",
+        (place_id, actor_id, field, old, new, at),
+    )
+
+
+async def ensure_live(conn: aiosqlite.Connection, place_id: str) -> None:
+    await conn.execute("INSERT INTO place_live (place_id) VALUES (?) ON CONFLICT(place_id) DO NOTHING", (place_id,))
+
+
+async def set_live(conn: aiosqlite.Connection, place_id: str, at: str, actor_id: int, **values: object) -> None:
+    """Change live columns (status, note, until, photo) and mark the place updated and confirmed by a keeper."""
+    allowed = {"status", "note", "until", "photo"}
+    if not set(values) <= allowed:
+        raise ValueError(f"not live columns: {sorted(set(values) - allowed)}")
+    await ensure_live(conn, place_id)
+    sets = "".join(f"{name} = ?, " for name in values)
+    await conn.execute(
+        f"UPDATE place_live SET {sets}updated_at = ?, updated_by = ?, confirmed_at = ?, confirmed_by = 'keeper',"
+        " disputed_at = NULL WHERE place_id = ?",
+        (*values.values(), at, actor_id, at, place_id),
+    )
+
+
+async def set_place_column(conn: aiosqlite.Connection, place_id: str, column: str, value: str) -> None:
+    if column not in {"hours", "amenities", "phone"}:
+        raise ValueError(f"keepers cannot change {column!r}")
+    await conn.execute(f"UPDATE places SET {column} = ? WHERE id = ?", (value, place_id))
+
+
+async def confirm(conn: aiosqlite.Connection, place_id: str, at: str, by: str) -> None:
+    """The data is right as it stands (a keeper's or admin's word): last-confirmed now, no longer disputed."""
+    await ensure_live(conn, place_id)
+    await conn.execute(
+        "UPDATE place_live SET confirmed_at = ?, confirmed_by = ?, disputed_at = NULL WHERE place_id = ?",
+        (at, by, place_id),
+    )
+
+
+async def mark_disputed(conn: aiosqlite.Connection, place_id: str, at: str) -> bool:
+    """True if this call made the place 待核实 (it was not already)."""
+    await ensure_live(conn, place_id)
+    cur = await conn.execute(
+        "UPDATE place_live SET disputed_at = ? WHERE place_id = ? AND disputed_at IS NULL", (at, place_id)
+    )
+    return cur.rowcount == 1
+
+
+@dataclass(frozen=True)
+class StaleRow:
+    place_id: str
+    name: str
+    kind: str
+    confirmed_at: str
+    confirmed_by: str
+
+
+async def stale_places(db: Database, before: str) -> list[StaleRow]:
+    """Places whose last confirmation (keeper, admin, or the import that wrote them) is older than `before`."""
+    rows = await db.fetchall(
+        "SELECT p.id, p.name, p.kind, MAX(p.updated_at, COALESCE(l.confirmed_at, '')) AS confirmed_at,"
+        " CASE WHEN COALESCE(l.confirmed_at, '') > p.updated_at THEN l.confirmed_by ELSE 'import' END AS by"
+        " FROM places p LEFT JOIN place_live l ON l.place_id = p.id"
+        " WHERE MAX(p.updated_at, COALESCE(l.confirmed_at, '')) < ? ORDER BY confirmed_at, p.id",
+        (before,),
+    )
+    return [StaleRow(r["id"], r["name"], r["kind"], r["confirmed_at"], r["by"]) for r in rows]
+
+
+async def audit_rows(db: Database, place_id: str, limit: int = 50) -> list[aiosqlite.Row]:
+    return await db.fetchall(
+        "SELECT actor_id, field, old, new, at FROM place_audit WHERE place_id = ? ORDER BY id DESC LIMIT ?",
+        (place_id, limit),
+    )

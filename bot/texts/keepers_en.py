@@ -1,0 +1,65 @@
+"""Station keepers, live status, corrections, suggestions (English)."""
+
+TEXTS = {
+    # roles and invites
+    "role.keeper": "station keeper",
+    "role.scope_unknown_place": "There is no place with id “{scope}” (a station keeper's scope must be a place).",
+    # live lines in riders' answers
+    "live.just_now": "just now",
+    "live.minutes_ago": "{n} min ago",
+    "live.hours_ago": "{n} h ago",
+    "live.days_ago": "{n} days ago",
+    "live.updated": "🕒 station updated {ago}",
+    "live.disputed": "⚠️ To be verified: several riders say this information may be wrong",
+    "live.status.closed": "⛔ Closed today",
+    "live.status.full": "🈵 Full, no seats right now",
+    "live.status.no_power": "🔌❌ No power today: no charging",
+    "live.status.no_water": "💧❌ No water today",
+    "live.until": ", back at {time}",
+    "live.note": "📝 {note}",
+    # the keeper's card and commands
+    "keeper.status.open": "✅ Open",
+    "keeper.status.closed": "⛔ Closed today",
+    "keeper.status.full": "🈵 Full",
+    "keeper.status.no_power": "🔌 No power",
+    "keeper.status.no_water": "💧 No water",
+    "keeper.status_word.open": "open|normal",
+    "keeper.status_word.closed": "closed|shut",
+    "keeper.status_word.full": "full",
+    "keeper.status_word.no_power": "no_power|nopower|power",
+    "keeper.status_word.no_water": "no_water|nowater|water",
+    "keeper.card_title": "🏠 Station keeping",
+    "keeper.card_help": (
+        "Tap a button below to set today's status. You can also send:\n"
+        "/hours 08:00-22:00 — opening hours\n"
+        "/amenities water charging microwave — amenities\n"
+        "/phone 0516-12345678 — phone\n"
+        "/status closed 14:00 power repair — status, back-at time and a note"
+    ),
+    "keeper.btn_confirm": "👍 All correct",
+    "keeper.btn_photo": "📷 Entrance photo",
+    "keeper.btn_skip": "Skip",
+    "keeper.saved": "✅ “{name}” updated: riders see it right away.",
+    "keeper.confirmed": "👍 Confirmed as correct, thank you!",
+    "keeper.skipped": "OK",
+    "keeper.ask_note": "Optional: reply with a back-at time and a note, e.g. “14:00 power repair”. Or tap “Skip”.",
+    "keeper.ask_photo": "📷 Please send a photo of the entrance of “{name}” so riders find it.",
+    "keeper.bad_photo": "😕 That photo cannot be used; please send a JPG or PNG photo.",
+    "keeper.not_keeper": "You are not a station keeper yet. If an admin gave you an invite code, send “/join CODE”.",
+    "keeper.not_yours": "⛔ You are not a keeper of “{place}” and cannot change it. Nothing was changed.",
+    "keeper.which_place": "You keep several places: add the place id, e.g. “/station ID”. Your places: {ids}",
+    "keeper.bad_hours": "😕 Cannot read the hours “{text}”. Write 08:00-22:00, or 24h. Nothing was changed.",
+    "keeper.usage_hours": "Add the hours after /hours, e.g. “/hours 08:00-22:00”.",
+    "keeper.bad_amenities": (
+        "😕 Unknown amenities: {words}. Known: water, charging, microwave, toilet, rest, aircon, umbrella,"
+        " first_aid, wifi … Nothing was changed."
+    ),
+    "keeper.usage_amenities": "Add the amenities after /amenities, e.g. “/amenities water charging microwave”.",
+    "keeper.bad_phone": (
+        "😕 The phone number “{text}” is not right: digits and - only, e.g. “/phone 0516-12345678”."
+        " Nothing was changed."
+    ),
+    "keeper.usage_status": (
+        "Add a status, e.g. “/status closed 14:00 power repair”. Known: open, closed, full, no_power, no_water."
+    ),
+}

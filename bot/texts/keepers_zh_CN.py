@@ -1,0 +1,60 @@
+"""Station keepers, live status, corrections, suggestions (zh-CN)."""
+
+TEXTS = {
+    # roles and invites
+    "role.keeper": "驿站管理员",
+    "role.scope_unknown_place": "没有编号为「{scope}」的地点（驿站管理员的范围必须是一个地点）。",
+    # live lines in riders' answers
+    "live.just_now": "刚刚",
+    "live.minutes_ago": "{n} 分钟前",
+    "live.hours_ago": "{n} 小时前",
+    "live.days_ago": "{n} 天前",
+    "live.updated": "🕒 驿站 {ago}更新",
+    "live.disputed": "⚠️ 待核实：多位骑手反映信息可能有误",
+    "live.status.closed": "⛔ 今日闭站",
+    "live.status.full": "🈵 已满，暂时没有位置",
+    "live.status.no_power": "🔌❌ 今日停电，无法充电",
+    "live.status.no_water": "💧❌ 今日停水",
+    "live.until": "，预计 {time} 恢复",
+    "live.note": "📝 {note}",
+    # the keeper's card and commands
+    "keeper.status.open": "✅ 正常开放",
+    "keeper.status.closed": "⛔ 今日闭站",
+    "keeper.status.full": "🈵 已满",
+    "keeper.status.no_power": "🔌 停电",
+    "keeper.status.no_water": "💧 停水",
+    "keeper.status_word.open": "open|正常|营业|开放|开门",
+    "keeper.status_word.closed": "closed|闭站|关闭|关门|休息",
+    "keeper.status_word.full": "full|已满|满员|满",
+    "keeper.status_word.no_power": "no_power|nopower|停电|没电",
+    "keeper.status_word.no_water": "no_water|nowater|停水|没水",
+    "keeper.card_title": "🏠 驿站管理",
+    "keeper.card_help": (
+        "点下面的按钮设置今天的状态。也可以发送：\n"
+        "/hours 08:00-22:00 — 营业时间\n"
+        "/amenities 饮水 充电 微波炉 — 设施\n"
+        "/phone 0516-12345678 — 电话\n"
+        "/status 闭站 14:00 电路检修 — 状态、恢复时间和备注"
+    ),
+    "keeper.btn_confirm": "👍 信息无误",
+    "keeper.btn_photo": "📷 入口照片",
+    "keeper.btn_skip": "跳过",
+    "keeper.saved": "✅ 已更新「{name}」，骑手马上就能看到。",
+    "keeper.confirmed": "👍 已确认信息无误，谢谢！",
+    "keeper.skipped": "好的",
+    "keeper.ask_note": "可选：回复恢复时间和备注，例如「14:00 电路检修」。不需要就点「跳过」。",
+    "keeper.ask_photo": "📷 请发送「{name}」入口的照片，方便骑手找到。",
+    "keeper.bad_photo": "😕 这张照片无法使用，请换一张 JPG 或 PNG 照片。",
+    "keeper.not_keeper": "你还不是驿站管理员。如果管理员给了你邀请码，请发送「/join 邀请码」。",
+    "keeper.not_yours": "⛔ 你不是「{place}」的管理员，不能修改它。没有做任何更改。",
+    "keeper.which_place": "你管理多个地点，请在命令后写上地点编号，例如「/station 编号」。你的地点：{ids}",
+    "keeper.bad_hours": "😕 看不懂营业时间「{text}」。请写成 08:00-22:00，或 24h。没有做任何更改。",
+    "keeper.usage_hours": "请在 /hours 后写营业时间，例如「/hours 08:00-22:00」。",
+    "keeper.bad_amenities": (
+        "😕 不认识的设施：{words}。可用：饮水、充电、微波炉、卫生间、休息、空调、雨伞、医药箱、Wi-Fi 等。"
+        "没有做任何更改。"
+    ),
+    "keeper.usage_amenities": "请在 /amenities 后写设施，例如「/amenities 饮水 充电 微波炉」。",
+    "keeper.bad_phone": "😕 电话号码「{text}」不对，请只写数字和 -，例如「/phone 0516-12345678」。没有做任何更改。",
+    "keeper.usage_status": "请写状态，例如「/status 闭站 14:00 电路检修」。可用：正常、闭站、已满、停电、停水。",
+}
