@@ -261,6 +261,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything the bot writes (database, photos, exports, anything SQLite or a library adds) is its user's
+    # alone; the explicit modes in bot/store/private_files.py hold even for code that does not go through here.
+    os.umask(0o077)
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config)

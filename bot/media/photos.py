@@ -36,6 +36,8 @@ from typing import Any, Literal
 
 from PIL import Image, ImageOps
 
+from bot.store.private_files import private_dir
+
 try:  # Pillow wheels ship littlecms; a distro build might not, and then we only lose colour accuracy.
     from PIL import ImageCms
 except ImportError:  # pragma: no cover - depends on how Pillow was built
@@ -166,7 +168,7 @@ class PhotoStore:
         mime, ext = _ACCEPTED[fmt]
         with image:
             folder = self._dir(digest)
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)  # 0700, like the database's: originals carry GPS and faces
             shared_path = folder / f"{digest}.shared.jpg"
             # Shared copy first: once an original is visible, its shareable twin is too.
             if not shared_path.exists():

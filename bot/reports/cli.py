@@ -332,7 +332,7 @@ async def _export(db: Database, flt: ex.ReportFilter, args: argparse.Namespace, 
     path = Path(args.output)
     try:
         async with records as rows:
-            with ex.atomic_text_file(path, private=args.with_personal_data) as handle:
+            with ex.atomic_text_file(path) as handle:
                 count = await writer(rows, handle, fields)
     except OSError as exc:
         print(t(lang, "rcli.write_failed", path=path, error=exc.strerror or exc), file=sys.stderr)

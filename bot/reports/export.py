@@ -415,20 +415,17 @@ async def export_records(
 
 
 @contextlib.contextmanager
-def atomic_text_file(path: Path, *, private: bool = False) -> Iterator[IO[str]]:
+def atomic_text_file(path: Path) -> Iterator[IO[str]]:
     """A text file that appears at `path` complete or not at all: a temporary beside it, fsync, rename.
 
     A reader (a cron job picking up tonight's export) never sees half a file, and a failed export leaves the
-    previous file in place. The file gets the usual permissions (0666 less the umask) unless it is `private`
-    (an export with personal data): then only its owner may read it, as the temporary file already is.
+    previous file in place. The file is 0600, as the temporary already is: even without personal data an export
+    holds every report's place, words and times, so it is as private as the database it comes from (a cron job
+    that hands it on runs as the bot's user, or chmods it knowingly).
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        if not private:
-            umask = os.umask(0o022)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle
             handle.flush()

@@ -17,6 +17,8 @@ from typing import Any
 
 import aiosqlite
 
+from bot.store.private_files import prepare_database_files
+
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -49,7 +51,7 @@ class Database:
 
     async def open(self) -> Database:
         if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_database_files(self.path)  # 0600 before SQLite creates anything (WAL/SHM copy the mode)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         self._conn.row_factory = aiosqlite.Row
         await self._conn.execute("PRAGMA journal_mode=WAL")
