@@ -191,7 +191,9 @@ async def _bare(path: Path, n: int, rows: dict[str, float]) -> tuple[float, floa
 
 async def run(n_submit: int, n_dialog: int, log) -> IntakeResult:  # type: ignore[no-untyped-def]
     with tempfile.TemporaryDirectory(prefix="rider-bench-") as tmp:
-        settings = Settings(db_path=Path(tmp) / "intake.sqlite3", http_port=None, demo_people=False)
+        settings = Settings(
+            db_path=Path(tmp) / "intake.sqlite3", http_port=None, demo_people=False, categories_toml=None
+        )
         assert settings.reports_per_hour == 5  # production limit: spread over riders, not raised
         services = await open_services(settings)
         try:

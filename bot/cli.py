@@ -244,6 +244,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.reports.cli import add_reports_parser
 
     add_reports_parser(sub)
+    from bot.reports.admin_cli import add_parsers as add_admin_parsers
+
+    add_admin_parsers(sub)
     wechat = sub.add_parser("wechat", help="the WeChat official account (docs/WECHAT.md)").add_subparsers(
         dest="action", required=True
     )
@@ -304,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.reports.cli import run_reports
 
         return asyncio.run(run_reports(args, settings, _lang(args)))
+    if args.command in {"questions"}:
+        from bot.reports.admin_cli import run as run_admin
+
+        return run_admin(args, settings, _lang(args))
     if args.command == "apikey":
         from handlers.open311.cli import run_apikey
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATIONS_CSV = PROJECT_ROOT / "data" / "stations.csv"
+DEFAULT_CATEGORIES_TOML = PROJECT_ROOT / "data" / "categories.toml"
 
 
 class ConfigError(ValueError):
@@ -42,6 +43,7 @@ class Settings:
     http_port: int | None = 8090  # None: no HTTP doors
     demo_people: bool = True  # offline demo: the page's 网格员老李 / 社区书记 get roles on every grid
     stations_csv: Path = DEFAULT_STATIONS_CSV
+    categories_toml: Path | None = DEFAULT_CATEGORIES_TOML  # category questions and rules; None: ask none
     geocoder_url: str | None = None  # a Nominatim-compatible endpoint, e.g. https://nominatim.example.org
     geocoder_user_agent: str = "rider-bot"
     results_per_page: int = 5
@@ -97,6 +99,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_DEMO_HOST": ("demo_host", str),
     "RIDER_DEMO_PORT": ("demo_port", int),
     "RIDER_STATIONS_CSV": ("stations_csv", Path),
+    "RIDER_CATEGORIES_TOML": ("categories_toml", Path),
     "RIDER_GEOCODER_URL": ("geocoder_url", str),
     "RIDER_RESULTS_PER_PAGE": ("results_per_page", int),
     "RIDER_SEARCH_RADIUS_M": ("search_radius_m", float),

@@ -29,6 +29,7 @@ def settings(tmp_path: Path) -> Settings:
         demo_people=False,
         http_port=0,
         flood_burst=500,
+        categories_toml=None,  # no category questions unless a test asks for them (tests/test_questions_*.py)
     )
 
 

@@ -546,7 +546,9 @@ class World:
 
 async def open_world(directory: Path) -> World:
     clock = ManualClock(START)
-    services = await open_services(Settings(db_path=directory / "rider.sqlite3", admins=(ADMIN_TG,)), clock)
+    services = await open_services(
+        Settings(db_path=directory / "rider.sqlite3", admins=(ADMIN_TG,), categories_toml=None), clock
+    )
     users = {name: await services.users.identify("telegram", str(tg), name) for name, tg in PEOPLE.items()}
     route = services.grids.route(*HERE)
     assert route.how == "inside" and route.grid is not None

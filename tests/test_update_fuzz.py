@@ -53,6 +53,7 @@ def settings(tmp_path: Path) -> Settings:
         http_port=0,
         flood_burst=100_000,
         reports_per_hour=1000,
+        categories_toml=None,
     )
 
 

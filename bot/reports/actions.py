@@ -16,6 +16,8 @@ _ID = r"(\d{1,9})"
 # re.ASCII: `\d` is 0-9 only (not '١٢٣' or '１２'); parse() uses fullmatch, so `$` never admits a trailing newline.
 _PATTERNS = {
     "draft": re.compile(r"^rd:(cat|loc|skip|ok|x|merge|new)(?::([a-z_]{1,20}|\d{1,9}))?$", re.ASCII),
+    # A category question's answer: rd:a:<question code>:<value key | number | _skip | _done>
+    "answer": re.compile(r"^rd:a:([a-z][a-z0-9_]{0,19}):([a-z0-9_.]{1,21})$", re.ASCII),
     "work": re.compile(rf"^rw:(acc|tr|res|rej|show):{_ID}:(\d{{1,6}})$", re.ASCII),
     "target": re.compile(rf"^rt:{_ID}:(\d{{1,6}}):([gd])\.([A-Za-z0-9_.-]{{1,40}})$", re.ASCII),
     "rate": re.compile(rf"^rc:{_ID}:([1-5])$", re.ASCII),
@@ -28,7 +30,7 @@ _WORK_CODES = {v: k for k, v in WORK_ACTIONS.items()}
 
 @dataclass(frozen=True)
 class DraftAction:
-    verb: str  # cat | loc | skip | ok | x | merge | new
+    verb: str  # cat | loc | skip | ok | x | merge | new | a (an answer: arg is "<question>:<value>")
     arg: str = ""
 
 
@@ -74,6 +76,10 @@ def draft(verb: str, arg: str | int = "") -> str:
     return f"rd:{verb}:{arg}" if arg != "" else f"rd:{verb}"
 
 
+def answer(question: str, value: str) -> str:
+    return f"rd:a:{question}:{value}"
+
+
 def work(verb: str, report_id: int, version: int) -> str:
     return f"rw:{_WORK_CODES[verb]}:{report_id}:{version}"
 
@@ -104,6 +110,8 @@ def parse(data: str | None) -> Payload | None:
         if verb == "merge" and not arg.isdigit():
             return None
         return DraftAction(verb, arg)
+    if m := _PATTERNS["answer"].fullmatch(data):
+        return DraftAction("a", f"{m.group(1)}:{m.group(2)}")
     if m := _PATTERNS["work"].fullmatch(data):
         return WorkAction(WORK_ACTIONS[m.group(1)], int(m.group(2)), int(m.group(3)))
     if m := _PATTERNS["target"].fullmatch(data):

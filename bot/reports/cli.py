@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import sys
 import unicodedata
@@ -26,6 +27,7 @@ from bot.reports import export as ex
 from bot.reports.categories import CATEGORIES, category
 from bot.reports.model import parse_ref, ref_of
 from bot.reports.notices import age_text, status_text
+from bot.reports.questions import load as load_questions
 from bot.reports.states import Status
 from bot.store.db import Database
 from bot.texts import t
@@ -227,6 +229,13 @@ async def _show(db: Database, report_id: int, personal: bool, settings: Settings
         lines.append(t(lang, "rcli.show.resolved", at=ex.local_text(r.resolved_at, tz, seconds=True)))
     lines.append(t(lang, "rcli.show.where", lat=f"{r.lat:.6f}", lon=f"{r.lon:.6f}"))
     lines.append(t(lang, "rcli.show.words", words=r.description or t(lang, "draft.no_words")))
+    answers = json.loads(r.answers or "{}")
+    if answers:
+        questionnaire = load_questions(settings.categories_toml).questionnaire
+        lines.append(t(lang, "rcli.show.answers"))
+        lines += [
+            t(lang, "rcli.show.answer_line", line=x) for x in questionnaire.lines(lang, r.category, answers.items())
+        ]
     if r.grid_id:
         lines.append(t(lang, "rcli.show.grid", grid=f"{r.grid_name} ({r.grid_id})" if r.grid_name else r.grid_id))
     if r.assignee_kind or r.assignee:

@@ -19,8 +19,9 @@ from bot.reports import notices as n
 from bot.reports.categories import CATEGORIES, CATEGORY_BY_TOKEN
 from bot.reports.common import MAX_PHOTOS, MAX_WORDS, REASON_DIALOG, REPORT_DIALOG, RESOLVE_DIALOG, Reply
 from bot.reports.model import Report
-from bot.reports.routing import assign, recipients
+from bot.reports.routing import recipients
 from bot.reports.states import OPEN, Action, Status, advance
+from bot.store import answers as answer_store
 from bot.store import dialogs
 from bot.store import reports as store
 from bot.store.users import User
@@ -129,6 +130,10 @@ class DraftingMixin:
             return await self.cancel(user)
         if text.strip() in all_labels("draft.use_last") and draft.get("lat") is None:
             return await self.on_draft_button(user, actions.DraftAction("loc"))
+        if self._missing(draft) == "question":
+            answered = await self._answer_typed(user, draft, text)
+            if answered is not None:
+                return answered
         words = " ".join(text.split())
         if len(words) > MAX_WORDS:
             return Reply([out.text(t(user.lang, "draft.words_too_long", n=len(words), max=MAX_WORDS))])
@@ -156,6 +161,8 @@ class DraftingMixin:
             draft["dup_checked"] = True
         elif verb == "merge":
             return await self._merge(user, draft, int(action.arg))
+        elif verb == "a":
+            return await self._on_answer(user, draft, action.arg)
         elif verb == "ok":
             if self._missing(draft) is not None:
                 return await self._next(user, draft)
@@ -163,14 +170,15 @@ class DraftingMixin:
         await self._save_draft(user, draft)
         return await self._next(user, draft)
 
-    @staticmethod
-    def _missing(draft: dict[str, Any]) -> str | None:
+    def _missing(self, draft: dict[str, Any]) -> str | None:
         if not draft.get("photos"):
             return "photo"
         if draft.get("lat") is None:
             return "location"
         if not draft.get("category"):
             return "category"
+        if self._pending_question(draft) is not None:
+            return "question"
         if not draft.get("asked_words"):
             return "words"
         if not draft.get("dup_checked"):
@@ -191,6 +199,8 @@ class DraftingMixin:
             labels = [out.button(c.label(lang), actions.draft("cat", c.token)) for c in CATEGORIES]
             rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
             return Reply([out.text(t(lang, "draft.ask_category"), [*rows, cancel], keyboard="main")])
+        if missing == "question":
+            return self._ask(user, draft, self._pending_question(draft))
         if missing == "words":
             skip = [out.button(t(lang, "draft.skip"), actions.draft("skip"))]
             return Reply([out.text(t(lang, "draft.ask_words", max=MAX_WORDS), [skip, cancel])])
@@ -208,6 +218,7 @@ class DraftingMixin:
             photos=len(draft["photos"]),
             words=draft.get("description") or t(lang, "draft.no_words"),
         )
+        summary += "".join(f"\n❓ {line}" for line in self._answer_lines(lang, draft))
         buttons = [[out.button(t(lang, "draft.submit"), actions.draft("ok"))], cancel]
         return Reply([out.text(summary, buttons)])
 
@@ -262,7 +273,8 @@ class DraftingMixin:
         lat, lon, cat = float(draft["lat"]), float(draft["lon"]), draft["category"]
         if cat not in CATEGORY_BY_TOKEN:
             cat = "other"
-        assignment = assign(self.grids, cat, lat, lon, self.policy.category_routes, self.policy.grid_max_distance_m)
+        answers = self._draft_answers(draft)
+        assignment, rules = self._assignment(cat, lat, lon, answers)
         people = await recipients(self.roles, self.grids, assignment.kind, assignment.target, assignment.grid_id)
         now = self._stamp()
         async with self.db.transaction() as conn:
@@ -276,13 +288,16 @@ class DraftingMixin:
                 status=Status.NEW,
                 now=now,
             )
+            await answer_store.put_answers(conn, report_id, answers)
             for photo in draft["photos"]:
                 await store.add_photo(conn, report_id, "before", photo["sha256"], photo.get("file_ref", ""), user.id)
             await store.add_follower(conn, report_id, user.id)
             await store.log_event(
                 conn, report_id, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
             )
-            report = await self.assign_to(conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now)
+            report = await self.assign_to(
+                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules
+            )
             await self.announce(conn, report, people, [p["sha256"] for p in draft["photos"]], followers=1)
             await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
         self.wake_outbox()
@@ -299,18 +314,20 @@ class DraftingMixin:
         description: str = "",
         *,
         per_hour: int | None = None,
+        answers: dict[str, str] | None = None,
         in_transaction: Callable[[aiosqlite.Connection, Report], Any] | None = None,  # awaited
     ) -> Report | None:
         """A complete report from a machine client (the Open311 door): the same commit, routing and outbox as
         `_submit`, without a draft, photos or the duplicate offer. The client is the reporter but not a follower
         (it polls; nothing is queued to a channel without a sender). `in_transaction` runs inside the commit
-        (e.g. to store the client's token with the report). None when `per_hour` reports in the last hour."""
+        (e.g. to store the client's token with the report); `answers` are already validated (`Questionnaire.validate`)
+        and their rules apply as in chat. None when `per_hour` reports in the last hour."""
         if per_hour is not None:
             since = self._stamp(self._now() - timedelta(hours=1))
             if await store.count_reports_since(self.db, user.id, since) >= per_hour:
                 return None
         cat = category if category in CATEGORY_BY_TOKEN else "other"
-        assignment = assign(self.grids, cat, lat, lon, self.policy.category_routes, self.policy.grid_max_distance_m)
+        assignment, rules = self._assignment(cat, lat, lon, answers or {})
         people = await recipients(self.roles, self.grids, assignment.kind, assignment.target, assignment.grid_id)
         now = self._stamp()
         async with self.db.transaction() as conn:
@@ -318,10 +335,13 @@ class DraftingMixin:
                 conn, reporter_id=user.id, category=cat, lat=lat, lon=lon, description=description,
                 status=Status.NEW, now=now,
             )  # fmt: skip
+            await answer_store.put_answers(conn, report_id, answers or {})
             await store.log_event(
                 conn, report_id, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
             )
-            report = await self.assign_to(conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now)
+            report = await self.assign_to(
+                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules
+            )
             await self.announce(conn, report, people, [], followers=1)
             if in_transaction is not None:
                 await in_transaction(conn, report)

@@ -69,6 +69,7 @@ OPEN311_FIELDS: tuple[str, ...] = (
     "rider_bot:followers",
     "rider_bot:merged_into",
     "rider_bot:resolved_datetime",
+    "rider_bot:answers",
 )
 PERSONAL_FIELDS: tuple[str, ...] = (
     "rider_bot:reporter_id",
@@ -192,7 +193,8 @@ SELECT r.id, r.reporter_id, r.category, r.lat, r.lon, r.description, r.status, r
        (SELECT COUNT(*) FROM report_photos p WHERE p.report_id = r.id AND p.phase = 'before') AS photos_before,
        (SELECT COUNT(*) FROM report_photos p WHERE p.report_id = r.id AND p.phase = 'after') AS photos_after,
        (SELECT COUNT(*) FROM report_followers f WHERE f.report_id = r.id) AS followers,
-       u.display_name AS reporter_name, u.channel AS reporter_channel, u.external_id AS reporter_external_id
+       u.display_name AS reporter_name, u.channel AS reporter_channel, u.external_id AS reporter_external_id,
+       (SELECT json_group_object(a.question, a.value) FROM report_answers a WHERE a.report_id = r.id) AS answers
 FROM reports r
 LEFT JOIN grids gg ON gg.id = r.grid_id
 LEFT JOIN grids ag ON r.assignee_kind IN ('grid', 'street_queue') AND ag.id = r.assignee
@@ -231,6 +233,7 @@ class ReportRow:
     reporter_name: str | None
     reporter_channel: str | None
     reporter_external_id: str | None
+    answers: str | None  # the category questions' answers, a JSON object (question code → canonical value)
 
     @property
     def ref(self) -> str:
@@ -349,6 +352,7 @@ def open311_record(row: ReportRow, tz: tzinfo, *, personal: bool = False, near: 
         "rider_bot:followers": row.followers,
         "rider_bot:merged_into": ref_of(row.merged_into) if row.merged_into else None,
         "rider_bot:resolved_datetime": local_iso(row.resolved_at, tz) or None,
+        "rider_bot:answers": json.loads(row.answers or "{}"),
     }
     if personal:
         record["rider_bot:reporter_id"] = row.reporter_id
@@ -366,7 +370,7 @@ def protect_cell(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    text = str(value)
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
     return "'" + text if text.startswith(_PROTECT_STARTS) else text
 
 

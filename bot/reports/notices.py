@@ -45,8 +45,18 @@ def work_buttons(lang: str, report: Report) -> out.Buttons:
     ]
 
 
-def work_card(lang: str, report: Report, *, where: str, followers: int, now: datetime, status: bool = True) -> str:
-    return t(
+def work_card(
+    lang: str,
+    report: Report,
+    *,
+    where: str,
+    followers: int,
+    now: datetime,
+    status: bool = True,
+    answers: list[str] | None = None,
+) -> str:
+    """The worker's card; `answers` are the category questions' lines (有人被困吗？ 是), one per line."""
+    card = t(
         lang,
         "work.card",
         status=status_text(lang, report.status) if status else t(lang, "work.new_for_you"),
@@ -57,6 +67,7 @@ def work_card(lang: str, report: Report, *, where: str, followers: int, now: dat
         age=age_text(lang, report.created_at, now),
         followers=followers,
     )
+    return card + "".join(f"\n❓ {line}" for line in answers or ())
 
 
 def forward_messages(
@@ -68,9 +79,10 @@ def forward_messages(
     followers: int,
     photos: list[str],
     now: datetime,
+    answers: list[str] | None = None,
 ) -> list[out.Message]:
     """A report arriving at a worker: the card on the first photo, the other photos, then a map pin."""
-    card = work_card(lang, report, where=where, followers=followers, now=now, status=False)
+    card = work_card(lang, report, where=where, followers=followers, now=now, status=False, answers=answers)
     buttons = work_buttons(lang, report)
     messages: list[out.Message] = []
     if photos:

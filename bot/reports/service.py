@@ -23,13 +23,16 @@ from bot.people.roles import RoleService
 from bot.presenters.places import distance_text
 from bot.reports import actions
 from bot.reports import notices as n
+from bot.reports.asking import AskingMixin
 from bot.reports.common import Reply, ReportPolicy, StaleReport, store_followers
 from bot.reports.drafting import DraftingMixin
 from bot.reports.model import Report
+from bot.reports.questions import Outcome, Questionnaire
 from bot.reports.routing import Assignment
 from bot.reports.states import OPEN, Action, Status, advance
 from bot.reports.workflow import WorkflowMixin
 from bot.services.finder import FinderService
+from bot.store import answers as answer_store
 from bot.store import reports as store
 from bot.store import users as user_store
 from bot.store.db import Database
@@ -41,7 +44,7 @@ __all__ = ["Reply", "ReportPolicy", "ReportService", "StaleReport"]
 log = logging.getLogger(__name__)
 
 
-class ReportService(DraftingMixin, WorkflowMixin):
+class ReportService(DraftingMixin, AskingMixin, WorkflowMixin):
     """One object per process that every door calls: drafting (drafting.py), the worker's loop and the rider's
     verdict (workflow.py), and here the state they share, assignment, announcements and the lists."""
 
@@ -56,6 +59,7 @@ class ReportService(DraftingMixin, WorkflowMixin):
         *,
         policy: ReportPolicy | None = None,
         wake_outbox: Callable[[], None] = lambda: None,
+        questions: Questionnaire | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -65,6 +69,7 @@ class ReportService(DraftingMixin, WorkflowMixin):
         self._grids = grids
         self.policy = policy or ReportPolicy()
         self.wake_outbox = wake_outbox
+        self.questions = questions or Questionnaire()
 
     # ------------------------------------------------------------------ helpers
 
@@ -95,12 +100,19 @@ class ReportService(DraftingMixin, WorkflowMixin):
         actor_id: int | None,
         note: str,
         now: str,
+        *,
+        rules: Outcome | None = None,
     ) -> Report:
         """Route, transfer or escalate inside the caller's transaction: the status, the new assignee with a
-        fresh time to accept, and the audit event; raises StaleReport if someone changed the report meanwhile."""
+        fresh time to accept, and the audit event; raises StaleReport if someone changed the report meanwhile.
+        `rules` (what a new report's answers decide) may make it urgent and shorten its time limits."""
         new_status = advance(status, action)
         category_row = await (await conn.execute("SELECT category FROM reports WHERE id = ?", (report_id,))).fetchone()
         accept_minutes, resolve_minutes, urgent = await store.category_limits(conn, category_row[0])
+        if rules is not None:
+            urgent = urgent or rules.urgent
+            accept_minutes = min(accept_minutes, rules.accept_minutes or accept_minutes)
+            resolve_minutes = min(resolve_minutes, rules.resolve_minutes or resolve_minutes)
         start = datetime.fromisoformat(now)
         fields: dict[str, Any] = {
             "status": new_status,
@@ -129,6 +141,7 @@ class ReportService(DraftingMixin, WorkflowMixin):
     ) -> None:
         where = await self.where_for_workers(report)
         now = self._now()
+        answers = await answer_store.answers_in(conn, report.id)
         for person in people:
             for i, message in enumerate(
                 n.forward_messages(
@@ -139,6 +152,7 @@ class ReportService(DraftingMixin, WorkflowMixin):
                     followers=followers,
                     photos=photos,
                     now=now,
+                    answers=self.questions.lines(person.lang, report.category, answers),
                 )
             ):
                 key = f"r{report.id}:v{report.version}:fwd:{person.channel}:{person.address}:{i}"
@@ -194,7 +208,8 @@ class ReportService(DraftingMixin, WorkflowMixin):
     async def card_for(self, user: User, report: Report) -> list[out.Message]:
         where = (await self.where_for_workers(report))(user.lang)
         followers = len(await store.followers(self.db, report.id))
-        text = n.work_card(user.lang, report, where=where, followers=followers, now=self._now())
+        answers = self.questions.lines(user.lang, report.category, await answer_store.answers_of(self.db, report.id))
+        text = n.work_card(user.lang, report, where=where, followers=followers, now=self._now(), answers=answers)
         buttons = n.work_buttons(user.lang, report) if report.status in OPEN else None
         return [out.text(text, buttons)]
 

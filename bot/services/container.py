@@ -13,6 +13,7 @@ from bot.keepers.service import KeeperService
 from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import OutboxDispatcher, Sender
 from bot.people.roles import RoleService
+from bot.reports import questions as q
 from bot.reports.service import ReportPolicy, ReportService
 from bot.schedule.deadlines import DeadlineWatcher, SupervisorViews
 from bot.schedule.quiet import parse_quiet
@@ -91,6 +92,10 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         geocoder=geocoder,
     )
     roles = RoleService(db, clock, settings.admins)
+    parsed = q.load(settings.categories_toml, {code for code, _, _ in await roles.departments()})
+    if not parsed.ok:
+        # Like a bad place list: no half-valid questionnaire; `rider-bot questions check` says what is wrong.
+        log.error("category questions %s have %d errors; asking none", settings.categories_toml, len(parsed.errors))
     photos = PhotoStore(settings.photo_dir or settings.db_path.parent / "photos")
     services = Services(
         settings=settings,
@@ -123,6 +128,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             category_routes=dict(settings.extra.get("category_routes", {})),
         ),
         wake_outbox=services.wake_outbox,
+        questions=parsed.questionnaire,
     )
     services.deadlines = DeadlineWatcher(
         db,

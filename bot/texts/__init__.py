@@ -9,14 +9,16 @@ from __future__ import annotations
 from bot.texts.en import TEXTS as _EN_MAIN
 from bot.texts.keepers_en import TEXTS as _EN_KEEPERS
 from bot.texts.keepers_zh_CN import TEXTS as _ZH_KEEPERS
+from bot.texts.questions_en import TEXTS as _EN_QUESTIONS
+from bot.texts.questions_zh_CN import TEXTS as _ZH_QUESTIONS
 from bot.texts.reports_en import TEXTS as _EN_REPORTS
 from bot.texts.reports_zh_CN import TEXTS as _ZH_REPORTS
 from bot.texts.schedule_en import TEXTS as _EN_SCHEDULE
 from bot.texts.schedule_zh_CN import TEXTS as _ZH_SCHEDULE
 from bot.texts.zh_CN import TEXTS as _ZH_MAIN
 
-_ZH = {**_ZH_MAIN, **_ZH_REPORTS, **_ZH_SCHEDULE, **_ZH_KEEPERS}
-_EN = {**_EN_MAIN, **_EN_REPORTS, **_EN_SCHEDULE, **_EN_KEEPERS}
+_ZH = {**_ZH_MAIN, **_ZH_REPORTS, **_ZH_SCHEDULE, **_ZH_KEEPERS, **_ZH_QUESTIONS}
+_EN = {**_EN_MAIN, **_EN_REPORTS, **_EN_SCHEDULE, **_EN_KEEPERS, **_EN_QUESTIONS}
 
 DEFAULT_LANG = "zh-CN"
 LANGS: dict[str, dict[str, str]] = {"zh-CN": _ZH, "en": _EN}
