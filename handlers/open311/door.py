@@ -29,9 +29,9 @@ from bot.reports.common import MAX_WORDS
 from bot.reports.model import Report, ref_of
 from bot.services.container import Services
 from bot.store import apikeys
+from handlers.open311 import attributes, records
 from handlers.open311 import params as p
-from handlers.open311 import records
-from handlers.open311.formats import FORMATS, ApiError, error, render
+from handlers.open311.formats import FORMATS, ApiError, error, render, render_one
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ async def endpoint(request: Request) -> Response:
     try:
         return await _dispatch(request, method, base.strip("/"), fmt)
     except ApiError as exc:
-        return error(exc.status, exc.description, fmt, exc.headers)
+        return error(exc.status, exc.description, fmt, exc.headers, exc.more)
     except Exception:  # an answer in the spec's format even for our own bug; the log has the traceback
         log.exception("open311 %s %s failed", request.method, request.url.path)
         return error(500, "internal error", fmt)
@@ -73,9 +73,7 @@ async def _dispatch(request: Request, method: str, base: str, fmt: str) -> Respo
             return await services_list(request, fmt)
     elif len(parts) == 2 and parts[0] == "services":
         if method == "GET":
-            known = parts[1] in CATEGORY_BY_TOKEN
-            raise ApiError(404, "no service definition: every service has metadata=false" if known else
-                           f"unknown service_code {p.echo(parts[1])}")  # fmt: skip
+            return await service_definition(request, parts[1], fmt)
     elif parts == ["requests"]:
         allowed = "GET, HEAD, POST"
         if method == "GET":
@@ -114,12 +112,13 @@ async def _reader(request: Request) -> None:
 
 async def services_list(request: Request, fmt: str) -> Response:
     departments = {code: zh for code, zh, _ in await _services(request).roles.departments()}
+    questions = _services(request).reports.questions
     items = [
         {
             "service_code": c.token,
             "service_name": c.zh,
             "description": f"{c.zh} / {c.en}",
-            "metadata": False,
+            "metadata": bool(questions.for_category(c.token)),
             "type": "realtime",
             "keywords": ", ".join((c.zh, c.en, c.token)),
             "group": departments.get(c.department, c.department),
@@ -129,6 +128,13 @@ async def services_list(request: Request, fmt: str) -> Response:
         for c in CATEGORIES
     ]
     return render(items, fmt, "services", "service")
+
+
+async def service_definition(request: Request, code: str, fmt: str) -> Response:
+    """The spec's service definition: the category's questions as attributes (none: an empty list)."""
+    if code not in CATEGORY_BY_TOKEN:
+        raise ApiError(404, f"unknown service_code {p.echo(code)}")
+    return render_one(attributes.definition(_services(request).reports.questions, code), fmt, "service_definition")
 
 
 # ---------------------------------------------------------------------------------------------------- reading
@@ -204,7 +210,7 @@ async def token(request: Request, text: str, fmt: str) -> Response:
 # ---------------------------------------------------------------------------------------------------- filing
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def _form(request: Request) -> tuple[dict[str, str], list[tuple[str, str]]]:
     media = request.headers.get("content-type", _FORM).split(";")[0].strip().lower()
     if media not in (_FORM, ""):
         raise ApiError(415, f"send the request as {_FORM}")
@@ -218,7 +224,7 @@ async def _form(request: Request) -> dict[str, str]:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=100)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "the request body is not UTF-8 form data") from exc
-    return dict(pairs)  # a repeated field: the last one counts
+    return dict(pairs), pairs  # a repeated field: the last one counts (but for attribute[code][])
 
 
 async def _where(services: Services, form: dict[str, str]) -> tuple[float, float]:
@@ -264,11 +270,12 @@ def _description(form: dict[str, str]) -> str:
 
 async def create_request(request: Request, fmt: str) -> Response:
     services = _services(request)
-    form = await _form(request)
+    form, pairs = await _form(request)
     key = await _key(request, form)
     code = form.get("service_code", "").strip()
     if code not in CATEGORY_BY_TOKEN:
         raise ApiError(400, f"unknown or missing service_code {p.echo(code)}; see services.json")
+    answers = attributes.check(services.reports.questions, code, attributes.collect(pairs))
     lat, lon = await _where(services, form)
     description = _description(form)
     # first_name, last_name, email, phone, device_id, account_id: accepted and dropped, never stored.
@@ -280,7 +287,7 @@ async def create_request(request: Request, fmt: str) -> Response:
 
     per_hour = _per_hour(services)
     report = await services.reports.submit_api(
-        client, code, lat, lon, description, per_hour=per_hour, in_transaction=keep_token
+        client, code, lat, lon, description, per_hour=per_hour, answers=answers, in_transaction=keep_token
     )
     if report is None:
         raise ApiError(429, f"more than {per_hour} requests in an hour with this api_key", {"Retry-After": "600"})

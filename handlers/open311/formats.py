@@ -28,12 +28,16 @@ _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 class ApiError(Exception):
-    """An answer in the spec's error format: `status` is both the HTTP status and the error's code."""
+    """An answer in the spec's error format: `status` is both the HTTP status and the error's code; `more` are
+    further descriptions with the same code (every bad attribute at once, so a client fixes them in one go)."""
 
-    def __init__(self, status: int, description: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, description: str, headers: Mapping[str, str] | None = None, more: Iterable[str] = ()
+    ) -> None:
         super().__init__(description)
         self.status, self.description = status, description
         self.headers = dict(headers or {})
+        self.more = list(more)
 
 
 def xml_text(value: Any) -> str:
@@ -48,24 +52,57 @@ def _tag(key: str) -> str:
     return f"{{{NAMESPACE}}}{key[len(PREFIX) :]}" if key.startswith(PREFIX) else key
 
 
+# A list's XML items are named by the singular of the list (the spec's <attributes><attribute>, <values><value>).
+_ITEM_NAMES = {"attributes": "attribute", "values": "value", "answers": "answer"}
+
+
+def _fill(element: ET.Element, value: Any) -> None:
+    """A value as XML: a mapping as one child per key, a list as repeated items, anything else as text."""
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            _fill(ET.SubElement(element, _tag(key)), inner)
+    elif isinstance(value, list):
+        name = _ITEM_NAMES.get(element.tag.rpartition("}")[2], "item")
+        for inner in value:
+            _fill(ET.SubElement(element, name), inner)
+    else:
+        element.text = xml_text(value)
+
+
+def _xml(top: ET.Element, status: int) -> Response:
+    body = ET.tostring(top, encoding="utf-8", xml_declaration=True)
+    return Response(body, status_code=status, media_type=XML_TYPE)
+
+
+def _json(value: Any, status: int) -> Response:
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(text.encode("utf-8", "replace"), status_code=status, media_type=JSON_TYPE)
+
+
 def render(items: Iterable[Mapping[str, Any]], fmt: str, root: str, item: str, status: int = 200) -> Response:
     """`items` as a JSON array, or as ``<root><item>…</item>…</root>`` with one element per field."""
     items = list(items)
     if fmt == "xml":
         top = ET.Element(root)
         for record in items:
-            element = ET.SubElement(top, item)
-            for key, value in record.items():
-                ET.SubElement(element, _tag(key)).text = xml_text(value)
-        body = ET.tostring(top, encoding="utf-8", xml_declaration=True)
-        return Response(body, status_code=status, media_type=XML_TYPE)
-    text = json.dumps(items, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return Response(text.encode("utf-8", "replace"), status_code=status, media_type=JSON_TYPE)
+            _fill(ET.SubElement(top, item), record)
+        return _xml(top, status)
+    return _json(items, status)
 
 
-def error(status: int, description: str, fmt: str, headers: Mapping[str, str] | None = None) -> Response:
-    response = render(
-        [{"code": status, "description": description}], fmt if fmt in FORMATS else "json", "errors", "error", status
-    )
+def render_one(record: Mapping[str, Any], fmt: str, root: str) -> Response:
+    """One object (the spec's service definition): a JSON object, or ``<root>`` with one element per field."""
+    if fmt == "xml":
+        top = ET.Element(root)
+        _fill(top, record)
+        return _xml(top, 200)
+    return _json(record, 200)
+
+
+def error(
+    status: int, description: str, fmt: str, headers: Mapping[str, str] | None = None, more: Iterable[str] = ()
+) -> Response:
+    errors = [{"code": status, "description": text} for text in (description, *more)]
+    response = render(errors, fmt if fmt in FORMATS else "json", "errors", "error", status)
     response.headers.update(dict(headers or {}))
     return response
