@@ -20,7 +20,7 @@ from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
 from bot.webserver import WebServer
 from handlers.telegram import publish_commands, register
-from handlers.telegram.ordering import PerChatUpdateProcessor
+from handlers.telegram.metering import MeteredRequest, MeteredUpdateProcessor, name_handlers
 from handlers.telegram.outbox_sender import TelegramSender
 from handlers.web import build_web_app
 from handlers.wechat import WeChatChannel
@@ -35,15 +35,16 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
         .base_url(base_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(publish_commands)
-        .connection_pool_size(16)
-        .get_updates_read_timeout(40)
-        .concurrent_updates(PerChatUpdateProcessor(64))
+        .request(MeteredRequest(connection_pool_size=16))
+        .get_updates_request(MeteredRequest(connection_pool_size=1, read_timeout=40))
+        .concurrent_updates(MeteredUpdateProcessor(64))
     )
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
     application = builder.build()
     application.bot_data["services"] = services
     register(application)
+    name_handlers(application)
     return application
 
 
@@ -101,6 +102,7 @@ class Runtime:
         if settings.http_port is not None:
             self.web = WebServer(build_web_app(self.services))
             self.web.app.state.wechat = self.wechat
+            self.web.app.state.bot_probe = self.application.bot.get_me  # /readyz, when no call was made lately
             await self.web.start(settings.http_host, settings.http_port)
         updater = self.application.updater
         assert updater is not None

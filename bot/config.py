@@ -63,6 +63,10 @@ class Settings:
     wechat_appid: str | None = None
     wechat_secret: str | None = None  # AppSecret, for the access token (customer-service messages, media, menu)
     wechat_api_base: str = "https://api.weixin.qq.com"
+    metrics_token: str | None = None  # GET /metrics from anywhere but 127.0.0.1 needs "Authorization: Bearer …"
+    ready_bot_api_max_age: float = 300.0  # /readyz fails when no Bot API call succeeded for this long…
+    ready_outbox_max_lag: float = 300.0  # …or the oldest due outbox message has waited longer than this
+    log_format: str = "text"  # text | json (one JSON object a line, docs/OPERATIONS.md)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -77,7 +81,15 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         """For logs: never print the token or the webhook secret."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
-        for secret in ("telegram_token", "webhook_secret", "wechat_token", "wechat_aes_key", "wechat_secret"):
+        secrets = (
+            "telegram_token",
+            "webhook_secret",
+            "wechat_token",
+            "wechat_aes_key",
+            "wechat_secret",
+            "metrics_token",
+        )
+        for secret in secrets:
             if out[secret]:
                 out[secret] = "***"
         return out
@@ -114,6 +126,10 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_WECHAT_API_BASE": ("wechat_api_base", str),
     "RIDER_QUIET_HOURS": ("quiet_hours", str),
     "RIDER_DIGEST_AT": ("digest_at", time.fromisoformat),
+    "RIDER_METRICS_TOKEN": ("metrics_token", str),
+    "RIDER_READY_BOT_API_MAX_AGE": ("ready_bot_api_max_age", float),
+    "RIDER_READY_OUTBOX_MAX_LAG": ("ready_outbox_max_lag", float),
+    "RIDER_LOG_FORMAT": ("log_format", str),
 }
 
 
@@ -167,6 +183,8 @@ def _validate(settings: Settings) -> None:
         settings.tz  # noqa: B018 - resolving it is the check
     except Exception as exc:
         raise ConfigError(f"timezone: unknown time zone {settings.timezone!r}") from exc
+    if settings.log_format not in {"text", "json"}:
+        raise ConfigError(f"log_format must be 'text' or 'json', got {settings.log_format!r}")
     if settings.mode not in {"polling", "webhook"}:
         raise ConfigError(f"mode must be 'polling' or 'webhook', got {settings.mode!r}")
     if settings.mode == "webhook" and not settings.webhook_url:

@@ -12,7 +12,9 @@ import logging
 import re
 from urllib.parse import quote
 
+from bot import observe
 from bot.config import Settings
+from bot.logjson import JsonFormatter
 
 # C0 and C1 controls and DEL, the Unicode line/paragraph separators, and the bidirectional overrides and
 # isolates (which reorder what an operator reads without changing what is stored).
@@ -79,7 +81,18 @@ def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets([settings.telegram_token or "", settings.webhook_secret or ""]))
     handler.addFilter(EscapeControls())  # after redaction, which matches the secret as it was configured
+    _json_option(settings, handler)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _json_option(settings: Settings, handler: logging.Handler) -> None:
+    """RIDER_LOG_FORMAT=json (bot/logjson.py); in text mode the per-update lines stay quiet (metrics count them)."""
+    observe.set_hash_key(settings.telegram_token or "")
+    if settings.log_format == "json":
+        secrets = [settings.telegram_token, settings.webhook_secret, settings.wechat_secret, settings.metrics_token]
+        handler.setFormatter(JsonFormatter([s for s in secrets if s]))
+    else:
+        logging.getLogger("bot.updates").setLevel(logging.WARNING)

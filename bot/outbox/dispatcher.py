@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot import metrics
 from bot.outbox.messages import Message
 from bot.outbox.store import OutboxRow, row_from, stamp, utcnow
 from bot.store.db import Database
@@ -172,6 +173,7 @@ class OutboxDispatcher:
                     "UPDATE outbox SET status = 'sent', sent_at = ?, result_ref = ?, last_error = '' WHERE id = ?",
                     (stamp(now), result.ref, row.id),
                 )
+                metrics.outbox_settled(row.channel, "sent", due_for=(now - row.due).total_seconds())
                 return
             attempts = row.attempts + 1
             # Transient failures are retried for as long as it takes (back-off capped at max_backoff): a notice
@@ -181,6 +183,7 @@ class OutboxDispatcher:
                 await conn.execute(
                     "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (result.error[:500], row.id)
                 )
+                metrics.outbox_settled(row.channel, "dead")
                 return
             if result.retry_after is not None:
                 delay = result.retry_after
@@ -190,3 +193,4 @@ class OutboxDispatcher:
                 "UPDATE outbox SET status = 'pending', next_at = ?, last_error = ? WHERE id = ?",
                 (stamp(now + timedelta(seconds=delay)), result.error[:500], row.id),
             )
+            metrics.outbox_settled(row.channel, "retry", rate_limited=result.retry_after is not None)

@@ -8,7 +8,7 @@ The idempotency key makes enqueuing the same notice twice a no-op.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ class OutboxRow:
     address: str
     payload: Message
     attempts: int
+    due: datetime = field(default_factory=lambda: utcnow())  # when it first became due (for delivery latency)
 
 
 def utcnow() -> datetime:
@@ -72,4 +73,18 @@ def row_from(record: Any) -> OutboxRow:
         address=record["address"],
         payload=json.loads(record["payload"]),
         attempts=record["attempts"],
+        due=_first_due(record),
     )
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _first_due(record: Any) -> datetime:
+    """next_at until the first attempt (it may be a quiet-hours hold), else created_at: retries move next_at, and
+    the time spent retrying is part of the delivery latency."""
+    keys = record.keys()
+    if "next_at" not in keys or "created_at" not in keys:
+        return utcnow()
+    return _parse(record["next_at"] if record["attempts"] == 0 else record["created_at"])

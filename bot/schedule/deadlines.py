@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot import metrics
 from bot.clock import Clock
 from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue
@@ -147,10 +148,13 @@ class DeadlineWatcher:
                         (keys[step.name], stamp, outcome),
                     )
                 result.skipped += len(pending) - 1
+                if any(s.name == "esc1" for s in pending):
+                    metrics.deadline_breached(phase)
                 if chosen.name.startswith("esc"):
                     level = int(chosen.name[3:])
                     if await self._escalate(conn, report, phase, level, now - due, now):
                         result.escalations += 1
+                        metrics.escalated(phase, level)
                 else:
                     await self._remind(conn, report, phase, due, now, keys[chosen.name])
                     result.reminders += 1

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot import metrics
 from bot.store.db import Database
 
 
@@ -57,12 +58,13 @@ class FloodGuard:
             bucket = self._buckets[who] = _Bucket(float(self.burst), now)
         _refill(bucket, now, self.burst, self.per_second)
         if bucket.tokens < 1:
-            if not bucket.warned:
-                bucket.warned = True
-                return "warn"
-            return "drop"
+            verdict = "drop" if bucket.warned else "warn"
+            bucket.warned = True
+            metrics.flood_refused(who, verdict)
+            return verdict
         _refill(self._global, now, self.global_burst, self.global_per_second)
         if self._global.tokens < 1:
+            metrics.flood_refused(who, "drop")
             return "drop"
         self._global.tokens -= 1
         bucket.tokens -= 1

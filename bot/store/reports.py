@@ -8,6 +8,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot import observe
 from bot.geo.index import great_circle_m
 from bot.reports.model import Event, Report
 from bot.store.db import Database
@@ -105,6 +106,7 @@ async def log_event(
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (report_id, at, actor_id, action, from_status, to_status, note),
     )
+    observe.note_report(report_id)  # the update's log line names the report it changed
 
 
 async def log_refusal(

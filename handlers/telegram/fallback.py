@@ -8,6 +8,7 @@ import sqlite3
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot import metrics, observe
 from bot.texts import t
 from handlers.telegram.common import main_keyboard, who
 
@@ -49,6 +50,9 @@ def is_storage_error(error: BaseException | None) -> bool:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     storage = is_storage_error(context.error)
+    observe.note_outcome("storage_error" if storage else "error")
+    if storage:
+        metrics.storage_error("telegram")
     log.error("error while handling an update: %s", type(context.error).__name__, exc_info=context.error)
     # The user has had (or cannot get) the one answer to this update: no later handler group may act on it —
     # e.g. when the guard could not record the update, the report flow must not run and answer "received".

@@ -1,0 +1,81 @@
+"""Readiness: is this instance able to do its job right now? Three checks, each naming what is wrong.
+
+- database: a real write (one row rewritten in `health_probe`), because a full disk or a read-only mount lets
+  reads through and fails every rider's report;
+- bot_api: the last Bot API call that got an answer is recent (polling makes one every few seconds; a quiet
+  webhook deployment may make none, so a stale stamp is refreshed by asking `probe`, i.e. getMe, before failing);
+- outbox: the oldest message that is due has waited less than the threshold (held messages, e.g. reminders
+  waiting out quiet hours, are not due and do not count).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot import metrics
+from bot.outbox.store import stamp
+from bot.store.db import Database
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+async def check_database(db: Database) -> Check:
+    try:
+        await asyncio.wait_for(
+            db.write(
+                "INSERT INTO health_probe (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at",
+                (stamp(datetime.now(UTC)),),
+            ),
+            timeout=5,
+        )
+    except Exception as exc:  # any failure to write is the answer, whatever its kind
+        return Check("database", False, f"not writable: {type(exc).__name__}: {str(exc)[:120]}")
+    return Check("database", True, "writable")
+
+
+async def check_bot_api(max_age: float, probe: Callable[[], Awaitable[object]] | None) -> Check:
+    age = metrics.seconds_since_bot_api_ok()
+    if (age is None or age > max_age) and probe is not None:
+        try:
+            await asyncio.wait_for(probe(), timeout=5)
+        except Exception as exc:
+            return Check("bot_api", False, f"getMe failed: {type(exc).__name__}")
+        age = metrics.seconds_since_bot_api_ok()
+    if age is None:
+        return Check("bot_api", False, "no successful Bot API call yet")
+    if age > max_age:
+        return Check("bot_api", False, f"last successful Bot API call {age:.0f} s ago (limit {max_age:.0f} s)")
+    return Check("bot_api", True, f"last successful call {age:.1f} s ago")
+
+
+async def check_outbox(db: Database, max_lag: float) -> Check:
+    now = datetime.now(UTC)
+    row = await db.fetchone(
+        "SELECT MIN(next_at), COUNT(*) FROM outbox WHERE status IN ('pending', 'sending') AND next_at <= ?",
+        (stamp(now),),
+    )
+    oldest, due = (row[0], row[1]) if row else (None, 0)
+    if not oldest:
+        return Check("outbox", True, "nothing due")
+    lag = (now - datetime.fromisoformat(oldest.replace("Z", "+00:00"))).total_seconds()
+    if lag > max_lag:
+        return Check("outbox", False, f"{due} due messages, the oldest waiting {lag:.0f} s (limit {max_lag:.0f} s)")
+    return Check("outbox", True, f"{due} due, oldest {lag:.1f} s")
+
+
+async def readiness(
+    db: Database, *, bot_api_max_age: float, outbox_max_lag: float, probe: Callable[[], Awaitable[object]] | None
+) -> list[Check]:
+    return [
+        await check_database(db),
+        await check_bot_api(bot_api_max_age, probe),
+        await check_outbox(db, outbox_max_lag),
+    ]
