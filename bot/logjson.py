@@ -36,16 +36,27 @@ def _safe_arg(value: Any) -> Any:
     return _HIDDEN
 
 
+class KeepTemplate(logging.Filter):
+    """Runs before the redacting and escaping filters, which replace `msg` with the rendered text (user input
+    included) when they change something: the JSON formatter works from the template and arguments kept here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "rider_template"):
+            record.rider_template = (record.msg, record.args)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__()
         self.secrets = [s for s in secrets or [] if s]
 
     def _message(self, record: logging.LogRecord) -> str:
-        template = str(record.msg)
-        if not record.args:
+        msg, args = getattr(record, "rider_template", (record.msg, record.args))
+        template = str(msg)
+        if not args:
             return template if not _DIGITS.search(template) else _DIGITS.sub(_HIDDEN, template)
-        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        args = args if isinstance(args, tuple) else (args,)
         try:
             return template % tuple(_safe_arg(a) for a in args)
         except (TypeError, ValueError):  # a mapping-style or malformed call: the template alone

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from bot import observe
 from bot.config import Settings
-from bot.logjson import JsonFormatter
+from bot.logjson import JsonFormatter, KeepTemplate
 
 # C0 and C1 controls and DEL, the Unicode line/paragraph separators, and the bidirectional overrides and
 # isolates (which reorder what an operator reads without changing what is stored).
@@ -94,5 +94,6 @@ def _json_option(settings: Settings, handler: logging.Handler) -> None:
     if settings.log_format == "json":
         secrets = [settings.telegram_token, settings.webhook_secret, settings.wechat_secret, settings.metrics_token]
         handler.setFormatter(JsonFormatter([s for s in secrets if s]))
+        handler.filters.insert(0, KeepTemplate())
     else:
         logging.getLogger("bot.updates").setLevel(logging.WARNING)

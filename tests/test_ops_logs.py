@@ -74,6 +74,7 @@ async def runtime(tmp_path: Path, logs: tuple[io.StringIO, Raw]) -> AsyncIterato
         db_path=tmp_path / "rider.sqlite3",
         http_port=0,
         log_format="json",
+        categories_toml=None,
     )
     rt = Runtime(settings, ManualClock(DEFAULT_NOW))
     try:
@@ -103,6 +104,8 @@ async def test_json_lines_carry_the_update_and_nothing_personal(
     standin.faults.fail_next("5xx")  # an error path, with a traceback
     await rider.send("/help")
     await settle(runtime)
+    # a log call that quotes input (a multi-line one: the control-character escaping rewrites the record)
+    logging.getLogger("bot.test").warning("could not parse %r from user %s", f"{SAID}\n{PHONE}", 1001)
 
     text = buffer.getvalue()
     entries = [json.loads(line) for line in text.splitlines()]  # every line is one JSON object
@@ -126,3 +129,4 @@ async def test_json_lines_carry_the_update_and_nothing_personal(
         assert secret in rawtext, f"{secret!r} was never logged: this check would prove nothing"
         assert secret not in text, f"{secret!r} reached the JSON log"
     assert '"chat": 1001' not in text and "骑手小王" not in text
+    assert [e for e in entries if e["msg"] == "could not parse '…' from user 1001"]
