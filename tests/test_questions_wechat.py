@@ -1,0 +1,62 @@
+"""Category questions on WeChat: the same draft, asked as customer-service msgmenu options (the option id is the
+button data), numbers typed as text; the lift's yes-path tells a WeChat rider to call 119/96333 at once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.app import Runtime
+from bot.config import DEFAULT_CATEGORIES_TOML, Settings
+from bot.geo.coords import wgs84_to_gcj02
+from bot.standin.wechat import WeChatStandIn
+from tests.reporting import jpeg
+from tests.test_wechat import APPID, SECRET, TOKEN, WeChatRider, callback, text_of, wang, wx  # noqa: F401
+
+HERE = (34.2540, 117.2080)
+
+
+@pytest.fixture
+def settings(settings: Settings, wx: WeChatStandIn) -> Settings:  # noqa: F811
+    return replace(settings, wechat_token=TOKEN, wechat_appid=APPID, wechat_secret=SECRET, wechat_api_base=wx.url,
+                   categories_toml=DEFAULT_CATEGORIES_TOML)  # fmt: skip
+
+
+async def _category(wang: WeChatRider, wx: WeChatStandIn, label: str) -> list[dict]:  # noqa: F811
+    await wang.image(wx.register_media(jpeg()))
+    [categories] = await wang.location_gcj(*wgs84_to_gcj02(*HERE))
+    return await wang.tap(categories, label)
+
+
+async def test_questions_as_msgmenu_options(runtime: Runtime, wx: WeChatStandIn, wang: WeChatRider) -> None:  # noqa: F811
+    [question] = await _category(wang, wx, "电梯安全")
+    assert question["msgtype"] == "msgmenu" and "有人被困吗？" in question["msgmenu"]["head_content"]
+    assert [o["id"] for o in question["msgmenu"]["list"]] == ["rd:a:trapped:yes", "rd:a:trapped:no", "rd:x"]
+    call, words = await wang.tap(question, "是")
+    assert "119" in text_of(call) and "96333" in text_of(call)
+    [summary] = await wang.tap(words, "跳过")
+    assert "有人被困吗？ 是" in text_of(summary)
+    [received] = await wang.tap(summary, "提交")
+    ref = text_of(received).split("编号 ")[1].split("。")[0]
+    row = await runtime.services.db.fetchone("SELECT assignee_kind, urgent FROM reports WHERE id = ?", (int(ref[3:]),))
+    assert tuple(row) == ("department", 1)
+
+
+async def test_ticks_and_a_typed_number_on_wechat(runtime: Runtime, wx: WeChatStandIn, wang: WeChatRider) -> None:  # noqa: F811
+    [question] = await _category(wang, wx, "飞线充电")
+    [number] = await wang.tap(question, "否")
+    assert "几辆车？" in text_of(number)
+    [words] = await wang.say("4")  # typed, not tapped
+    assert "补充说明" in text_of(words)
+    [summary] = await wang.tap(words, "跳过")
+    assert "几辆车？ 4" in text_of(summary) and "正在充电吗？ 否" in text_of(summary)
+    await wang.say("取消")
+    [question] = await _category(wang, wx, "消防通道堵塞")
+    [ticked] = await wang.tap(question, "电动车")
+    assert "☑️ 电动车" in text_of(ticked)
+    [single] = await wang.tap(ticked, "选好了")
+    assert "堵在哪里？" in text_of(single)
+    [words] = await wang.say("安全出口")  # a choice typed by its label
+    [summary] = await wang.tap(words, "跳过")
+    assert "堵塞的是？ 电动车" in text_of(summary) and "堵在哪里？ 安全出口" in text_of(summary)
