@@ -22,6 +22,7 @@ from bot.webserver import WebServer
 from handlers.telegram import publish_commands, register
 from handlers.telegram.metering import MeteredRequest, MeteredUpdateProcessor, name_handlers
 from handlers.telegram.outbox_sender import TelegramSender
+from handlers.telegram.webhook import TelegramWebhook
 from handlers.web import build_web_app
 from handlers.wechat import WeChatChannel
 
@@ -59,6 +60,7 @@ class Runtime:
         self.standin: StandIn | None = None
         self.web: WebServer | None = None
         self.wechat: WeChatChannel | None = None
+        self.webhook: TelegramWebhook | None = None
 
     async def start(self, *, poll_timeout: int = 10) -> None:
         try:
@@ -112,19 +114,15 @@ class Runtime:
             path = urlsplit(settings.webhook_url).path.strip("/") or "telegram"
             # Without a secret anyone who can reach the port could forge updates: make one per start.
             secret = settings.webhook_secret or secrets.token_urlsafe(32)
-            await updater.start_webhook(
-                listen=settings.webhook_listen,
-                port=settings.webhook_port,
-                url_path=path,
-                webhook_url=settings.webhook_url,
-                secret_token=secret,
-                drop_pending_updates=False,
-                bootstrap_retries=3,
-            )
+            self.webhook = TelegramWebhook(self.application, path, secret)
+            await self.webhook.start(settings.webhook_listen, settings.webhook_port, settings.webhook_url)
         else:
             await updater.start_polling(timeout=poll_timeout, drop_pending_updates=False, bootstrap_retries=3)
 
     async def stop(self) -> None:
+        if self.webhook is not None:  # no new updates from Telegram while the rest winds down
+            await self.webhook.stop()
+            self.webhook = None
         if self.web is not None:
             await self.web.stop()
             self.web = None
