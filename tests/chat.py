@@ -50,21 +50,36 @@ class ChatUser:
         self.standin.inject_edited_location(self.user_id, message_id, lat, lon)
         return await self._expect(before, replies)
 
-    async def tap(self, message: dict, label: str, *, replies: int = 1) -> tuple[dict, list[dict]]:
+    async def tap(
+        self, message: dict, label: str, *, replies: int = 1, in_place: bool = False
+    ) -> tuple[dict, list[dict]]:
         """Tap the inline button whose text contains `label`; returns (callback answer, bot messages)."""
-        return await self.press(message, button(message, label)["callback_data"], replies=replies)
+        return await self.press(message, button(message, label)["callback_data"], replies=replies, in_place=in_place)
 
-    async def press(self, message: dict, data: str, *, replies: int = 1) -> tuple[dict, list[dict]]:
-        """Send callback data as if from a button on `message` (also for forged data)."""
+    async def press(
+        self, message: dict, data: str, *, replies: int = 1, in_place: bool = False
+    ) -> tuple[dict, list[dict]]:
+        """Send callback data as if from a button on `message` (also for forged data).
+
+        The pressed message with only its buttons changed (removed, or swapped for the next step's) is not a
+        reply unless `in_place` says the answer is expected there (a menu swapped onto the same message);
+        `current()` reads the message as it is now."""
         before = self.standin.last_seq(self.user_id)
         query_id = self.standin.inject_callback(self.user_id, message["message_id"], data)
         answer = await self.standin.wait_for_callback_answer(query_id, timeout=TIMEOUT)
 
-        def spent(m: dict) -> bool:  # the pressed message with its buttons removed: not a reply
-            same = m["message_id"] == message["message_id"] and not buttons(m)
+        def spent(m: dict) -> bool:
+            same = m["message_id"] == message["message_id"] and (not in_place or not buttons(m))
             return same and m.get("text") == message.get("text") and m.get("caption") == message.get("caption")
 
         return answer, await self._expect(before, replies, spent)
+
+    def current(self, message: dict) -> dict:
+        """The message as the person sees it now (edits applied)."""
+        for m in self.standin.bot_messages(self.user_id):
+            if m["message_id"] == message["message_id"]:
+                return m
+        raise AssertionError(f"message {message['message_id']} is gone")
 
 
 def buttons(message: dict) -> list[dict]:

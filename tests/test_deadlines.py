@@ -228,7 +228,7 @@ async def test_stats_and_overdue_on_demand_for_supervisors_only(
     [late] = await team["community"].send("/overdue")
     assert f"SP-{report_id:06d}" in late["text"] and "接单超时" in late["text"]
     [stats] = await team["street"].send("/stats")
-    assert "在办：1" in stats["text"] and "超时：1" in stats["text"]
+    assert "在办 1" in stats["text"] and "超时 1" in stats["text"]
 
 
 def test_sla_cli_sets_and_lists_limits(tmp_path) -> None:  # type: ignore[no-untyped-def]

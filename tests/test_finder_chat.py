@@ -35,7 +35,7 @@ async def test_location_lists_the_nearest_stations_in_exact_order(rider: ChatUse
     # one venue button and one navigation link per result, then paging/filter rows
     venue_buttons = [b for b in buttons(reply) if b.get("callback_data", "").startswith("v:")]
     assert len(venue_buttons) == 5
-    nav = [b for b in buttons(reply) if b.get("url", "").startswith("https://uri.amap.com/marker")]
+    nav = [b for b in buttons(reply) if b.get("url", "").startswith("https://uri.amap.com/navigation")]
     assert len(nav) == 5
 
 
@@ -56,7 +56,7 @@ async def test_more_pages_further_out_and_filter_by_amenity(rider: ChatUser, run
     assert page2["message_id"] == first["message_id"], "paging edits the list in place"
     assert "第 2 页" in page2["text"]
     assert "6. " in page2["text"]
-    _, [menu] = await rider.tap(page2, "筛选")
+    _, [menu] = await rider.tap(page2, "筛选", in_place=True)
     _, [filtered] = await rider.tap(menu, "充电")
     assert "筛选：🔌充电" in filtered["text"]
     finder = runtime.services.finder
@@ -157,7 +157,7 @@ async def test_live_location_updates_the_list_in_place(rider: ChatUser, runtime:
 
 async def test_filter_by_a_single_kind(rider: ChatUser, runtime: Runtime) -> None:
     [listing] = await rider.share_location(*XUZHOU)
-    _, [menu] = await rider.tap(listing, "筛选")
+    _, [menu] = await rider.tap(listing, "筛选", in_place=True)
     _, [hospitals] = await rider.tap(menu, "友好医院")
     assert hospitals["text"].startswith("📍 离你最近的友好医院")
     finder = runtime.services.finder

@@ -153,13 +153,18 @@ def venue_address(lang: str, place: Place) -> str:
     return _address(place.district, place.address) or place.city or kind_label(lang, place.kind)
 
 
-def amap_url(place: Place) -> str:
-    """Amap wants GCJ-02: a WGS-84 pin there lands 300–700 m off, at the wrong gate."""
-    glat, glon = wgs84_to_gcj02(place.lat, place.lon)
+def ride_url(lat: float, lon: float, name: str) -> str:
+    """A riding route, not a pin: Amap's navigation URI (GCJ-02, `mode=ride`) opens the app's e-bike route to
+    the spot; a WGS-84 point there would land 300–700 m off, at the wrong gate."""
+    glat, glon = wgs84_to_gcj02(lat, lon)
     return (
-        f"https://uri.amap.com/marker?position={glon:.6f},{glat:.6f}"
-        f"&name={quote(place.name)}&coordinate=gaode&callnative=1"
+        f"https://uri.amap.com/navigation?to={glon:.6f},{glat:.6f},{quote(name[:40])}"
+        "&mode=ride&policy=1&coordinate=gaode&callnative=1&src=rider-bot"
     )
+
+
+def amap_url(place: Place) -> str:
+    return ride_url(place.lat, place.lon, place.name)
 
 
 def geo_uri(place: Place) -> str:

@@ -26,6 +26,8 @@ class Reply:
     alert: str | None = None  # a button's short answer (toast); `popup` shows it as a dialog
     popup: bool = False
     retire: bool = False  # the pressed message's buttons are spent: the door removes them
+    # …or replaced: the card the worker holds carries the next possible actions after every step
+    rebutton: out.Buttons | None = None
 
 
 @dataclass(frozen=True)

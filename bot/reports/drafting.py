@@ -13,6 +13,7 @@ import aiosqlite
 from bot.geo.coords import out_of_china
 from bot.media.photos import PhotoRejected
 from bot.outbox import messages as out
+from bot.outbox.store import enqueue
 from bot.presenters.places import distance_text
 from bot.reports import actions
 from bot.reports import notices as n
@@ -389,5 +390,20 @@ class DraftingMixin:
                 conn, target.id, at=now, actor_id=user.id, action="join", from_status=target.status,
                 to_status=target.status, note=f"SP-{own:06d}",
             )  # fmt: skip
+            await self._forward_joined(conn, target, own, [p["sha256"] for p in draft["photos"]])
             await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
+        self.wake_outbox()
         return Reply([out.text(t(user.lang, "report.merged", ref=target.ref), keyboard="main")], retire=True)
+
+    async def _forward_joined(self, conn: aiosqlite.Connection, target: Report, own: int, photos: list[str]) -> None:
+        """A merged duplicate's photos reach whoever holds the report now: new evidence (another angle, a
+        worse state) is why a second rider bothered to report it."""
+        if not photos:
+            return
+        people = await recipients(self.roles, self.grids, target.assignee_kind, target.assignee, target.grid_id)
+        for person in people:
+            for i, sha in enumerate(photos):
+                caption = t(person.lang, "ux.joined_photos", ref=target.ref, n=len(photos)) if i == 0 else ""
+                buttons = n.work_buttons(person.lang, target) if i == 0 else None
+                key = f"r{target.id}:join{own}:{person.channel}:{person.address}:{i}"
+                await enqueue(conn, key, person, out.photo(sha, caption, buttons=buttons))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.outbox import messages as out
-from bot.presenters.places import distance_text
+from bot.presenters.places import distance_text, ride_url
 from bot.reports import actions
 from bot.reports.categories import category
 from bot.reports.model import Report
-from bot.reports.states import Status
+from bot.reports.states import OPEN, Status
 from bot.texts import t
 
 
@@ -30,14 +30,48 @@ def category_text(lang: str, token: str) -> str:
     return category(token).label(lang)
 
 
+WAITING_STATUSES = frozenset({Status.FORWARDED, Status.TRANSFERRED, Status.REOPENED})
+
+
+def span_text(lang: str, delta: timedelta) -> str:
+    """A time limit or what is left of it, in the unit a worker on an e-bike reads at a glance."""
+    minutes = max(1, int(delta.total_seconds() // 60))
+    if minutes < 120:
+        return t(lang, "age.minutes", n=minutes)
+    if minutes < 48 * 60:
+        return t(lang, "age.hours", n=minutes // 60)
+    return t(lang, "age.days", n=minutes // 1440)
+
+
+def deadline_text(lang: str, report: Report, now: datetime, accept_minutes: int, resolve_minutes: int) -> str:
+    """ "30 分钟内接单 · 还剩 12 分钟": the limit of the step the worker owes next, and what is left of it."""
+    if report.status in WAITING_STATUSES and report.accept_due:
+        phase, limit, due = "accept", accept_minutes, report.accept_due
+    elif report.status == Status.ACCEPTED and report.resolve_due:
+        phase, limit, due = "resolve", resolve_minutes, report.resolve_due
+    else:
+        return ""
+    left = datetime.fromisoformat(due) - now
+    limit_text = span_text(lang, timedelta(minutes=limit))
+    if left.total_seconds() <= 0:
+        return t(lang, f"ux.deadline.{phase}_over", limit=limit_text, over=span_text(lang, -left))
+    return t(lang, f"ux.deadline.{phase}", limit=limit_text, left=span_text(lang, left))
+
+
+def route_button(lang: str, report: Report) -> dict[str, str]:
+    return out.link(t(lang, "ux.route"), ride_url(report.lat, report.lon, report.ref))
+
+
 def work_buttons(lang: str, report: Report) -> out.Buttons:
-    """The buttons a grid worker needs for this report's current status (and version)."""
+    """The buttons a grid worker needs for this report's current status (and version), and the way there."""
+    if report.status not in OPEN or report.status == Status.NEW:
+        return [[route_button(lang, report)]]
     if report.status == Status.ACCEPTED:
         first = out.button(t(lang, "work.resolve"), actions.work("resolve", report.id, report.version))
     else:
         first = out.button(t(lang, "work.accept"), actions.work("accept", report.id, report.version))
     return [
-        [first],
+        [first, route_button(lang, report)],
         [
             out.button(t(lang, "work.transfer"), actions.work("transfer", report.id, report.version)),
             out.button(t(lang, "work.reject"), actions.work("reject", report.id, report.version)),
@@ -54,8 +88,11 @@ def work_card(
     now: datetime,
     status: bool = True,
     answers: list[str] | None = None,
+    deadline: str = "",
+    origin: str = "",
 ) -> str:
-    """The worker's card; `answers` are the category questions' lines (有人被困吗？ 是), one per line."""
+    """The worker's card; `answers` are the category questions' lines (有人被困吗？ 是), one per line; then where
+    the report came from and the time left for the next step."""
     card = t(
         lang,
         "work.card",
@@ -67,7 +104,9 @@ def work_card(
         age=age_text(lang, report.created_at, now),
         followers=followers,
     )
-    return card + "".join(f"\n❓ {line}" for line in answers or ())
+    card += "".join(f"\n❓ {line}" for line in answers or ())
+    extra = [line for line in (origin, deadline and "⏱ " + deadline) if line]
+    return "\n".join([card, *extra])
 
 
 def forward_messages(
@@ -80,9 +119,14 @@ def forward_messages(
     photos: list[str],
     now: datetime,
     answers: list[str] | None = None,
+    deadline: str = "",
+    origin: str = "",
 ) -> list[out.Message]:
     """A report arriving at a worker: the card on the first photo, the other photos, then a map pin."""
-    card = work_card(lang, report, where=where, followers=followers, now=now, status=False, answers=answers)
+    card = work_card(
+        lang, report, where=where, followers=followers, now=now, status=False, answers=answers,
+        deadline=deadline, origin=origin,
+    )  # fmt: skip
     buttons = work_buttons(lang, report)
     messages: list[out.Message] = []
     if photos:

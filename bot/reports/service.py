@@ -137,11 +137,19 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin):
         return store._report(row)
 
     async def announce(
-        self, conn: aiosqlite.Connection, report: Report, people: list[Recipient], photos: list[str], followers: int
+        self,
+        conn: aiosqlite.Connection,
+        report: Report,
+        people: list[Recipient],
+        photos: list[str],
+        followers: int,
+        origin: Callable[[str], str] | None = None,
     ) -> None:
+        """The card to each new holder; `origin` says, in their language, from whom and why it came."""
         where = await self.where_for_workers(report)
         now = self._now()
         answers = await answer_store.answers_in(conn, report.id)
+        limits = await store.category_limits(conn, report.category)
         for person in people:
             for i, message in enumerate(
                 n.forward_messages(
@@ -153,6 +161,8 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin):
                     photos=photos,
                     now=now,
                     answers=self.questions.lines(person.lang, report.category, answers),
+                    deadline=n.deadline_text(person.lang, report, now, limits[0], limits[1]),
+                    origin=origin(person.lang) if origin else "",
                 )
             ):
                 key = f"r{report.id}:v{report.version}:fwd:{person.channel}:{person.address}:{i}"
@@ -205,13 +215,18 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin):
 
     # ------------------------------------------------------------------ lists
 
-    async def card_for(self, user: User, report: Report) -> list[out.Message]:
+    async def card_for(self, user: User, report: Report, head: str = "") -> list[out.Message]:
+        """The card a worker holds: where, what, the time left for the next step and every next action."""
         where = (await self.where_for_workers(report))(user.lang)
         followers = len(await store.followers(self.db, report.id))
         answers = self.questions.lines(user.lang, report.category, await answer_store.answers_of(self.db, report.id))
-        text = n.work_card(user.lang, report, where=where, followers=followers, now=self._now(), answers=answers)
-        buttons = n.work_buttons(user.lang, report) if report.status in OPEN else None
-        return [out.text(text, buttons)]
+        now = self._now()
+        accept_minutes, resolve_minutes, _ = await store.category_limits(self.db.conn, report.category)
+        deadline = n.deadline_text(user.lang, report, now, accept_minutes, resolve_minutes)
+        text = n.work_card(
+            user.lang, report, where=where, followers=followers, now=now, answers=answers, deadline=deadline
+        )
+        return [out.text((head + "\n" if head else "") + text, n.work_buttons(user.lang, report))]
 
     async def queue(self, user: User, limit: int = 20) -> Reply:
         lang = user.lang

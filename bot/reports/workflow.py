@@ -173,11 +173,10 @@ class WorkflowMixin:
             status = n.status_text(user.lang, current.status if current else report.status)
             return Reply(alert=t(user.lang, "work.stale", status=status), popup=True)
         self.wake_outbox()
-        return Reply(
-            [out.text(t(user.lang, "work.accepted", ref=report.ref))],
-            alert=n.status_text(user.lang, new_status),
-            retire=True,
-        )
+        # The card the worker tapped now carries the next step (办结 · 转派 · 退回, the route) and so does the
+        # answer, so nobody has to discover /queue to finish the job.
+        card = await self.card_for(user, updated, head=t(user.lang, "work.accepted", ref=report.ref))
+        return Reply(card, alert=n.status_text(user.lang, new_status), rebutton=card[0].get("buttons"))
 
     async def _award_points(self, conn: aiosqlite.Connection, report: Report, now: str) -> None:
         """A report a worker accepts is a valid one: its reporter (and those who joined it) earn points, once."""
@@ -204,6 +203,12 @@ class WorkflowMixin:
         try:
             async with self.db.transaction() as conn:
                 if data["action"] == "transfer":
+                    giver = {lang: await self.assignee_text(lang, report) for lang in ("zh-CN", "en")}
+
+                    def origin(lang: str) -> str:
+                        who = giver.get(lang, giver["zh-CN"])
+                        return t(lang, "ux.origin.transfer", who=who, note=note)
+
                     assignment = Assignment(data["kind"], data["target"], report.grid_id, "transfer")
                     updated = await self.assign_to(
                         conn, report.id, report.version, report.status, Action.TRANSFER, assignment, user.id, note, now
@@ -213,7 +218,7 @@ class WorkflowMixin:
                     )
                     photos = [sha for sha, _ in await store.photos(self.db, report.id)]
                     followers = len(await store_followers(conn, report.id))
-                    await self.announce(conn, updated, people, photos, followers)
+                    await self.announce(conn, updated, people, photos, followers, origin)
                     assignee = {lang: await self.assignee_text(lang, updated) for lang in ("zh-CN", "en")}
                     await self.tell_followers(
                         conn, updated, "transferred",

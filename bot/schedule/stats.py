@@ -100,6 +100,16 @@ async def collect_stats(db: Database, grids: Any, scope: str | None, now: dateti
     return stats
 
 
+async def day_counts(db: Database, grids: Any, scope: str | None, start: datetime, end: datetime) -> tuple[int, int]:
+    """(new, resolved) between two moments: one line of /stats per area and day."""
+    where, params = _where(grids, scope)
+    window = "julianday({col}) >= julianday(?) AND julianday({col}) < julianday(?)"
+    bounds = [start.isoformat(), end.isoformat()]
+    new = await _count(db, where, params, "status != 'merged' AND " + window.format(col="created_at"), bounds)
+    resolved = await _count(db, where, params, window.format(col="resolved_at"), bounds)
+    return new, resolved
+
+
 def _percent(value: float | None, lang: str) -> str:
     return f"{value:.0%}" if value is not None else t(lang, "digest.none")
 

@@ -15,10 +15,12 @@ from bot.texts.reports_en import TEXTS as _EN_REPORTS
 from bot.texts.reports_zh_CN import TEXTS as _ZH_REPORTS
 from bot.texts.schedule_en import TEXTS as _EN_SCHEDULE
 from bot.texts.schedule_zh_CN import TEXTS as _ZH_SCHEDULE
+from bot.texts.ux_en import TEXTS as _EN_UX
+from bot.texts.ux_zh_CN import TEXTS as _ZH_UX
 from bot.texts.zh_CN import TEXTS as _ZH_MAIN
 
-_ZH = {**_ZH_MAIN, **_ZH_REPORTS, **_ZH_SCHEDULE, **_ZH_KEEPERS, **_ZH_QUESTIONS}
-_EN = {**_EN_MAIN, **_EN_REPORTS, **_EN_SCHEDULE, **_EN_KEEPERS, **_EN_QUESTIONS}
+_ZH = {**_ZH_MAIN, **_ZH_REPORTS, **_ZH_SCHEDULE, **_ZH_KEEPERS, **_ZH_QUESTIONS, **_ZH_UX}
+_EN = {**_EN_MAIN, **_EN_REPORTS, **_EN_SCHEDULE, **_EN_KEEPERS, **_EN_QUESTIONS, **_EN_UX}
 
 DEFAULT_LANG = "zh-CN"
 LANGS: dict[str, dict[str, str]] = {"zh-CN": _ZH, "en": _EN}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from bot.keepers import actions as keeper_actions
-from bot.texts import LANGS, t
-from handlers.telegram import fallback, finder, guard, keepers, people, reports, search, senderless, start
+from handlers.telegram import fallback, finder, guard, keepers, menus, people, reports, search, senderless, start
 
 COMMANDS = ("start", "report", "myreports", "points", "queue", "lang", "help")
 
@@ -56,7 +55,5 @@ def register(application: Application) -> None:
 
 
 async def publish_commands(application: Application) -> None:
-    """The command menu, in Chinese by default and in English for English-language clients."""
-    for lang in LANGS:
-        commands = [BotCommand(c, t(lang, f"cmd.{c}")) for c in COMMANDS]  # /cancel and /join are contextual
-        await application.bot.set_my_commands(commands, language_code=None if lang == "zh-CN" else "en")
+    """The command menus: riders' by default (per client language), each person with a duty their own."""
+    await menus.publish_defaults(application)

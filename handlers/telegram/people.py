@@ -7,6 +7,7 @@ from telegram.ext import ContextTypes
 
 from bot.people.invites import FAILURE_WINDOW, InviteError
 from bot.texts import t
+from handlers.telegram import menus
 from handlers.telegram.common import who
 
 
@@ -26,6 +27,7 @@ async def join(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         minutes = int(FAILURE_WINDOW.total_seconds() // 60)
         await message.reply_text(t(w.lang, f"join.{exc.code}", minutes=minutes))
         return
+    await menus.publish_for(context.bot, w.services, w.user)  # the menu is ready when they read the answer
     await message.reply_text(t(w.lang, "join.ok", role=await w.services.roles.describe(role, w.lang)))
 
 

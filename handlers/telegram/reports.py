@@ -25,9 +25,9 @@ async def send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, w: Who,
     query = update.callback_query
     if query is not None:
         await query.answer(reply.alert or None, show_alert=reply.popup)
-        if reply.retire and isinstance(query.message, Message):
-            try:  # spent buttons go away, so nobody taps a dead one later
-                await query.message.edit_reply_markup(reply_markup=None)
+        if (reply.retire or reply.rebutton) and isinstance(query.message, Message):
+            try:  # spent buttons go away (or become the next step's), so nobody taps a dead one later
+                await query.message.edit_reply_markup(reply_markup=render.inline_markup(reply.rebutton))
             except BadRequest:
                 log.debug("could not retire buttons on message %s", query.message.message_id)
     chat = update.effective_chat

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.texts import t
+from handlers.telegram import menus
 from handlers.telegram.common import main_keyboard, who
 
 
@@ -26,6 +29,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def switch_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     w = await who(update, context)
     lang = await w.services.users.toggle_lang(w.user)
+    await menus.publish_for(context.bot, w.services, replace(w.user, lang=lang))
     await update.effective_message.reply_text(t(lang, "lang.switched"), reply_markup=main_keyboard(lang))
 
 

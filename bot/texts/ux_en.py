@@ -1,0 +1,21 @@
+"""English: the second pass for riders and grid workers (issue #13): cards, deadlines, menus, first answers."""
+
+TEXTS: dict[str, str] = {
+    "cmd.station": "My station (keepers)",
+    "ux.route": "🧭 Route",
+    "ux.deadline.accept": "accept within {limit} · {left} left",
+    "ux.deadline.accept_over": "accept within {limit} · {over} overdue",
+    "ux.deadline.resolve": "resolve within {limit} · {left} left",
+    "ux.deadline.resolve_over": "resolve within {limit} · {over} overdue",
+    "ux.origin.transfer": "🔀 Transferred by {who}: {note}",
+    "ux.origin.escalation": "🚨 From {who}: {phase} overdue by {over}, escalated by the community",
+    "ux.joined_photos": "➕ {ref}: one more rider reported it and added {n} photo(s)",
+    "ux.stats.title": "📊 Statistics ({date})",
+    "ux.stats.area": (
+        "[{scope}]\nToday: new {new_today} · resolved {resolved_today}\n"
+        "Yesterday: new {new_yesterday} · resolved {resolved_yesterday}\n"
+        "Open {open} · overdue {overdue} · on time {on_time}"
+    ),
+    "ux.stats.quiet": "{n} more area(s) had no reports today or yesterday and are not listed.",
+    "ux.stats.all_quiet": "🎉 No reports today or yesterday, and none open.",
+}

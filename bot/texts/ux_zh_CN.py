@@ -1,0 +1,20 @@
+"""简体中文: the second pass for riders and grid workers (issue #13): cards, deadlines, menus, first answers."""
+
+TEXTS: dict[str, str] = {
+    "cmd.station": "我的驿站（站长）",
+    "ux.route": "🧭 路线",
+    "ux.deadline.accept": "{limit}内接单 · 还剩 {left}",
+    "ux.deadline.accept_over": "{limit}内接单 · 已超时 {over}",
+    "ux.deadline.resolve": "{limit}内办结 · 还剩 {left}",
+    "ux.deadline.resolve_over": "{limit}内办结 · 已超时 {over}",
+    "ux.origin.transfer": "🔀 由 {who} 转派：{note}",
+    "ux.origin.escalation": "🚨 由 {who} {phase}超时 {over}，社区吹哨转交",
+    "ux.joined_photos": "➕ {ref} 又有 1 人反映，补充了 {n} 张照片",
+    "ux.stats.title": "📊 统计（{date}）",
+    "ux.stats.area": (
+        "【{scope}】\n今日 新增 {new_today} · 办结 {resolved_today}\n"
+        "昨日 新增 {new_yesterday} · 办结 {resolved_yesterday}\n在办 {open} · 超时 {overdue} · 按时率 {on_time}"
+    ),
+    "ux.stats.quiet": "另有 {n} 个区域今日和昨日都没有工单，未列出。",
+    "ux.stats.all_quiet": "🎉 今日和昨日都没有工单，也没有在办工单。",
+}

@@ -1,0 +1,164 @@
+"""The grid worker's loop is self-contained (issue #13): every card carries the next actions, the deadline and
+the route; transfers say from whom and why; a merged duplicate's photos reach the assignee; /stats is one
+message; each person's command menu fits their duties and language."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from telegram import BotCommandScopeChat
+
+from bot.app import Runtime
+from bot.clock import ManualClock
+from tests.chat import ChatUser, button, buttons
+from tests.reporting import bind, grid_at, jpeg
+
+HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
+
+
+@pytest.fixture
+async def team(runtime: Runtime) -> dict[str, ChatUser]:
+    standin = runtime.standin
+    grid = grid_at(runtime, *HERE)
+    community, street = (g.id for g in runtime.services.grids.ancestors(grid))
+    people = {
+        "rider": ChatUser(standin, 1001, "骑手小王"),
+        "worker": ChatUser(standin, 2001, "网格员老李"),
+        "other": ChatUser(standin, 2002, "网格员小周"),
+        "community": ChatUser(standin, 3001, "社区书记"),
+        "street": ChatUser(standin, 3002, "街道主任"),
+    }
+    await bind(runtime, people["worker"], "worker", grid)
+    await bind(runtime, people["other"], "worker", "xz-hanfeng-diemeng-g1")
+    await bind(runtime, people["community"], "supervisor", community)
+    await bind(runtime, people["street"], "supervisor", street)
+    return people
+
+
+async def report(rider: ChatUser, caption: str = "消防通道被电动车堵住了") -> str:
+    await rider.send(photo=jpeg(), caption=caption, replies=2)
+    [categories] = await rider.share_location(*HERE)
+    _, [summary] = await rider.tap(categories, "消防通道堵塞")
+    if "是同一个问题吗" in summary["text"]:
+        _, [summary] = await rider.tap(summary, "新建上报")
+    _, [received] = await rider.tap(summary, "提交")
+    return received["text"].split("编号 ")[1].split("。")[0]
+
+
+async def new_messages(runtime: Runtime, person: ChatUser, count: int) -> list[dict]:
+    await runtime.services.outbox.wait_idle()
+    got = await runtime.standin.wait_for_bot_messages(
+        person.user_id, count, after_seq=getattr(person, "seen", 0), timeout=8
+    )
+    person.seen = runtime.standin.last_seq(person.user_id)
+    return got
+
+
+def ride_route(message: dict) -> dict[str, list[str]]:
+    url = button(message, "🧭")["url"]
+    parts = urlsplit(url)
+    assert parts.netloc == "uri.amap.com" and parts.path == "/navigation", url
+    return parse_qs(parts.query)
+
+
+async def test_from_card_to_resolved_in_two_taps_with_deadline_and_route(
+    runtime: Runtime, clock: ManualClock, team: dict[str, ChatUser]
+) -> None:
+    worker = team["worker"]
+    worker.seen = runtime.standin.last_seq(worker.user_id)
+    ref = await report(team["rider"])
+    card, _pin = await new_messages(runtime, worker, 2)
+    assert "30 分钟内接单 · 还剩 30 分钟" in card["caption"]
+    route = ride_route(card)
+    assert route["mode"] == ["ride"] and route["coordinate"] == ["gaode"]
+    lon, lat = (float(v) for v in route["to"][0].split(",")[:2])
+    assert lat != pytest.approx(HERE[0], abs=1e-4), "the route is in GCJ-02, not the rider's WGS-84"
+    assert lat == pytest.approx(HERE[0], abs=0.01) and lon == pytest.approx(HERE[1], abs=0.01)
+    # 18 minutes later the card from /queue says what is left
+    clock.advance(timedelta(minutes=18))
+    [queue] = await worker.send("/queue")
+    _, [fresh] = await worker.tap(queue, ref)
+    assert "30 分钟内接单 · 还剩 12 分钟" in fresh["text"]
+    # tap 1: 接单 — the answer and the tapped card both carry 办结 · 转派 · 退回 and the route
+    _, [accepted] = await worker.tap(card, "接单")
+    assert "已接单" in accepted["text"] and "4 小时内办结 · 还剩" in accepted["text"]
+    labels = [b["text"] for b in buttons(accepted)]
+    assert any("办结" in x for x in labels) and any("转派" in x for x in labels) and any("退回" in x for x in labels)
+    assert any("🧭" in x for x in labels)
+    held = worker.current(card)
+    assert any("办结" in b["text"] for b in buttons(held)), "the card the worker holds moved on too"
+    # tap 2: 办结 on the card itself, then the after-photo and a note
+    _, [ask_photo] = await worker.tap(held, "办结")
+    assert "处理后的照片" in ask_photo["text"]
+    await worker.send(photo=jpeg((40, 160, 60)))
+    [done] = await worker.send("已清理")
+    assert "已办结" in done["text"]
+
+
+async def test_a_transfer_says_from_whom_and_why(runtime: Runtime, team: dict[str, ChatUser]) -> None:
+    worker, other = team["worker"], team["other"]
+    worker.seen = runtime.standin.last_seq(worker.user_id)
+    other.seen = runtime.standin.last_seq(other.user_id)
+    ref = await report(team["rider"])
+    card, _ = await new_messages(runtime, worker, 2)
+    _, [targets] = await worker.tap(card, "转派")
+    await worker.tap(targets, "蝶梦社区第1网格")
+    await worker.send("不属本网格职责")
+    arrived, _ = await new_messages(runtime, other, 2)
+    assert ref in arrived["caption"]
+    assert "由 蝶梦社区第2网格 网格员 转派：不属本网格职责" in arrived["caption"]
+    assert "30 分钟内接单" in arrived["caption"] and buttons(arrived)
+
+
+async def test_a_merged_duplicates_photos_reach_the_assignee(runtime: Runtime, team: dict[str, ChatUser]) -> None:
+    worker = team["worker"]
+    ref = await report(team["rider"])
+    await new_messages(runtime, worker, 2)
+    second = ChatUser(runtime.standin, 1002, "骑手小张")
+    await second.send(photo=jpeg((10, 10, 200)), caption="又堵了", replies=2)
+    [categories] = await second.share_location(HERE[0] + 0.0001, HERE[1])
+    _, [offer] = await second.tap(categories, "消防通道堵塞")
+    await second.tap(offer, "补充我的照片")
+    [extra] = await new_messages(runtime, worker, 1)
+    assert "photo" in extra and ref in extra["caption"] and "又有 1 人反映" in extra["caption"]
+    assert "骑手小张" not in extra["caption"]
+    assert any("接单" in b["text"] for b in buttons(extra))
+
+
+async def test_stats_is_one_message_with_today_and_yesterday(
+    runtime: Runtime, clock: ManualClock, team: dict[str, ChatUser]
+) -> None:
+    await report(team["rider"])
+    clock.advance(timedelta(days=1))
+    await report(team["rider"], "又被堵了，另一处")
+    before = runtime.standin.last_seq(team["street"].user_id)
+    [stats] = await team["street"].send("/stats")
+    await runtime.services.outbox.wait_idle()
+    later = [m for m in runtime.standin.bot_messages(team["street"].user_id) if m["_seq"] > before]
+    assert len(later) == 1, "one message, not one per area"
+    text = stats["text"]
+    assert "今日 新增 1" in text and "昨日 新增 1" in text and "在办 2" in text
+    assert "汉风街道" in text
+
+
+async def test_command_menus_fit_the_person_and_language(runtime: Runtime, team: dict[str, ChatUser]) -> None:
+    bot = runtime.application.bot
+    riders = [c.command for c in await bot.get_my_commands()]
+    assert "queue" not in riders and "report" in riders
+    english = await bot.get_my_commands(language_code="en")
+    assert "Report a hazard" in [c.description for c in english]
+    worker_menu = [c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(2001))]
+    assert "queue" in worker_menu and "stats" not in worker_menu
+    boss = await bot.get_my_commands(scope=BotCommandScopeChat(3001))
+    assert {"queue", "stats", "overdue"} <= {c.command for c in boss}
+    # an English-speaking supervisor gets English descriptions in their own menu
+    await team["community"].send("/lang")
+    boss = await bot.get_my_commands(scope=BotCommandScopeChat(3001))
+    assert "Statistics (supervisors/admins)" in [c.description for c in boss]
+    # after a restart the menus are published again from the roles table
+    await runtime.stop()
+    await runtime.start(poll_timeout=1)
+    worker_menu = [c.command for c in await runtime.application.bot.get_my_commands(scope=BotCommandScopeChat(2001))]
+    assert "queue" in worker_menu
