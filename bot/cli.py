@@ -241,6 +241,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.people.cli import add_invite_parser
 
     add_invite_parser(sub)
+    from bot.points.cli import add_parsers as add_points_parsers
+
+    add_points_parsers(sub)
     from bot.reports.cli import add_reports_parser
 
     add_reports_parser(sub)
@@ -311,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.reports.admin_cli import run as run_admin
 
         return run_admin(args, settings, _lang(args))
+    if args.command in {"rewards", "points"}:
+        from bot.points.cli import run as run_points
+
+        return asyncio.run(run_points(args, settings, _lang(args)))
     if args.command == "apikey":
         from handlers.open311.cli import run_apikey
 

@@ -265,12 +265,3 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin):
                   status=n.status_text(lang, r.status), date=r.created_at[:10])
             )  # fmt: skip
         return Reply([out.text("\n".join(lines))])
-
-    async def points(self, user: User) -> Reply:
-        lang = user.lang
-        total, history = await store.points_of(self.db, user.id)
-        lines = [t(lang, "points.total", total=total)]
-        for reason, delta, report_id, at in history:
-            label = t(lang, f"points.reason.{reason}") + (f" SP-{report_id:06d}" if report_id else "")
-            lines.append(t(lang, "points.line", date=at[:10], reason=label, delta=delta))
-        return Reply([out.text("\n".join(lines))])

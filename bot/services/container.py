@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.grids.index import GridIndex
+from bot.keepers.buttons import KeeperButtons
 from bot.keepers.common import Deps
 from bot.keepers.service import KeeperService
 from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import OutboxDispatcher, Sender
 from bot.people.roles import RoleService
+from bot.points.service import PointsService
 from bot.reports import questions as q
 from bot.reports.service import ReportPolicy, ReportService
 from bot.schedule.deadlines import DeadlineWatcher, SupervisorViews
@@ -42,7 +44,10 @@ class Services:
     views: SupervisorViews
     flood: FloodGuard = field(default_factory=FloodGuard)
     outbox: OutboxDispatcher | None = None
-    keepers: KeeperService = None  # type: ignore[assignment]  # set by open_services (needs the services)
+    # Station keepers, points and their buttons: set by open_services (they read the live catalogue through it).
+    keepers: KeeperService = None  # type: ignore[assignment]
+    points: PointsService = None  # type: ignore[assignment]
+    keeper_buttons: KeeperButtons = None  # type: ignore[assignment]
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:
@@ -146,4 +151,6 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         services.wake_outbox, settings.tz,
     )  # fmt: skip
     services.keepers = KeeperService(deps, photos)
+    services.points = PointsService(deps, photos)
+    services.keeper_buttons = KeeperButtons(services.keepers, services.points)
     return services

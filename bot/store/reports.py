@@ -191,14 +191,6 @@ async def count_reports_since(db: Database, reporter_id: int, since: str) -> int
     return int(row[0])
 
 
-async def points_of(db: Database, user_id: int) -> tuple[int, list[tuple[str, int, int | None, str]]]:
-    rows = await db.fetchall(
-        "SELECT reason, delta, report_id, at FROM points WHERE user_id = ? ORDER BY id DESC LIMIT 20", (user_id,)
-    )
-    total = await db.fetchone("SELECT COALESCE(SUM(delta), 0) FROM points WHERE user_id = ?", (user_id,))
-    return int(total[0]), [(r["reason"], r["delta"], r["report_id"], r["at"]) for r in rows]
-
-
 async def award_points(
     conn: aiosqlite.Connection, user_id: int, delta: int, reason: str, report_id: int, at: str
 ) -> bool:

@@ -23,11 +23,11 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("report", reports.start_report, filters=private))
     application.add_handler(CommandHandler("cancel", reports.cancel, filters=private))
     application.add_handler(CommandHandler("myreports", reports.my_reports, filters=private))
-    application.add_handler(CommandHandler("points", reports.points, filters=private))
+    application.add_handler(CommandHandler("points", keepers.points, filters=private))
     application.add_handler(CommandHandler("queue", reports.queue, filters=private))
     application.add_handler(CommandHandler("stats", reports.stats, filters=private))
     application.add_handler(CommandHandler("overdue", reports.overdue, filters=private))
-    for name in ("station", "status", "hours", "amenities", "phone"):
+    for name in ("station", "status", "hours", "amenities", "phone", "redeem"):
         application.add_handler(CommandHandler(name, getattr(keepers, name), filters=private))
     application.add_handler(CommandHandler(list(COMMANDS), start.group_hint, filters=filters.ChatType.GROUPS))
     application.add_handler(

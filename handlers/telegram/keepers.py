@@ -7,11 +7,9 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.keepers import actions
 from bot.reports.common import Reply
 from bot.services.container import Services
 from bot.store.users import User
-from bot.texts import t
 from handlers.telegram.common import who
 from handlers.telegram.reports import send_reply
 
@@ -31,13 +29,10 @@ status = _with_args(lambda s, user, args: s.keepers.status_command(user, args))
 hours = _with_args(lambda s, user, args: s.keepers.set_hours(user, args))
 amenities = _with_args(lambda s, user, args: s.keepers.set_amenities(user, args))
 phone = _with_args(lambda s, user, args: s.keepers.set_phone(user, args))
+redeem = _with_args(lambda s, user, args: s.points.confirm(user, args))
+points = _with_args(lambda s, user, _args: s.points.show(user))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
     w = await who(update, context)
-    action = actions.parse(query.data)
-    if action is None:
-        await query.answer(t(w.lang, "callback.expired"), show_alert=True)
-        return
-    await send_reply(update, context, w, await w.services.keepers.on_button(w.user, action))
+    await send_reply(update, context, w, await w.services.keeper_buttons.press(w.user, update.callback_query.data))

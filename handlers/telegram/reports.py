@@ -51,7 +51,6 @@ def _command(call: Callable[[Services, User], Awaitable[Reply]]) -> Callable[...
 start_report = _command(lambda services, user: services.reports.begin(user))
 cancel = _command(lambda services, user: services.reports.cancel(user))
 my_reports = _command(lambda services, user: services.reports.my_reports(user))
-points = _command(lambda services, user: services.reports.points(user))
 queue = _command(lambda services, user: services.reports.queue(user))
 stats = _command(lambda services, user: services.views.stats(user))
 overdue = _command(lambda services, user: services.views.overdue(user))

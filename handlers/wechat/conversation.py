@@ -181,7 +181,7 @@ class Conversation:
         if command == "my_reports":
             return reply_messages(await reports.my_reports(user))
         if command == "points":
-            return reply_messages(await reports.points(user))
+            return reply_messages(await services.points.show(user))
         if command == "cancel":
             return reply_messages(await reports.cancel(user))
         if command == "queue":
