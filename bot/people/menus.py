@@ -18,7 +18,7 @@ _EXTRA = {
     "department": ("queue",),
     "supervisor": ("queue", "stats", "overdue"),
     "admin": ("queue", "stats", "overdue"),
-    "keeper": ("station",),
+    "keeper": ("station", "redeem"),
 }
 
 

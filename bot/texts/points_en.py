@@ -1,6 +1,7 @@
 """Points, rewards and redemption codes (English)."""
 
 TEXTS = {
+    "cmd.redeem": "Confirm a reward code",
     "points.recent": "Recent:",
     "points.how": (
         "How to earn points:\n"

@@ -1,6 +1,7 @@
 """Points, rewards and redemption codes (zh-CN)."""
 
 TEXTS = {
+    "cmd.redeem": "核销兑换码",
     "points.recent": "最近变动：",
     "points.how": (
         "怎样赚积分：\n"
