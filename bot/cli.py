@@ -258,6 +258,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.schedule.cli import add_parsers as add_schedule_parsers
 
     add_schedule_parsers(sub)
+    from bot.ops.cli import add_parsers as add_ops_parsers
+
+    add_ops_parsers(sub)
     keys = sub.add_parser("apikey", help="Open311 API keys (docs/OPEN311.md)")
     keys_sub = keys.add_subparsers(dest="action", required=True)
     keys_sub.add_parser("create", help="make a key for NAME and print it once").add_argument("name")
@@ -318,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.points.cli import run as run_points
 
         return asyncio.run(run_points(args, settings, _lang(args)))
+    if args.command in {"outbox", "backup", "restore", "doctor"}:
+        from bot.ops.cli import run as run_ops
+
+        return asyncio.run(run_ops(args, settings, _lang(args)))
     if args.command == "apikey":
         from handlers.open311.cli import run_apikey
 

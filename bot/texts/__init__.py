@@ -9,6 +9,8 @@ from __future__ import annotations
 from bot.texts.en import TEXTS as _EN_MAIN
 from bot.texts.keepers_en import TEXTS as _EN_KEEPERS
 from bot.texts.keepers_zh_CN import TEXTS as _ZH_KEEPERS
+from bot.texts.ops_en import TEXTS as _EN_OPS
+from bot.texts.ops_zh_CN import TEXTS as _ZH_OPS
 from bot.texts.points_en import TEXTS as _EN_POINTS
 from bot.texts.points_zh_CN import TEXTS as _ZH_POINTS
 from bot.texts.questions_en import TEXTS as _EN_QUESTIONS
@@ -21,8 +23,8 @@ from bot.texts.ux_en import TEXTS as _EN_UX
 from bot.texts.ux_zh_CN import TEXTS as _ZH_UX
 from bot.texts.zh_CN import TEXTS as _ZH_MAIN
 
-_ZH = {**_ZH_MAIN, **_ZH_REPORTS, **_ZH_SCHEDULE, **_ZH_KEEPERS, **_ZH_QUESTIONS, **_ZH_UX, **_ZH_POINTS}
-_EN = {**_EN_MAIN, **_EN_REPORTS, **_EN_SCHEDULE, **_EN_KEEPERS, **_EN_QUESTIONS, **_EN_UX, **_EN_POINTS}
+_ZH = {**_ZH_MAIN, **_ZH_REPORTS, **_ZH_SCHEDULE, **_ZH_KEEPERS, **_ZH_QUESTIONS, **_ZH_UX, **_ZH_POINTS, **_ZH_OPS}
+_EN = {**_EN_MAIN, **_EN_REPORTS, **_EN_SCHEDULE, **_EN_KEEPERS, **_EN_QUESTIONS, **_EN_UX, **_EN_POINTS, **_EN_OPS}
 
 DEFAULT_LANG = "zh-CN"
 LANGS: dict[str, dict[str, str]] = {"zh-CN": _ZH, "en": _EN}
