@@ -23,6 +23,11 @@ class KeeperAction:
     target: str
 
 
+def fits(letter: str, arg: str, target: str) -> bool:
+    """Whether the payload stays within 64 bytes (place ids may be up to 60 characters: the longest get none)."""
+    return len(f"k{letter}:{arg or '-'}:{target or '-'}".encode()) <= 64
+
+
 def make(letter: str, arg: str, target: str) -> str:
     data = f"k{letter}:{arg or '-'}:{target or '-'}"
     if letter not in _LETTERS or len(data.encode()) > 64:

@@ -74,7 +74,11 @@ class KeeperService:
             [t(lang, "keeper.card_title"), place_text(lang, place, place.hours.state_at(now), now=now), "",
              t(lang, "keeper.card_help")]
         )  # fmt: skip
-        status_buttons = [out.button(t(lang, f"keeper.status.{s}"), actions.make("s", s, place.id)) for s in STATUSES]
+        status_buttons = [
+            out.button(t(lang, f"keeper.status.{s}"), actions.make("s", s, place.id))
+            for s in STATUSES
+            if actions.fits("s", s, place.id)
+        ]
         rows = [status_buttons[:3], status_buttons[3:]]
         rows.append(
             [

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.grids.index import GridIndex
-from bot.keepers.buttons import KeeperButtons
 from bot.keepers.common import Deps
+from bot.keepers.corrections import CorrectionService
 from bot.keepers.service import KeeperService
+from bot.keepers.stations import Stations
 from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import OutboxDispatcher, Sender
 from bot.people.roles import RoleService
@@ -47,7 +48,7 @@ class Services:
     # Station keepers, points and their buttons: set by open_services (they read the live catalogue through it).
     keepers: KeeperService = None  # type: ignore[assignment]
     points: PointsService = None  # type: ignore[assignment]
-    keeper_buttons: KeeperButtons = None  # type: ignore[assignment]
+    stations: Stations = None  # type: ignore[assignment]
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:
@@ -152,5 +153,5 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     )  # fmt: skip
     services.keepers = KeeperService(deps, photos)
     services.points = PointsService(deps, photos)
-    services.keeper_buttons = KeeperButtons(services.keepers, services.points)
+    services.stations = Stations(services.keepers, services.points, CorrectionService(deps, photos))
     return services

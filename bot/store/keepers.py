@@ -107,3 +107,58 @@ async def audit_rows(db: Database, place_id: str, limit: int = 50) -> list[aiosq
         "SELECT actor_id, field, old, new, at FROM place_audit WHERE place_id = ? ORDER BY id DESC LIMIT ?",
         (place_id, limit),
     )
+
+
+# --- riders' corrections ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Flag:
+    id: int
+    place_id: str
+    user_id: int
+    reason: str
+    note: str
+    photo: str
+    state: str
+    created_at: str
+
+
+async def insert_flag(
+    conn: aiosqlite.Connection, place_id: str, user_id: int, reason: str, note: str, photo: str, at: str
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO place_flags (place_id, user_id, reason, note, photo, state, created_at)"
+        " VALUES (?, ?, ?, ?, ?, 'open', ?)",
+        (place_id, user_id, reason, note, photo, at),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def flag(conn: aiosqlite.Connection, flag_id: int) -> Flag | None:
+    async with conn.execute(
+        "SELECT id, place_id, user_id, reason, note, photo, state, created_at FROM place_flags WHERE id = ?",
+        (flag_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return Flag(*row) if row else None
+
+
+async def resolve_flag(conn: aiosqlite.Connection, flag_id: int, state: str, by: int, at: str) -> bool:
+    """Confirm or reject an open flag; True only for the one call that did (two taps: one wins)."""
+    cur = await conn.execute(
+        "UPDATE place_flags SET state = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND state = 'open'",
+        (state, by, at, flag_id),
+    )
+    return cur.rowcount == 1
+
+
+async def recent_flaggers(conn: aiosqlite.Connection, place_id: str, since: str) -> set[int]:
+    """Riders who flagged the place since `since` and after its last confirmation."""
+    async with conn.execute(
+        "SELECT DISTINCT f.user_id FROM place_flags f LEFT JOIN place_live l ON l.place_id = f.place_id"
+        " WHERE f.place_id = ? AND f.state <> 'draft' AND f.created_at >= ?"
+        " AND f.created_at > COALESCE(l.confirmed_at, '')",
+        (place_id, since),
+    ) as cur:
+        return {row[0] for row in await cur.fetchall()}

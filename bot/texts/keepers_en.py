@@ -63,3 +63,30 @@ TEXTS = {
         "Add a status, e.g. “/status closed 14:00 power repair”. Known: open, closed, full, no_power, no_water."
     ),
 }
+TEXTS.update(
+    {
+        # riders' corrections
+        "flag.btn": "⚠️ Wrong info",
+        "flag.ask": "What is wrong with “{name}”?",
+        "flag.reason.closed": "⛔ Closed",
+        "flag.reason.moved": "🚚 Moved",
+        "flag.reason.no_water": "💧 No water",
+        "flag.reason.no_power": "🔌 No charging",
+        "flag.reason.wrong_phone": "📞 Wrong phone",
+        "flag.reason.not_let_in": "🚫 Riders not let in",
+        "flag.reason.other": "✏️ Other",
+        "flag.ask_other": "Please say in a sentence what is wrong, or send a photo.",
+        "flag.thanks": "🙏 Thank you! Sent to the keeper of “{name}” to check; you will hear the outcome.",
+        "flag.already": "You reported this place within the last 24 hours; it is waiting to be checked.",
+        "flag.notice": "⚠️ A rider says the information on “{name}” ({id}) is wrong: {reason}",
+        "flag.notice_note": "The rider says: {note}",
+        "flag.btn_right": "✅ Right (handled)",
+        "flag.btn_wrong": "❎ Not right",
+        "flag.already_resolved": "This report was handled already.",
+        "flag.done": "Done; the rider has been told.",
+        "flag.done_fix": "The rider has been told. Please fix the data with /station {id}, /phone, /hours …; the "
+        "“to be verified” mark goes once you do.",
+        "flag.rider_right": "✅ Your report on “{name}” was confirmed, thank you! You earned {points} points.",
+        "flag.rider_wrong": "ℹ️ The keeper of “{name}” checked and found the information correct. Thank you!",
+    }
+)

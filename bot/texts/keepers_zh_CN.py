@@ -58,3 +58,29 @@ TEXTS = {
     "keeper.bad_phone": "😕 电话号码「{text}」不对，请只写数字和 -，例如「/phone 0516-12345678」。没有做任何更改。",
     "keeper.usage_status": "请写状态，例如「/status 闭站 14:00 电路检修」。可用：正常、闭站、已满、停电、停水。",
 }
+TEXTS.update(
+    {
+        # riders' corrections
+        "flag.btn": "⚠️ 信息有误",
+        "flag.ask": "「{name}」哪里不对？",
+        "flag.reason.closed": "⛔ 没开门",
+        "flag.reason.moved": "🚚 搬走了",
+        "flag.reason.no_water": "💧 没有水",
+        "flag.reason.no_power": "🔌 不能充电",
+        "flag.reason.wrong_phone": "📞 电话不对",
+        "flag.reason.not_let_in": "🚫 不让骑手进",
+        "flag.reason.other": "✏️ 其他",
+        "flag.ask_other": "请用一句话说明哪里不对，或者发一张照片。",
+        "flag.thanks": "🙏 谢谢！已转给「{name}」的管理员核实，核实后会告诉你结果。",
+        "flag.already": "你在 24 小时内已经反馈过这个地点了，正在等待核实。",
+        "flag.notice": "⚠️ 骑手反映「{name}」（{id}）信息有误：{reason}",
+        "flag.notice_note": "骑手说：{note}",
+        "flag.btn_right": "✅ 属实（已处理）",
+        "flag.btn_wrong": "❎ 不属实",
+        "flag.already_resolved": "这条反馈已经处理过了。",
+        "flag.done": "已处理，已告诉骑手。",
+        "flag.done_fix": "已告诉骑手。请用 /station {id}、/phone、/hours 等命令改正信息，改正后「待核实」会消失。",
+        "flag.rider_right": "✅ 你反映的「{name}」的问题已确认属实，谢谢！你获得 {points} 积分。",
+        "flag.rider_wrong": "ℹ️ 「{name}」的管理员核实后认为信息无误。谢谢你的反馈！",
+    }
+)

@@ -35,4 +35,4 @@ points = _with_args(lambda s, user, _args: s.points.show(user))
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     w = await who(update, context)
-    await send_reply(update, context, w, await w.services.keeper_buttons.press(w.user, update.callback_query.data))
+    await send_reply(update, context, w, await w.services.stations.press(w.user, update.callback_query.data))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.keepers import actions as keeper_actions
 from bot.places.model import Place
 from bot.places.vocab import AMENITIES, KINDS
 from bot.presenters.places import amap_url
@@ -92,8 +93,16 @@ def place_keyboard(lang: str, place: Place, scope: str = "stations") -> InlineKe
                 InlineKeyboardButton(t(lang, "btn.nav"), url=amap_url(place)),
             ],
             [InlineKeyboardButton(t(lang, "btn.nearby"), callback_data=cd.place_action("around", place.id, scope))],
+            *_flag_row(lang, place),
         ]
     )
+
+
+def _flag_row(lang: str, place: Place) -> list[list[InlineKeyboardButton]]:
+    """⚠️ 信息有误 under a station's card: a rider's correction (bot/keepers/corrections.py)."""
+    if not keeper_actions.fits("f", "-", place.id):
+        return []
+    return [[InlineKeyboardButton(t(lang, "flag.btn"), callback_data=keeper_actions.make("f", "-", place.id))]]
 
 
 def choices_keyboard(places: list[Place]) -> InlineKeyboardMarkup:

@@ -1,0 +1,43 @@
+"""Everything the stations feature takes from a door, in one place: `k…` buttons (bot/keepers/actions.py) and
+the answers to questions it asked (a note, an entrance photo, a correction's words). Each door calls these."""
+
+from __future__ import annotations
+
+from bot.keepers import actions
+from bot.keepers.corrections import CorrectionService
+from bot.keepers.service import KeeperService
+from bot.points.service import PointsService
+from bot.reports.common import Reply
+from bot.store.users import User
+from bot.texts import t
+
+
+class Stations:
+    def __init__(self, keepers: KeeperService, points: PointsService, corrections: CorrectionService) -> None:
+        self.keepers = keepers
+        self.points = points
+        self.corrections = corrections
+
+    async def press(self, user: User, data: str | None) -> Reply:
+        action = actions.parse(data)
+        if action is None:
+            return Reply(alert=t(user.lang, "callback.expired"), popup=True)
+        letter, arg, target = action.letter, action.arg, action.target
+        if letter == "w":
+            return await self.points.redeem(user, target)
+        if letter == "x":
+            return await self.keepers.skip(user)
+        if letter == "f":
+            return self.corrections.menu(user, target)
+        if letter == "r":
+            return await self.corrections.on_reason(user, arg, target)
+        if letter in {"y", "n"}:
+            return await self.corrections.resolve(user, target, right=letter == "y")
+        return await self.keepers.on_button(user, action)
+
+    async def on_text(self, user: User, text: str) -> Reply | None:
+        """An answer to a question of ours, or None (then the text is someone else's business)."""
+        return await self.keepers.on_text(user, text) or await self.corrections.on_text(user, text)
+
+    async def on_photo(self, user: User, data: bytes) -> Reply | None:
+        return await self.keepers.on_photo(user, data) or await self.corrections.on_photo(user, data)
