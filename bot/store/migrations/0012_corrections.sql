@@ -1,4 +1,4 @@
--- Riders' corrections (⚠️ 信息有误) and suggestions of new places.
+-- Riders' corrections (⚠️ 信息有误).
 
 CREATE TABLE place_flags (
     id           INTEGER PRIMARY KEY,
@@ -14,19 +14,3 @@ CREATE TABLE place_flags (
     resolved_at  TEXT
 );
 CREATE INDEX place_flags_place ON place_flags(place_id, state, created_at);
-
--- Places riders suggest; admins approve (the place is created) or decline.
-CREATE TABLE place_suggestions (
-    id          INTEGER PRIMARY KEY,
-    user_id     INTEGER NOT NULL REFERENCES users(id),
-    name        TEXT NOT NULL DEFAULT '',
-    kind        TEXT NOT NULL DEFAULT '',
-    lat         REAL,
-    lon         REAL,
-    photo       TEXT NOT NULL DEFAULT '',
-    state       TEXT NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'pending', 'approved', 'declined')),
-    created_at  TEXT NOT NULL,
-    decided_by  INTEGER REFERENCES users(id),
-    decided_at  TEXT,
-    place_id    TEXT
-);
