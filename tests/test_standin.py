@@ -518,7 +518,9 @@ async def test_control_presets_page_and_messages(http: httpx.AsyncClient, bot: B
 async def test_control_long_poll_times_out_empty(http: httpx.AsyncClient) -> None:
     started = time.monotonic()
     body = (await http.get("/_standin/chats/555/messages", params={"after": 0, "wait": 0.5})).json()
+    boot = body.pop("boot")
     assert body == {"messages": [], "last_seq": 0, "reply_keyboard": None, "force_reply": False}
+    assert isinstance(boot, str) and boot, "each stand-in says which one it is, so a page notices a restart"
     assert 0.4 < time.monotonic() - started < 3
 
 

@@ -125,6 +125,7 @@ class ChatPageMixin:
                 "last_seq": max([after, *(m["_seq"] for m in items or [])]),
                 "reply_keyboard": state.reply_keyboard if state else None,
                 "force_reply": bool(state and state.force_reply),
+                "boot": self.boot_id,
             }
         )
 

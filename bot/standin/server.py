@@ -22,7 +22,7 @@ HTTP surface (all on 127.0.0.1):
                                            photo_base64?, caption?, first_name?, language_code?} -> Message
     /_standin/users/{id}/location_edits  POST {message_id, latitude, longitude} -> edited Message
     /_standin/users/{id}/callbacks    POST {message_id, data} -> {text, show_alert[, url]} or {} after 5 s
-    /_standin/chats/{id}/messages     GET  ?after=SEQ&wait=S (<= 25) -> {messages, last_seq, reply_keyboard,
+    /_standin/chats/{id}/messages     GET  ?after=SEQ&wait=S (<= 25) -> {messages, last_seq, boot, reply_keyboard,
                                            force_reply}; deleted messages come as {message_id, _deleted: true}
     /_standin/calls                   GET  ?method= -> recorded Bot API calls
     /_standin/files/{file_id}         GET  file content (the page's <img>)
@@ -52,6 +52,7 @@ import contextlib
 import inspect
 import itertools
 import logging
+import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -114,6 +115,7 @@ class StandIn(ChatsMixin, UpdatesMixin, WebhookMixin, FilesMixin, MarkupMixin, B
         bot_first_name: str = "骑手助手",
     ) -> None:
         self.token = token
+        self.boot_id = secrets.token_hex(6)  # the chat page notices a restart (a new stand-in) by this changing
         self.presets: list[dict] = list(presets or [])
         head = token.split(":", 1)[0]
         self.bot_user: dict = {

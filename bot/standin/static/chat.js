@@ -38,6 +38,9 @@
 
   const transcript = $("transcript");
   const input = $("composer-input");
+  // The page's own words follow its <html lang>: an error toast never mixes in a server's English message.
+  const PAGE_EN = (document.documentElement.lang || "").toLowerCase().startsWith("en");
+  const L = (zh, en) => (PAGE_EN ? en : zh);
 
   // ------------------------------------------------------------------ helpers
 
@@ -412,13 +415,71 @@
     transcript.scrollTop = transcript.scrollHeight;
   }
 
+  // "New message ↓": an answer that lands while the reader is scrolled up does not yank them down.
+  const badge = el("button", "new-badge", L("新消息 ↓", "New message ↓"));
+  badge.type = "button";
+  badge.hidden = true;
+  badge.setAttribute("data-testid", "new-badge");
+  transcript.parentNode.insertBefore(badge, transcript.nextSibling);
+  let unseen = null;
+  function revealTop(row) {
+    // a long answer is read from its first line: its top at the top of the screen, not its last line
+    const gap = row.getBoundingClientRect().top - transcript.getBoundingClientRect().top;
+    transcript.scrollTop += gap - 8;
+  }
+  badge.addEventListener("click", () => {
+    if (unseen && unseen.isConnected) revealTop(unseen);
+    else scrollToBottom();
+    unseen = null;
+    badge.hidden = true;
+  });
+  transcript.addEventListener("scroll", () => {
+    if (!badge.hidden && (nearBottom() || (unseen && unseen.isConnected && unseen.getBoundingClientRect().top
+        < transcript.getBoundingClientRect().bottom))) {
+      badge.hidden = true;
+      unseen = null;
+    }
+  });
+
   function applyBatch(body, forceScroll) {
     const stick = forceScroll || nearBottom();
-    for (const m of body.messages || []) upsert(m);
+    let firstNew = null;
+    for (const m of body.messages || []) {
+      const known = transcript.querySelector(`.row[data-mid="${m.message_id}"]`);
+      upsert(m);
+      if (!known && m._from_bot && !m._deleted && !firstNew) {
+        firstNew = transcript.querySelector(`.row[data-mid="${m.message_id}"]`);
+      }
+    }
     if (typeof body.last_seq === "number") state.seq = Math.max(state.seq, body.last_seq);
     setReplyKeyboard(body.reply_keyboard || null);
     if (!transcript.querySelector(".row")) $("empty").hidden = false;
-    if (stick) scrollToBottom();
+    if (stick) {
+      scrollToBottom();
+      if (!forceScroll && firstNew && firstNew.getBoundingClientRect().top < transcript.getBoundingClientRect().top) {
+        revealTop(firstNew);
+      }
+    } else if (firstNew) {
+      unseen = unseen && unseen.isConnected ? unseen : firstNew;
+      const above = $("app").getBoundingClientRect().bottom - transcript.getBoundingClientRect().bottom;
+      badge.style.bottom = `${Math.max(0, above) + 12}px`;
+      badge.hidden = false;
+    }
+  }
+
+  function archiveTranscript() {
+    // The bot (and its stand-in) restarted: message ids start again, so what is on screen stays as history
+    // (its buttons can no longer be answered) and new messages append below a divider.
+    for (const row of transcript.querySelectorAll(".row[data-mid]")) {
+      row.dataset.oldMid = row.dataset.mid;
+      delete row.dataset.mid;
+      row.classList.add("archived");
+      for (const b of row.querySelectorAll("button")) b.disabled = true;
+    }
+    const divider = el("div", "restart-divider", L("— 机器人已重启 —", "— the bot restarted —"));
+    divider.setAttribute("data-testid", "restart-divider");
+    transcript.appendChild(divider);
+    state.seq = 0;
   }
 
   // ------------------------------------------------------------------ reply keyboard
@@ -490,8 +551,8 @@
       upsert(Object.assign({}, msg, { _from_bot: false, _seq: 0 }));
       scrollToBottom();
       return msg;
-    } catch (err) {
-      toast(`发送失败：${err.message}`);
+    } catch (_) {
+      toast(L("发送失败，内容已保留，请重试", "Not sent; your text is kept, please try again"));
       return null;
     }
   }
@@ -511,8 +572,10 @@
       return;
     }
     input.value = "";
-    sendText(t);
     input.focus();
+    Promise.resolve(sendText(t)).then((sent) => {
+      if (!sent && !input.value) input.value = t; // a failed send gives the typed words back
+    });
   });
 
   $("empty-start").addEventListener("click", () => sendText("/start"));
@@ -531,7 +594,7 @@
         else toast(ans.text);
       }
     } catch (err) {
-      toast(`操作失败：${err.message}`);
+      toast(L("操作失败，请重试", "That did not work, please try again"));
     } finally {
       btn.classList.remove("busy");
     }
@@ -549,7 +612,7 @@
       });
       toast("实时位置已更新");
     } catch (err) {
-      toast(`更新失败：${err.message}`);
+      toast(L("更新失败，请重试", "Update failed, please try again"));
     }
   }
 
@@ -789,12 +852,19 @@
           if (!res.ok) throw new Error(String(res.status));
           const body = await res.json();
           if (gen !== state.gen) return;
+          if (body.boot && state.boot && body.boot !== state.boot) {
+            state.boot = body.boot;
+            archiveTranscript();
+            continue; // fetch the new stand-in's messages from its start
+          }
+          if (body.boot) state.boot = body.boot;
           applyBatch(body, first);
           first = false;
           $("bot-status").textContent = "机器人";
         } catch (err) {
           if (gen !== state.gen || (err && err.name === "AbortError")) return;
           $("bot-status").textContent = "连接中…";
+          first = true; // after an outage ask without waiting: a restarted stand-in answers at once
           await new Promise((r) => setTimeout(r, 1000));
         }
       }
