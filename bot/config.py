@@ -63,6 +63,7 @@ class Settings:
     wechat_appid: str | None = None
     wechat_secret: str | None = None  # AppSecret, for the access token (customer-service messages, media, menu)
     wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_require_encryption: bool = False  # safe mode only: plain POSTs (unauthenticated bodies) refused
     metrics_token: str | None = None  # GET /metrics from anywhere but 127.0.0.1 needs "Authorization: Bearer …"
     ready_bot_api_max_age: float = 300.0  # /readyz fails when no Bot API call succeeded for this long…
     ready_outbox_max_lag: float = 300.0  # …or the oldest due outbox message has waited longer than this
@@ -124,6 +125,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_WECHAT_APPID": ("wechat_appid", str),
     "RIDER_WECHAT_SECRET": ("wechat_secret", str),
     "RIDER_WECHAT_API_BASE": ("wechat_api_base", str),
+    "RIDER_WECHAT_REQUIRE_ENCRYPTION": ("wechat_require_encryption", None),
     "RIDER_QUIET_HOURS": ("quiet_hours", str),
     "RIDER_DIGEST_AT": ("digest_at", time.fromisoformat),
     "RIDER_METRICS_TOKEN": ("metrics_token", str),
@@ -144,9 +146,23 @@ def _parse_admins(value: Any) -> tuple[int, ...]:
         raise ConfigError(f"admins must be numeric user ids, got {value!r}") from exc
 
 
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _parse_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE | _FALSE:
+        return word in _TRUE
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
 def _convert(name: str, conv: Any, value: Any) -> Any:
     if name == "admins":
         return _parse_admins(value)
+    if name == "wechat_require_encryption":
+        return _parse_bool(name, value)
     try:
         return conv(value)
     except (TypeError, ValueError) as exc:
@@ -193,3 +209,5 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("results_per_page must be between 1 and 10")
     if settings.wechat_aes_key and (len(settings.wechat_aes_key) != 43 or not settings.wechat_appid):
         raise ConfigError("wechat_aes_key must be the 43-character EncodingAESKey, and needs wechat_appid")
+    if settings.wechat_require_encryption and not settings.wechat_aes_key:
+        raise ConfigError("wechat_require_encryption needs wechat_aes_key (safe mode)")

@@ -1,7 +1,11 @@
 """GET/POST /wechat: the callback WeChat's servers call for our 公众号, and the 5-second window.
 
-Every request: the signature (SHA-1 over token, timestamp, nonce) is checked first (403 otherwise); then the
-body, at most 64 KB (413), is decrypted in safe mode (`encrypt_type=aes`, `msg_signature`) and parsed by
+Every request: the signature (SHA-1 over token, timestamp, nonce) is checked first, then that the timestamp is
+within 5 minutes of our clock (403 otherwise). That signature does not cover the body, so it proves nothing
+about who wrote the body: each (timestamp, nonce) is remembered with the body's hash (`wechat_nonces`) and the
+same pair with another body is refused as a replay; with `wechat_require_encryption` plain POSTs are refused
+and only safe mode, whose `msg_signature` covers the encrypted body, is accepted. Then the body, at most
+64 KB (413), is decrypted in safe mode (`encrypt_type=aes`, `msg_signature`) and parsed by
 wechatpy (400 when it is not WeChat's XML). A message is recorded in `wechat_inbox` before it is processed, so
 WeChat's retries (it waits 5 s, then tries again, three tries in all) are recognised: a retry gets the answer
 already given, or "success", and is never processed twice.
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import re
 import time
@@ -44,6 +50,8 @@ from handlers.wechat.conversation import CHANNEL, Conversation, Inbound
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+MAX_SKEW = 300  # seconds between WeChat's timestamp and our clock; beyond it a request is refused as old
+MAX_NONCE = 64
 PASSIVE_WINDOW = 4.0  # seconds: WeChat gives up at 5; leave room for the network
 INBOX_KEEP = timedelta(days=2)
 _OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -67,10 +75,12 @@ class WeChatDoor:
             if settings.wechat_aes_key
             else None
         )
+        self.require_encryption = settings.wechat_require_encryption
         self.conversation = Conversation(services, api)
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._late: set[asyncio.Task[None]] = set()
         self._last_purge = 0.0
+        self._last_nonce_purge = 0.0
 
     async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Let answers still being worked out reach the outbox (bounded), then give up on the rest."""
@@ -91,11 +101,19 @@ class WeChatDoor:
         except InvalidSignatureException:
             log.info("WeChat callback with a bad signature refused")
             return PlainTextResponse("forbidden", status_code=403)
+        if not _fresh(timestamp) or len(nonce) > MAX_NONCE:
+            log.info("WeChat callback with a stale timestamp or an odd nonce refused")
+            return PlainTextResponse("forbidden", status_code=403)
         if request.method == "GET":
             # URL verification (saving the server URL in the 公众号 settings): echo echostr back.
             return PlainTextResponse(q.get("echostr", ""))
+        if self.require_encryption and q.get("encrypt_type", "").lower() != "aes":
+            log.info("WeChat callback in plain mode refused: wechat_require_encryption is on")
+            return PlainTextResponse("forbidden", status_code=403)
         try:
             body = await _read_body(request)
+            if not await self._first_use(timestamp, nonce, body):
+                raise BadRequest(403, "signature already used for another body (replay)")
             xml, encrypted = self._plaintext(
                 body, q.get("encrypt_type", ""), q.get("msg_signature", ""), timestamp, nonce
             )
@@ -230,6 +248,30 @@ class WeChatDoor:
         row = await self.services.db.fetchone("SELECT status, reply FROM wechat_inbox WHERE key = ?", (key,))
         return False, (row["reply"] if row and row["status"] == "done" else "")
 
+    async def _first_use(self, timestamp: str, nonce: str, body: bytes) -> bool:
+        """Remember (timestamp, nonce) with the body's hash; False when they came before with another body.
+
+        The plain-mode signature covers the URL, not the body, so a signed URL read from an access log could
+        carry anything. WeChat's own retries repeat the URL and the body, and pass (the inbox dedupes them).
+        Rows older than twice MAX_SKEW can go: their timestamps are refused as stale anyway."""
+        digest = hashlib.sha256(body).hexdigest()
+        now = time.time()
+        async with self.services.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO wechat_nonces (timestamp, nonce, body_sha256, seen_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(timestamp, nonce) DO NOTHING",
+                (int(timestamp), nonce, digest, now),
+            )
+            if cursor.rowcount == 1:
+                if now - self._last_nonce_purge > 60:
+                    self._last_nonce_purge = now
+                    await conn.execute("DELETE FROM wechat_nonces WHERE seen_at < ?", (now - 2 * MAX_SKEW,))
+                return True
+        row = await self.services.db.fetchone(
+            "SELECT body_sha256 FROM wechat_nonces WHERE timestamp = ? AND nonce = ?", (int(timestamp), nonce)
+        )
+        return row is not None and hmac.compare_digest(row["body_sha256"], digest)
+
     async def _finish(self, key: str, user: User, messages: list[Message], reply: str) -> None:
         """Queue what is not said in the HTTP answer and mark the message done, in one transaction."""
         to = Recipient(user.id, CHANNEL, user.external_id, user.lang)
@@ -252,6 +294,13 @@ class WeChatDoor:
 
 
 # ---------------------------------------------------------------------- parsing
+
+
+def _fresh(timestamp: str) -> bool:
+    """WeChat's timestamp is its clock's unix time: more than MAX_SKEW away from ours is an old request."""
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    return abs(time.time() - int(timestamp)) <= MAX_SKEW
 
 
 async def _read_body(request: Request) -> bytes:
