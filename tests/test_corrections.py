@@ -10,6 +10,8 @@ import pytest
 from bot.app import Runtime
 from bot.config import Settings
 from tests.chat import ChatUser, button
+from tests.reporting import jpeg
+from tests.test_people import _cli
 
 PLACE, OTHER = "xz-hanfeng-xiaoge", "xz-milan-dangqun"
 ADMIN_ID = 9001
@@ -107,3 +109,60 @@ async def test_three_riders_in_a_day_mark_the_place_to_be_verified(runtime: Runt
     assert "没开门" in notice["text"]
     await admin.tap(notice, "不属实", replies=0)  # the admin checked: the data stands
     assert "待核实" not in await nearest_text(rider, runtime)
+
+
+# --- suggested places --------------------------------------------------------------------------------------
+
+NEW_SPOT = (34.3050, 117.2550)  # north-east Xuzhou, away from the bundled stations
+
+
+async def suggest(rider: ChatUser, name: str) -> str:
+    [ask] = await rider.send("/suggest")
+    assert "位置" in ask["text"]
+    [ask] = await rider.share_location(*NEW_SPOT)
+    assert "名字" in ask["text"]
+    [kinds] = await rider.send(name)
+    _, [ask] = await rider.tap(kinds, "驿站")
+    assert "照片" in ask["text"]
+    [thanks] = await rider.send(photo=jpeg())
+    return thanks["text"]
+
+
+async def test_an_approved_suggestion_is_found_at_once(runtime: Runtime, rider: ChatUser, settings: Settings) -> None:
+    admin = ChatUser(runtime.standin, ADMIN_ID, "管理员")
+    await admin.send("/start")
+    keeper = await join(runtime, 4001, PLACE)
+    before = runtime.standin.last_seq(admin.user_id)
+    assert "已提交" in await suggest(rider, "东湖骑手驿站")
+    notices = await runtime.standin.wait_for_bot_messages(admin.user_id, 2, after_seq=before, timeout=8)
+    card = next(m for m in notices if "photo" in m)
+    assert "东湖骑手驿站" in card["caption"] and any("venue" in m for m in notices)
+    refused, _ = await keeper.press(card, button(card, "通过")["callback_data"], replies=0)
+    assert "只有管理员" in refused["text"]
+    before_rider = runtime.standin.last_seq(rider.user_id)
+    _, [approved] = await admin.tap(card, "通过")
+    assert "sg-1" in approved["text"]
+    assert "已通过审核" in (await next_message(runtime, rider, before_rider))["text"]
+    [near] = await rider.share_location(*NEW_SPOT)
+    assert "1. 东湖骑手驿站" in near["text"], "the nearest, right away"
+    result = await _cli(settings.db_path, "nearest", str(NEW_SPOT[0]), str(NEW_SPOT[1]), "-k", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"id": "sg-1"' in result.stdout
+
+
+async def test_a_declined_suggestion_adds_nothing(runtime: Runtime, rider: ChatUser) -> None:
+    admin = ChatUser(runtime.standin, ADMIN_ID, "管理员")
+    await admin.send("/start")
+    before = runtime.standin.last_seq(admin.user_id)
+    await rider.send("/suggest")
+    await rider.share_location(*NEW_SPOT)
+    [again] = await rider.send("x" * 60)
+    assert "最多" in again["text"]
+    await rider.send("/cancel")
+    assert "已提交" in await suggest(rider, "不存在的驿站")
+    notices = await runtime.standin.wait_for_bot_messages(admin.user_id, 2, after_seq=before, timeout=8)
+    card = next(m for m in notices if "photo" in m)
+    count = len(runtime.services.finder.catalog)
+    _, [declined] = await admin.tap(card, "不通过")
+    assert "已不通过" in declined["text"]
+    assert len(runtime.services.finder.catalog) == count

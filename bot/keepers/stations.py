@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.keepers import actions
 from bot.keepers.corrections import CorrectionService
 from bot.keepers.service import KeeperService
+from bot.keepers.suggestions import SuggestionService
 from bot.points.service import PointsService
 from bot.reports.common import Reply
 from bot.store.users import User
@@ -13,10 +14,17 @@ from bot.texts import t
 
 
 class Stations:
-    def __init__(self, keepers: KeeperService, points: PointsService, corrections: CorrectionService) -> None:
+    def __init__(
+        self,
+        keepers: KeeperService,
+        points: PointsService,
+        corrections: CorrectionService,
+        suggestions: SuggestionService,
+    ) -> None:
         self.keepers = keepers
         self.points = points
         self.corrections = corrections
+        self.suggestions = suggestions
 
     async def press(self, user: User, data: str | None) -> Reply:
         action = actions.parse(data)
@@ -31,13 +39,29 @@ class Stations:
             return self.corrections.menu(user, target)
         if letter == "r":
             return await self.corrections.on_reason(user, arg, target)
+        if letter == "g":
+            return await self.suggestions.on_kind(user, arg)
+        if letter in {"a", "d"}:
+            return await self.suggestions.decide(user, target, approve=letter == "a")
         if letter in {"y", "n"}:
             return await self.corrections.resolve(user, target, right=letter == "y")
         return await self.keepers.on_button(user, action)
 
     async def on_text(self, user: User, text: str) -> Reply | None:
         """An answer to a question of ours, or None (then the text is someone else's business)."""
-        return await self.keepers.on_text(user, text) or await self.corrections.on_text(user, text)
+        for service in (self.keepers, self.corrections, self.suggestions):
+            reply = await service.on_text(user, text)
+            if reply is not None:
+                return reply
+        return None
 
     async def on_photo(self, user: User, data: bytes) -> Reply | None:
-        return await self.keepers.on_photo(user, data) or await self.corrections.on_photo(user, data)
+        for service in (self.keepers, self.corrections, self.suggestions):
+            reply = await service.on_photo(user, data)
+            if reply is not None:
+                return reply
+        return None
+
+    async def on_location(self, user: User, lat: float, lon: float) -> Reply | None:
+        """The location of a place being suggested, or None (then it is a search or a report's place)."""
+        return await self.suggestions.on_location(user, lat, lon)

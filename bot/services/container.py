@@ -12,6 +12,7 @@ from bot.keepers.common import Deps
 from bot.keepers.corrections import CorrectionService
 from bot.keepers.service import KeeperService
 from bot.keepers.stations import Stations
+from bot.keepers.suggestions import SuggestionService
 from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import OutboxDispatcher, Sender
 from bot.people.roles import RoleService
@@ -153,5 +154,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     )  # fmt: skip
     services.keepers = KeeperService(deps, photos)
     services.points = PointsService(deps, photos)
-    services.stations = Stations(services.keepers, services.points, CorrectionService(deps, photos))
+    services.stations = Stations(
+        services.keepers, services.points, CorrectionService(deps, photos), SuggestionService(deps, photos)
+    )
     return services

@@ -162,3 +162,63 @@ async def recent_flaggers(conn: aiosqlite.Connection, place_id: str, since: str)
         (place_id, since),
     ) as cur:
         return {row[0] for row in await cur.fetchall()}
+
+
+# --- suggested places ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: int
+    user_id: int
+    name: str
+    kind: str
+    lat: float
+    lon: float
+    photo: str
+    state: str
+
+
+async def insert_suggestion(
+    conn: aiosqlite.Connection, user_id: int, name: str, kind: str, lat: float, lon: float, photo: str, at: str
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO place_suggestions (user_id, name, kind, lat, lon, photo, state, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+        (user_id, name, kind, lat, lon, photo, at),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def suggestion(conn: aiosqlite.Connection, suggestion_id: int) -> Suggestion | None:
+    async with conn.execute(
+        "SELECT id, user_id, name, kind, lat, lon, photo, state FROM place_suggestions WHERE id = ?",
+        (suggestion_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return Suggestion(*row) if row else None
+
+
+async def decide_suggestion(
+    conn: aiosqlite.Connection, suggestion_id: int, state: str, by: int, at: str, place_id: str | None
+) -> bool:
+    """Approve or decline a pending suggestion; True only for the one call that did."""
+    cur = await conn.execute(
+        "UPDATE place_suggestions SET state = ?, decided_by = ?, decided_at = ?, place_id = ?"
+        " WHERE id = ? AND state = 'pending'",
+        (state, by, at, place_id, suggestion_id),
+    )
+    return cur.rowcount == 1
+
+
+async def insert_suggested_place(conn: aiosqlite.Connection, found: Suggestion, place_id: str, at: str) -> None:
+    """The approved place, WGS-84 from the rider's phone, marked approximate until someone checks it."""
+    await conn.execute(
+        "INSERT INTO places (id, name, kind, lat, lon, src_crs, approximate, notes, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, 'wgs84', 1, ?, ?)",
+        (place_id, found.name, found.kind, found.lat, found.lon, f"suggestion {found.id}", at),
+    )
+    await conn.execute(
+        "INSERT INTO place_live (place_id, photo, confirmed_at, confirmed_by) VALUES (?, ?, ?, 'admin')",
+        (place_id, found.photo, at),
+    )

@@ -90,3 +90,24 @@ TEXTS.update(
         "flag.rider_wrong": "ℹ️ The keeper of “{name}” checked and found the information correct. Thank you!",
     }
 )
+TEXTS.update(
+    {
+        # riders suggest a new place
+        "suggest.ask_location": "📍 Please send the new place's location (tap “Send location”, or pick it on the map).",
+        "suggest.outside_china": "That location is outside China; please send it again.",
+        "suggest.ask_name": "What is it called? (e.g. “XX compound rider station”)",
+        "suggest.bad_name": "The name cannot be empty and has at most {max} characters; please type it again.",
+        "suggest.ask_kind": "What kind of place is it?",
+        "suggest.ask_photo": "📷 Please send a photo of the entrance so admins can check it and riders find it.",
+        "suggest.thanks": "🙏 Thank you! “{name}” was sent; you will hear when an admin has looked at it.",
+        "suggest.notice": "🆕 A rider suggests a new place: {name} ({kind})\nLocation: {lat:.5f}, {lon:.5f}\nBy: {who}",
+        "suggest.btn_approve": "✅ Approve",
+        "suggest.btn_decline": "❎ Decline",
+        "suggest.admins_only": "Only admins can approve suggested places.",
+        "suggest.already": "This suggestion was handled already.",
+        "suggest.approved": "✅ Approved: “{name}” is on the map (id {id}); riders find it right away.",
+        "suggest.declined": "Declined “{name}”; the rider has been told.",
+        "suggest.rider_approved": "🎉 “{name}”, the place you suggested, was approved: everyone can find it now.",
+        "suggest.rider_declined": "ℹ️ “{name}”, the place you suggested, was not approved. Thanks for suggesting it!",
+    }
+)

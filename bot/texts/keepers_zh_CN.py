@@ -84,3 +84,24 @@ TEXTS.update(
         "flag.rider_wrong": "ℹ️ 「{name}」的管理员核实后认为信息无误。谢谢你的反馈！",
     }
 )
+TEXTS.update(
+    {
+        # riders suggest a new place
+        "suggest.ask_location": "📍 请发送新地点的位置（点下面的「发送位置」，或在地图上选点）。",
+        "suggest.outside_china": "这个位置不在中国境内，请重新发送。",
+        "suggest.ask_name": "它叫什么名字？（例如「xx 小区骑手驿站」）",
+        "suggest.bad_name": "名字不能为空，最多 {max} 个字，请重新输入。",
+        "suggest.ask_kind": "它是哪一类地点？",
+        "suggest.ask_photo": "📷 请发一张门口的照片，方便管理员核实、骑手找到。",
+        "suggest.thanks": "🙏 谢谢！「{name}」已提交，管理员审核后会告诉你结果。",
+        "suggest.notice": "🆕 骑手推荐新地点：{name}（{kind}）\n位置：{lat:.5f}, {lon:.5f}\n推荐人：{who}",
+        "suggest.btn_approve": "✅ 通过",
+        "suggest.btn_decline": "❎ 不通过",
+        "suggest.admins_only": "只有管理员可以审核推荐的地点。",
+        "suggest.already": "这条推荐已经处理过了。",
+        "suggest.approved": "✅ 已通过：「{name}」已加入地图（编号 {id}），骑手马上就能找到。",
+        "suggest.declined": "已不通过「{name}」，已告诉骑手。",
+        "suggest.rider_approved": "🎉 你推荐的「{name}」已通过审核，现在大家都能找到它了。谢谢！",
+        "suggest.rider_declined": "ℹ️ 你推荐的「{name}」没有通过审核。谢谢你的推荐！",
+    }
+)

@@ -30,6 +30,7 @@ hours = _with_args(lambda s, user, args: s.keepers.set_hours(user, args))
 amenities = _with_args(lambda s, user, args: s.keepers.set_amenities(user, args))
 phone = _with_args(lambda s, user, args: s.keepers.set_phone(user, args))
 redeem = _with_args(lambda s, user, args: s.points.confirm(user, args))
+suggest = _with_args(lambda s, user, _args: s.stations.suggestions.begin(user))
 points = _with_args(lambda s, user, _args: s.points.show(user))
 
 
