@@ -205,7 +205,7 @@ def cmd_wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _add_csv_group(sub: Any, name: str, text: str) -> None:
+def _add_csv_group(sub: Any, name: str, text: str) -> Any:
     """`NAME validate FILE` and `NAME import FILE`, with the default CRS for rows that do not say theirs."""
     group = sub.add_parser(name, help=text).add_subparsers(dest="action", required=True)
     for action, help_text in (("validate", "check a CSV file, report every bad row"),
@@ -219,6 +219,7 @@ def _add_csv_group(sub: Any, name: str, text: str) -> None:
             default=CRS.WGS84,
             help="coordinate system of rows whose coord_system is empty (default wgs84)",
         )
+    return group
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -228,7 +229,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=["zh-CN", "en"], help="language of messages (default zh-CN)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the bot (offline demo with chat page when TELEGRAM_TOKEN is unset)")
-    _add_csv_group(sub, "stations", "place lists")
+    stale = _add_csv_group(sub, "stations", "place lists").add_parser(
+        "stale", help="places nobody (import, keeper, admin) confirmed for --days days"
+    )
+    stale.add_argument("--days", type=int, default=90)
     near = sub.add_parser("nearest", help="the k nearest places to a point")
     near.add_argument("lat", type=float)
     near.add_argument("lon", type=float)
@@ -289,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(settings))
         return 0
     if args.command == "stations":
+        if args.action == "stale":
+            from bot.keepers.cli import run_stale
+
+            return asyncio.run(run_stale(args, settings, _lang(args)))
         if args.action == "validate":
             return cmd_validate(args, settings)
         return asyncio.run(_import(args, settings))

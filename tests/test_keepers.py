@@ -165,3 +165,29 @@ async def test_the_cli_invites_a_keeper_for_a_place(runtime: Runtime, settings: 
     clock.set(datetime.now(SHANGHAI))  # the CLI used the real clock
     [joined] = await ChatUser(runtime.standin, KEEPER_ID).send(f"/join {code}")
     assert joined["text"] == "✅ 你已成为驿站管理员：小哥驿站（汉风街道）"
+
+
+async def test_stale_places_in_the_cli_and_the_digest(
+    runtime: Runtime, keeper: ChatUser, settings: Settings, clock: ManualClock
+) -> None:
+    """Places last written by an import long ago are stale; one the keeper confirmed is not."""
+    from tests.test_people import _cli
+
+    async with runtime.services.db.transaction() as conn:  # as if the list had been imported in early 2025
+        await conn.execute("UPDATE places SET updated_at = '2025-01-02T00:00:00+00:00'")
+    [card] = await keeper.send("/station")
+    await keeper.tap(card, "信息无误")
+    total = len(runtime.services.finder.catalog)
+    result = await _cli(settings.db_path, "stations", "stale", "--days", "90")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith(f"{total - 1} 个地点超过 90 天未确认")
+    assert all(PLACE not in line for line in lines) and "2025-01-02\timport" in lines[1]
+    # the admins' morning digest names them
+    admin = ChatUser(runtime.standin, ADMIN_ID, "管理员")
+    await admin.send("/start")
+    before = runtime.standin.last_seq(ADMIN_ID)
+    clock.set(clock.now().replace(hour=8, minute=31) + timedelta(days=1))
+    await runtime.services.deadlines.tick()
+    [digest] = await runtime.standin.wait_for_bot_messages(ADMIN_ID, 1, after_seq=before, timeout=8)
+    assert f"{total - 1} 个地点超过 90 天没有人确认" in digest["text"]

@@ -19,6 +19,9 @@ import aiosqlite
 
 from bot import metrics
 from bot.clock import Clock
+from bot.keepers.stale import digest_line as stale_digest_line
+from bot.keepers.stale import in_scope as stale_in_scope
+from bot.keepers.stale import stale as stale_places
 from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue
 from bot.people.roles import RoleService
@@ -297,6 +300,7 @@ class DeadlineWatcher:
             return 0
         sent = 0
         audience = await self.digest_audience()
+        all_stale = await stale_places(self.db, now)
         async with self.db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO schedule_marks (mark, at, outcome) VALUES (?, ?, 'sent') ON CONFLICT DO NOTHING",
@@ -304,14 +308,13 @@ class DeadlineWatcher:
             )
             for person, scope in audience:
                 stats = await collect_stats(self.db, self._grids(), scope, now)
-                if not (stats.new or stats.open or stats.resolved):
+                stale = stale_in_scope(all_stale, self._grids(), scope)  # places nobody confirmed for 90 days
+                if not (stats.new or stats.open or stats.resolved or stale):
                     continue  # a quiet patch gets no empty report
-                await enqueue(
-                    conn,
-                    f"{day_key}:{person.channel}:{person.address}",
-                    person,
-                    digest_message(person.lang, stats, scope_name(self._grids(), scope, person.lang), now),
-                )
+                message = digest_message(person.lang, stats, scope_name(self._grids(), scope, person.lang), now)
+                if stale:
+                    message["text"] += "\n" + stale_digest_line(person.lang, stale)
+                await enqueue(conn, f"{day_key}:{person.channel}:{person.address}", person, message)
                 sent += 1
         return sent
 

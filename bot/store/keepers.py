@@ -86,6 +86,8 @@ class StaleRow:
     place_id: str
     name: str
     kind: str
+    lat: float
+    lon: float
     confirmed_at: str
     confirmed_by: str
 
@@ -93,13 +95,13 @@ class StaleRow:
 async def stale_places(db: Database, before: str) -> list[StaleRow]:
     """Places whose last confirmation (keeper, admin, or the import that wrote them) is older than `before`."""
     rows = await db.fetchall(
-        "SELECT p.id, p.name, p.kind, MAX(p.updated_at, COALESCE(l.confirmed_at, '')) AS confirmed_at,"
+        "SELECT p.id, p.name, p.kind, p.lat, p.lon, MAX(p.updated_at, COALESCE(l.confirmed_at, '')) AS confirmed_at,"
         " CASE WHEN COALESCE(l.confirmed_at, '') > p.updated_at THEN l.confirmed_by ELSE 'import' END AS by"
         " FROM places p LEFT JOIN place_live l ON l.place_id = p.id"
         " WHERE MAX(p.updated_at, COALESCE(l.confirmed_at, '')) < ? ORDER BY confirmed_at, p.id",
         (before,),
     )
-    return [StaleRow(r["id"], r["name"], r["kind"], r["confirmed_at"], r["by"]) for r in rows]
+    return [StaleRow(r["id"], r["name"], r["kind"], r["lat"], r["lon"], r["confirmed_at"], r["by"]) for r in rows]
 
 
 async def audit_rows(db: Database, place_id: str, limit: int = 50) -> list[aiosqlite.Row]:

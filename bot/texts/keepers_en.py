@@ -111,3 +111,11 @@ TEXTS.update(
         "suggest.rider_declined": "ℹ️ “{name}”, the place you suggested, was not approved. Thanks for suggesting it!",
     }
 )
+TEXTS.update(
+    {
+        # places nobody confirmed for a long time
+        "digest.stale": "📍 {n} places unconfirmed for {days}+ days: {names} (rider-bot stations stale --days {days})",
+        "cli.stale_none": "No place has gone unconfirmed for more than {days} days.",
+        "cli.stale_header": "{n} places not confirmed for over {days} days (id, name, last confirmed, by):",
+    }
+)

@@ -105,3 +105,11 @@ TEXTS.update(
         "suggest.rider_declined": "ℹ️ 你推荐的「{name}」没有通过审核。谢谢你的推荐！",
     }
 )
+TEXTS.update(
+    {
+        # places nobody confirmed for a long time
+        "digest.stale": "📍 {n} 个地点超过 {days} 天没有人确认：{names}（rider-bot stations stale --days {days}）",
+        "cli.stale_none": "没有超过 {days} 天未确认的地点。",
+        "cli.stale_header": "{n} 个地点超过 {days} 天未确认（编号、名称、最后确认、确认方）：",
+    }
+)
