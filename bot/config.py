@@ -48,6 +48,8 @@ class Settings:
     geocoder_user_agent: str = "rider-bot"
     results_per_page: int = 5
     search_radius_m: float = 5000.0
+    coverage_km: float = 20.0  # farther than this from every place (chat) or grid (Open311): outside our coverage
+    location_fresh_minutes: int = 15  # an older stored location is confirmed, not silently reused
     ebike_speed_kmh: float = 15.0
     photo_dir: Path | None = None  # default: "photos" beside the database
     reports_per_hour: int = 5
@@ -116,6 +118,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_GEOCODER_URL": ("geocoder_url", str),
     "RIDER_RESULTS_PER_PAGE": ("results_per_page", int),
     "RIDER_SEARCH_RADIUS_M": ("search_radius_m", float),
+    "RIDER_COVERAGE_KM": ("coverage_km", float),
+    "RIDER_LOCATION_FRESH_MINUTES": ("location_fresh_minutes", int),
     "RIDER_PHOTO_DIR": ("photo_dir", Path),
     "RIDER_HTTP_HOST": ("http_host", str),
     "RIDER_HTTP_PORT": ("http_port", int),
@@ -205,6 +209,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"mode must be 'polling' or 'webhook', got {settings.mode!r}")
     if settings.mode == "webhook" and not settings.webhook_url:
         raise ConfigError("webhook mode needs RIDER_WEBHOOK_URL")
+    if settings.coverage_km <= 0 or settings.location_fresh_minutes <= 0:
+        raise ConfigError("coverage_km and location_fresh_minutes must be positive")
     if not 1 <= settings.results_per_page <= 10:
         raise ConfigError("results_per_page must be between 1 and 10")
     if settings.wechat_aes_key and (len(settings.wechat_aes_key) != 43 or not settings.wechat_appid):

@@ -30,24 +30,32 @@ async def test_location_lists_the_nearest_stations_in_exact_order(rider: ChatUse
     positions = [text.index(place.name) for place, _ in expected]
     assert positions == sorted(positions), "listed in the index's order"
     assert "米" in text or "公里" in text
-    assert "骑行约" in text
+    assert "骑行 " in text
     assert "坐标为大致位置" in text
-    # one venue button and one navigation link per result, then paging/filter rows
-    venue_buttons = [b for b in buttons(reply) if b.get("callback_data", "").startswith("v:")]
-    assert len(venue_buttons) == 5
-    nav = [b for b in buttons(reply) if b.get("url", "").startswith("https://uri.amap.com/navigation")]
-    assert len(nav) == 5
+    # the nearest leads, compact: its name on the second line, then distance · ride · open now
+    lines = text.split("\n")
+    assert expected[0][0].name in lines[1] and "骑行" in lines[2] and "🟢" in lines[2]
+    assert len(text) <= 260 and len(lines) <= 12, f"{len(text)} characters over {len(lines)} lines"
+    assert "%" not in text and "http" not in text
+    # one 🧭 riding route (to the nearest), then the others by number
+    [route] = [b for b in buttons(reply) if "url" in b]
+    assert route["url"].startswith("https://uri.amap.com/navigation") and "mode=ride" in route["url"]
+    assert expected[0][0].name[:8] in route["text"]
+    details = [b for b in buttons(reply) if b.get("callback_data", "").startswith("d:")]
+    assert [b["text"] for b in details] == ["ℹ️ 详情", "ℹ️2", "ℹ️3", "ℹ️4", "ℹ️5"]
 
 
 async def test_venue_button_sends_a_map_pin_in_wgs84(rider: ChatUser, runtime: Runtime) -> None:
     [reply] = await rider.share_location(*XUZHOU)
-    answer, [venue] = await rider.tap(reply, "📍1")
+    _, [card] = await rider.tap(reply, "详情")
+    assert "%" not in card["text"] and "http" not in card["text"], "no raw links in the text"
+    answer, [venue] = await rider.tap(card, "📍")
     assert answer.get("text") in (None, "")
     place, _ = runtime.services.finder.catalog.nearest(*XUZHOU, 1, kinds={"station", "canteen"})[0]
     assert venue["venue"]["title"] == place.name
     assert abs(venue["location"]["latitude"] - place.lat) < 1e-6
-    amap = button(venue, "导航")["url"]
-    assert "coordinate=gaode" in amap  # GCJ-02 for Amap, not the WGS-84 pin
+    amap = button(venue, "🧭")["url"]
+    assert "coordinate=gaode" in amap and "mode=ride" in amap  # GCJ-02 for Amap, not the WGS-84 pin
 
 
 async def test_more_pages_further_out_and_filter_by_amenity(rider: ChatUser, runtime: Runtime) -> None:
@@ -56,20 +64,51 @@ async def test_more_pages_further_out_and_filter_by_amenity(rider: ChatUser, run
     assert page2["message_id"] == first["message_id"], "paging edits the list in place"
     assert "第 2 页" in page2["text"]
     assert "6. " in page2["text"]
-    _, [menu] = await rider.tap(page2, "筛选", in_place=True)
-    _, [filtered] = await rider.tap(menu, "充电")
+    _, [page3] = await rider.tap(page2, "更远的")
+    assert "11. " in page3["text"]
+    _, [back] = await rider.tap(page3, "上一页")  # paging goes both ways
+    assert back["text"] == page2["text"]
+    _, [home] = await rider.tap(back, "最近")  # …and straight back to the nearest
+    assert home["text"] == first["text"]
+    # filters combine and each is one tap on the list itself (no menu in between)
+    _, [filtered] = await rider.tap(home, "充电")
     assert "筛选：🔌充电" in filtered["text"]
     finder = runtime.services.finder
     for place, _ in finder.catalog.nearest(*XUZHOU, 5, kinds={"station", "canteen"}, amenity="charging"):
         assert place.name in filtered["text"]
         assert "charging" in place.amenities
+    _, [both] = await rider.tap(filtered, "卫生间")
+    assert "🔌充电+🚻卫生间" in both["text"]
+    nearest_both = finder.catalog.nearest(*XUZHOU, 5, kinds={"station", "canteen"}, amenity=["charging", "toilet"])
+    assert nearest_both and all({"charging", "toilet"} <= set(p.amenities) for p, _ in nearest_both)
+    assert all(p.name in both["text"] for p, _ in nearest_both)
+    lead_amenities = both["text"].split("\n")[3]
+    assert lead_amenities.startswith("🔌充电 🚻卫生间"), "the filtered amenities come first"
+    _, [toilet_only] = await rider.tap(both, "✅充电")
+    assert "筛选：🚻卫生间" in toilet_only["text"] and "充电" not in toilet_only["text"].split("\n")[0]
+    # the menu shows every filter as a toggle, starting from the ones in force
+    _, [menu] = await rider.tap(toilet_only, "更多", in_place=True)
+    assert any(b["text"] == "✅卫生间" for b in buttons(menu))
+    _, [with_water] = await rider.tap(menu, "饮水")
+    assert "💧饮水+🚻卫生间" in with_water["text"]
 
 
-async def test_friendly_places_show_rider_policy(rider: ChatUser) -> None:
+async def test_friendly_places_show_rider_policy(rider: ChatUser, runtime: Runtime) -> None:
     await rider.share_location(*XUZHOU)
     [reply] = await rider.send("🤝 友好小区/商家")
     assert reply["text"].startswith("📍 离你最近的友好小区/商家/医院")
     assert "骑手停车位" in reply["text"] or "绿色通道" in reply["text"] or "免费饮水" in reply["text"]
+    assert "营业时间未知" not in reply["text"], "a community shows its gate policy, not unknown hours"
+    # a merchant does not say "water" twice (an amenity and a "free water" policy)
+    merchant = next(
+        p
+        for p in runtime.services.finder.catalog.places
+        if p.kind == "merchant" and "water" in p.amenities and "free_water" in p.rider_policy
+    )
+    await rider.share_location(merchant.lat, merchant.lon)
+    [friendly] = await rider.send("🤝 友好小区/商家")
+    assert friendly["text"].split("\n")[1].endswith(merchant.name)
+    assert "免费饮水" not in friendly["text"] or "💧饮水" not in friendly["text"]
 
 
 async def test_keyboard_shortcut_without_a_location_asks_for_one(rider: ChatUser) -> None:
@@ -77,12 +116,23 @@ async def test_keyboard_shortcut_without_a_location_asks_for_one(rider: ChatUser
     assert "请先发送你的位置" in reply["text"]
 
 
-async def test_nothing_nearby_is_said_honestly_with_the_nearest_anything(rider: ChatUser) -> None:
-    # Yellow Sea, inside China's coordinate rectangle but far from every place
-    [reply] = await rider.share_location(34.5, 122.5)
+async def test_nothing_nearby_is_said_honestly_with_the_nearest_anything(rider: ChatUser, runtime: Runtime) -> None:
+    # 12 km north of Xuzhou's stations: inside our coverage, beyond the 5 km search radius
+    finder = runtime.services.finder
+    spot = (34.38, 117.19)
+    assert finder.nearest(*spot).status == "none_nearby"
+    [reply] = await rider.share_location(*spot)
     assert "内没有找到驿站" in reply["text"]
     assert "公里" in reply["text"]
-    assert len([b for b in buttons(reply) if b.get("callback_data", "").startswith("v:")]) == 1
+    assert any("🧭" in b["text"] for b in buttons(reply))
+
+
+async def test_far_from_all_data_says_what_we_cover(rider: ChatUser) -> None:
+    for spot in ((34.5, 122.5), (31.2304, 121.4737)):  # the Yellow Sea, Shanghai
+        [reply] = await rider.share_location(*spot)
+        assert "目前覆盖：徐州、马鞍山、宿州、禹城、泗县" in reply["text"], reply["text"]
+        assert "网格员或管理员" in reply["text"], "and how to suggest a station"
+        assert "公里" not in reply["text"] and "骑行" not in reply["text"]
 
 
 async def test_location_outside_china_gets_a_polite_answer(rider: ChatUser) -> None:
@@ -125,7 +175,7 @@ async def test_typed_names_find_places_tolerantly(rider: ChatUser) -> None:
     [reply] = await rider.send("Xuzhou")
     assert buttons(reply), "an ambiguous name offers a choice"
     _, [card] = await rider.tap(reply, buttons(reply)[0]["text"][:4], replies=1)
-    assert "高德地图" in card["text"] and "geo:" in card["text"]
+    assert "%" not in card["text"] and "mode=ride" in button(card, "🧭")["url"]
 
 
 async def test_route_map_photo_is_sent_with_the_friendly_community(rider: ChatUser, runtime: Runtime) -> None:
@@ -157,7 +207,7 @@ async def test_live_location_updates_the_list_in_place(rider: ChatUser, runtime:
 
 async def test_filter_by_a_single_kind(rider: ChatUser, runtime: Runtime) -> None:
     [listing] = await rider.share_location(*XUZHOU)
-    _, [menu] = await rider.tap(listing, "筛选", in_place=True)
+    _, [menu] = await rider.tap(listing, "更多", in_place=True)
     _, [hospitals] = await rider.tap(menu, "友好医院")
     assert hospitals["text"].startswith("📍 离你最近的友好医院")
     finder = runtime.services.finder

@@ -13,7 +13,7 @@ import numpy as np
 from bot.geo.index import SpatialIndex
 from bot.places.model import Place
 
-FilterKey = tuple[frozenset[str] | None, str | None]
+FilterKey = tuple[frozenset[str] | None, frozenset[str] | None]
 
 
 class PlaceCatalog:
@@ -35,12 +35,12 @@ class PlaceCatalog:
     def _index_for(self, key: FilterKey) -> tuple[SpatialIndex, np.ndarray]:
         cached = self._indexes.get(key)
         if cached is None:
-            kinds, amenity = key
+            kinds, amenities = key
             positions = np.array(
                 [
                     i
                     for i, p in enumerate(self.places)
-                    if (kinds is None or p.kind in kinds) and (amenity is None or amenity in p.amenities)
+                    if (kinds is None or p.kind in kinds) and (amenities is None or amenities <= set(p.amenities))
                 ],
                 dtype=np.int64,
             )
@@ -55,12 +55,13 @@ class PlaceCatalog:
         k: int,
         *,
         kinds: Sequence[str] | frozenset[str] | None = None,
-        amenity: str | None = None,
+        amenity: str | Iterable[str] | None = None,
         offset: int = 0,
         max_distance_m: float | None = None,
     ) -> list[tuple[Place, float]]:
-        """Exact k nearest (great-circle), nearest first, ties by id."""
-        key: FilterKey = (frozenset(kinds) if kinds else None, amenity or None)
+        """Exact k nearest (great-circle), nearest first, ties by id; `amenity` may be several (all required)."""
+        wanted = frozenset([amenity] if isinstance(amenity, str) else amenity or ())
+        key: FilterKey = (frozenset(kinds) if kinds else None, wanted or None)
         index, positions = self._index_for(key)
         found = index.nearest(lat, lon, k, offset=offset, max_distance_m=max_distance_m)
         return [(self.places[int(positions[i])], d) for i, d in found]

@@ -50,10 +50,85 @@ def _amenities(lang: str, place: Place) -> str:
 
 
 def _policies(lang: str, place: Place) -> str:
-    return " ".join(f"{p.icon}{p.label(lang)}" for p in POLICIES if p.token in place.rider_policy)
+    return " ".join(f"{p.icon}{p.label(lang)}" for p in _policy_terms(place))
+
+
+# A merchant's "free water / restroom / charging for riders" says what its amenities already say.
+_POLICY_SAME_AS_AMENITY = {"free_water": "water", "restroom": "toilet", "charging": "charging"}
+# What riders look for first (渴了能喝水、累了能歇脚、没电能充电), when only three fit on a line.
+_AMENITY_PRIORITY = ("charging", "water", "toilet", "microwave", "rest", "meal_discount", "aircon", "first_aid")
+
+
+def top_amenities(lang: str, place: Place, wanted: tuple[str, ...] = (), limit: int = 3) -> str:
+    """At most `limit` amenities — the filtered ones first, then what riders ask for most — and "+N" more."""
+    order: dict[str, int] = {}
+    for token in (*wanted, *_AMENITY_PRIORITY):
+        order.setdefault(token, len(order))
+    have = sorted(
+        (a for a in AMENITIES if a.token in place.amenities),
+        key=lambda a: (order.get(a.token, len(order)), AMENITIES.index(a)),
+    )
+    shown = " ".join(f"{a.icon}{a.label(lang)}" for a in have[:limit])
+    return shown + (f" +{len(have) - limit}" if len(have) > limit else "")
+
+
+def _policy_terms(place: Place) -> list:  # type: ignore[type-arg]
+    shown = set(place.amenities)
+    return [p for p in POLICIES if p.token in place.rider_policy and _POLICY_SAME_AS_AMENITY.get(p.token) not in shown]
+
+
+def top_policies(lang: str, place: Place, limit: int = 3) -> str:
+    terms = _policy_terms(place)
+    shown = " ".join(f"{p.icon}{p.label(lang)}" for p in terms[:limit])
+    return shown + (f" +{len(terms) - limit}" if len(terms) > limit else "")
+
+
+def _open_or_policy(lang: str, hit: PlaceHit, short: bool = False) -> str:
+    """Opening hours where a place has them; a residential community has a gate policy instead, and "营业时间
+    未知" would only make a rider doubt they may enter."""
+    if hit.open_state.state == "unknown":
+        if hit.place.kind == "community":
+            return top_policies(lang, hit.place, limit=2) if short else ""
+        return "" if short else open_text(lang, hit.open_state)
+    if not short:
+        return open_text(lang, hit.open_state)
+    if hit.open_state.state in {"always", "open"}:
+        return "🟢"
+    return t(lang, "ux.opens_at", time=hit.open_state.at.strftime("%H:%M") if hit.open_state.at else "")
+
+
+def lead_lines(lang: str, hit: PlaceHit, wanted: tuple[str, ...]) -> list[str]:
+    """The nearest place, compact: name, distance and ride, open now, three amenities (or the gate policy)."""
+    place = hit.place
+    term = KIND_BY_TOKEN.get(place.kind)
+    lines = [f"{term.icon if term else '📍'} {place.name}"]
+    when = _open_or_policy(lang, hit)
+    lines.append(
+        " · ".join(
+            x for x in (distance_text(lang, hit.distance_m), t(lang, "ux.ride_short", min=hit.ride_minutes), when) if x
+        )
+    )
+    lines.extend(live_lines(lang, place, hit.checked_at))
+    amenities = top_amenities(lang, place, wanted)
+    policies = top_policies(lang, place)
+    if place.kind in {"community", "hospital"}:  # a gate or a desk: how riders get in matters most
+        lines.extend(x for x in (policies, amenities) if x)
+    else:  # a station or a shop: what it offers, then (never repeated) what it promises riders
+        lines.extend(x for x in (amenities, policies) if x)
+    if place.phone:
+        lines.append(t(lang, "place.phone", phone=place.phone))
+    return lines
+
+
+def short_line(lang: str, n: int, hit: PlaceHit) -> str:
+    """One of the rest: number, name, distance, open now — the number button opens its card."""
+    when = _open_or_policy(lang, hit, short=True)
+    parts = [f"{n}. {hit.place.name}", distance_text(lang, hit.distance_m)]
+    return " · ".join([*parts, when] if when else parts)
 
 
 def hit_lines(lang: str, n: int, hit: PlaceHit) -> list[str]:
+    """A numbered entry with everything (the CLI and the detail views)."""
     place = hit.place
     lines = [
         f"{n}. {place.name} · {kind_label(lang, place.kind)}",
@@ -78,17 +153,30 @@ def scope_text(lang: str, scope: str) -> str:
 
 
 def filter_text(lang: str, amenity: str | None) -> str:
-    return t(lang, "nearest.filter", amenity=amenity_label(lang, amenity)) if amenity else ""
+    if not amenity:
+        return ""
+    labels = "+".join(amenity_label(lang, a) for a in amenity.split("+"))
+    return t(lang, "nearest.filter", amenity=labels)
+
+
+def coverage_text(lang: str, cities: tuple[str, ...]) -> str:
+    sep = "、" if lang.startswith("zh") else ", "
+    return t(lang, "ux.outside_coverage", cities=sep.join(cities) or "—")
 
 
 def nearest_text(lang: str, answer: NearestAnswer) -> str:
+    """The first answer leads with the nearest place, compact, then the rest on one line each: on a phone the
+    rider sees the answer to "where do I go" without scrolling past four others."""
     scope = scope_text(lang, answer.scope)
     if answer.status == "empty":
         return t(lang, "nearest.empty")
     if answer.status == "outside_china":
         return t(lang, "nearest.outside_china", lat=answer.lat, lon=answer.lon)
+    if answer.status == "outside_coverage":
+        return coverage_text(lang, answer.cities)
     if answer.status == "no_more":
         return t(lang, "nearest.no_more")
+    wanted = answer.amenities
     if answer.status == "none_nearby":
         head = t(
             lang,
@@ -98,16 +186,19 @@ def nearest_text(lang: str, answer: NearestAnswer) -> str:
             filter=filter_text(lang, answer.amenity),
         )
     elif answer.offset:
-        head = t(lang, "nearest.header_page", scope=scope, page=answer.page)
-        head += filter_text(lang, answer.amenity)
+        head = t(lang, "nearest.header_page", scope=scope, page=answer.page) + filter_text(lang, answer.amenity)
     else:
         head = t(lang, "nearest.header", scope=scope) + filter_text(lang, answer.amenity)
-    lines = [head, ""]
-    for n, hit in enumerate(answer.hits, answer.offset + 1):
-        lines.extend(hit_lines(lang, n, hit))
-        lines.append("")
+    lines = [head]
+    hits = list(enumerate(answer.hits, answer.offset + 1))
+    if not answer.offset and hits:
+        lines.extend(lead_lines(lang, hits[0][1], wanted))
+        hits = hits[1:]
+        if hits:
+            lines.append(t(lang, "ux.farther"))
+    lines.extend(short_line(lang, n, hit) for n, hit in hits)
     if any(h.place.approximate for h in answer.hits):
-        lines.append(t(lang, "nearest.approx"))
+        lines.append(t(lang, "ux.approx_short"))
     return "\n".join(lines).strip()
 
 

@@ -95,6 +95,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         clock,
         per_page=settings.results_per_page,
         radius_m=settings.search_radius_m,
+        coverage_m=settings.coverage_km * 1000,
         ebike_speed_kmh=settings.ebike_speed_kmh,
         geocoder=geocoder,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,11 +47,17 @@ class NearestAnswer:
     scope: str
     amenity: str | None
     offset: int
-    status: str  # "ok" | "none_nearby" | "outside_china" | "empty" | "no_more"
+    status: str  # "ok" | "none_nearby" | "outside_coverage" | "outside_china" | "empty" | "no_more"
     hits: list[PlaceHit] = field(default_factory=list)
     has_more: bool = False
     radius_m: float = 0.0
     per_page: int = 5
+    cities: tuple[str, ...] = ()  # outside_coverage: where we do have data, most places first
+
+    @property
+    def amenities(self) -> tuple[str, ...]:
+        """The amenity filters in force ("charging+toilet" → both required)."""
+        return tuple(self.amenity.split("+")) if self.amenity else ()
 
     @property
     def page(self) -> int:
@@ -100,12 +107,14 @@ class FinderService:
         *,
         per_page: int = 5,
         radius_m: float = 5000.0,
+        coverage_m: float = 20000.0,
         ebike_speed_kmh: float = 15.0,
         geocoder: Geocoder | None = None,
     ) -> None:
         self.clock = clock
         self.per_page = per_page
         self.radius_m = radius_m
+        self.coverage_m = coverage_m
         self.ebike_speed_kmh = ebike_speed_kmh
         self.geocoder = geocoder
         self.replace_catalog(catalog)
@@ -114,6 +123,14 @@ class FinderService:
         """Swap in a rebuilt catalogue (after an import) without a restart."""
         self.catalog = catalog
         self._search = PlaceSearch(catalog.places)
+        counts = Counter(p.city for p in catalog.places if p.city)
+        self.cities: tuple[str, ...] = tuple(c for c, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+
+    def covers(self, lat: float, lon: float) -> bool:
+        """Within `coverage_m` of some place we know: a rider in Shanghai or at sea gets "not here yet", not a
+        station 283 km away."""
+        near = self.catalog.nearest(lat, lon, 1)
+        return bool(near) and near[0][1] <= self.coverage_m
 
     def ride_minutes(self, distance_m: float) -> int:
         return max(1, round(distance_m * DETOUR_FACTOR / (self.ebike_speed_kmh * 1000 / 60)))
@@ -139,15 +156,18 @@ class FinderService:
             return NearestAnswer(status="empty", **base)
         if out_of_china(lat, lon):
             return NearestAnswer(status="outside_china", **base)
+        if not self.covers(lat, lon):
+            return NearestAnswer(status="outside_coverage", cities=self.cities, **base)
+        wanted = amenity.split("+") if amenity else None
         found = self.catalog.nearest(
-            lat, lon, k + 1, kinds=kinds, amenity=amenity, offset=offset, max_distance_m=self.radius_m
+            lat, lon, k + 1, kinds=kinds, amenity=wanted, offset=offset, max_distance_m=self.radius_m
         )
         hits = [self._hit(p, d) for p, d in found[:k]]
         if hits:
             return NearestAnswer(status="ok", hits=hits, has_more=len(found) > k, radius_m=self.radius_m, **base)
         if offset:
             return NearestAnswer(status="no_more", radius_m=self.radius_m, **base)
-        nearest_any = self.catalog.nearest(lat, lon, 1, kinds=kinds, amenity=amenity)
+        nearest_any = self.catalog.nearest(lat, lon, 1, kinds=kinds, amenity=wanted)
         if not nearest_any:
             nearest_any = self.catalog.nearest(lat, lon, 1, kinds=kinds)
         return NearestAnswer(

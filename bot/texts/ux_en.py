@@ -18,4 +18,17 @@ TEXTS: dict[str, str] = {
     ),
     "ux.stats.quiet": "{n} more area(s) had no reports today or yesterday and are not listed.",
     "ux.stats.all_quiet": "🎉 No reports today or yesterday, and none open.",
+    "ux.ride_short": "{min} min by e-bike",
+    "ux.opens_at": "🔴 opens {time}",
+    "ux.farther": "Farther:",
+    "ux.approx_short": "ℹ️ approximate positions",
+    "ux.outside_coverage": (
+        "😕 We have no stations near here yet.\nCovered today: {cities}.\n"
+        "Know a station or a friendly shop here? Tell the local grid worker or an admin its name and place; once "
+        "checked it will show up here."
+    ),
+    "ux.details": "ℹ️ Details",
+    "ux.more_filters": "🔎 More",
+    "ux.prev": "⬅️ Back",
+    "ux.nearest": "🏠 Nearest",
 }

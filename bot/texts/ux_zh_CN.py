@@ -17,4 +17,16 @@ TEXTS: dict[str, str] = {
     ),
     "ux.stats.quiet": "另有 {n} 个区域今日和昨日都没有工单，未列出。",
     "ux.stats.all_quiet": "🎉 今日和昨日都没有工单，也没有在办工单。",
+    "ux.ride_short": "骑行 {min} 分钟",
+    "ux.opens_at": "🔴 {time} 开门",
+    "ux.farther": "更远：",
+    "ux.approx_short": "ℹ️ 坐标为大致位置",
+    "ux.outside_coverage": (
+        "😕 这里附近还没有驿站数据。\n目前覆盖：{cities}。\n"
+        "知道附近的驿站或友好商家？把名称和位置告诉当地网格员或管理员，核实后就会出现在这里。"
+    ),
+    "ux.details": "ℹ️ 详情",
+    "ux.more_filters": "🔎 更多",
+    "ux.prev": "⬅️ 上一页",
+    "ux.nearest": "🏠 最近",
 }

@@ -31,6 +31,7 @@ class PlaceAction:
 @dataclass(frozen=True)
 class FilterMenu:
     scope: str
+    amenity: str | None = None  # the filters already on, so the menu's toggles start from them
 
 
 Payload = Page | PlaceAction | FilterMenu
@@ -46,8 +47,34 @@ def place_action(action: str, place_id: str, scope: str = "stations") -> str:
     return f"{_CODES[action]}:{scope[0]}:{place_id}"
 
 
-def filter_menu(scope: str) -> str:
-    return f"f:{scope}"
+MAX_FILTERS = 3
+
+
+def combine(amenities: tuple[str, ...] | list[str]) -> str | None:
+    """Several filters as one payload field, in the vocabulary's order ("charging+toilet"), at most three."""
+    order = list(AMENITY_BY_TOKEN)
+    chosen = sorted(set(amenities), key=order.index)[:MAX_FILTERS]
+    return "+".join(chosen) or None
+
+
+def toggle(current: str | None, token: str) -> str | None:
+    """The filters after one tap on `token`: on if it was off, off if it was on."""
+    now = set(current.split("+")) if current else set()
+    return combine(tuple(now ^ {token}))
+
+
+def filter_menu(scope: str, amenity: str | None = None) -> str:
+    return f"f:{scope}:{amenity}" if amenity else f"f:{scope}"
+
+
+def _amenities(field: str) -> str | bool | None:
+    """The filter field, canonical; False when it names anything we did not make."""
+    if field == "-":
+        return None
+    tokens = field.split("+")
+    if len(tokens) > MAX_FILTERS or any(t not in AMENITY_BY_TOKEN for t in tokens) or len(set(tokens)) != len(tokens):
+        return False
+    return combine(tokens)
 
 
 def _scope(code: str) -> str | None:
@@ -66,16 +93,17 @@ def parse(data: str | None) -> Payload | None:
     kind = parts[0]
     if kind == "n" and len(parts) == 4:
         scope = _scope(parts[1])
-        amenity = None if parts[2] == "-" else parts[2]
-        if scope is None or (amenity is not None and amenity not in AMENITY_BY_TOKEN):
+        amenity = _amenities(parts[2])
+        if scope is None or amenity is False:
             return None
         if not parts[3].isdigit() or int(parts[3]) > MAX_OFFSET:
             return None
-        return Page(scope, amenity, int(parts[3]))
+        return Page(scope, amenity or None, int(parts[3]))
     if kind in _ACTIONS and len(parts) == 3 and parts[2]:
         scope = _scope(parts[1])
         return PlaceAction(_ACTIONS[kind], parts[2], scope) if scope else None
-    if kind == "f" and len(parts) == 2:
+    if kind == "f" and len(parts) in (2, 3):
         scope = _scope(parts[1])
-        return FilterMenu(scope) if scope else None
+        amenity = _amenities(parts[2]) if len(parts) == 3 else None
+        return FilterMenu(scope, amenity) if scope and amenity is not False else None
     return None

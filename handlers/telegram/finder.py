@@ -9,7 +9,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.presenters.places import nav_text, nearest_text, place_text, venue_address
+from bot.presenters.places import nearest_text, place_text, venue_address
 from bot.services.finder import NearestAnswer, live_refresh_due
 from bot.texts import t
 from handlers.telegram import callback_data as cd
@@ -96,7 +96,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     if isinstance(payload, cd.FilterMenu):
         await query.answer(t(w.lang, "filter.prompt", scope=t(w.lang, f"scope.{payload.scope}")))
-        await _edit_or_send(update, context, None, filter_keyboard(w.lang, payload.scope))
+        await _edit_or_send(update, context, None, filter_keyboard(w.lang, payload.scope, payload.amenity))
         return
     if isinstance(payload, cd.Page):
         if w.user.last_lat is None or w.user.last_lon is None:
@@ -129,7 +129,8 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         )
     elif payload.action == "detail":
         state = w.services.finder.open_state(place)
-        text = place_text(w.lang, place, state, now=w.services.clock.now()) + "\n\n" + nav_text(w.lang, place)
+        # No raw links in the text (a wall of %E5%BD%AD…): the 🧭 button opens the riding route, 📍 the pin
+        text = place_text(w.lang, place, state, now=w.services.clock.now())
         await context.bot.send_message(chat_id, text, reply_markup=place_keyboard(w.lang, place, payload.scope))
         await _send_route_map(context, chat_id, w, place.route_map)
     else:  # around: the rider picked a place as where they are
