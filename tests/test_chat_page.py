@@ -156,18 +156,21 @@ async def test_start_keyboard_preset_location_and_venue_card(page: Page, runtime
     listing = bot_row_with(page, "离你最近的驿站")
     await expect(listing).to_have_count(1, timeout=WAIT)
     text = await listing.locator(".msg-bot .text").inner_text()
-    first = next(line for line in text.splitlines() if line.startswith("1. "))
-    assert first.startswith(f"1. {nearest.name} ·"), f"nearest is {nearest.name!r}, the page says {first!r}"
-    assert text.index("1. ") < text.index("2. ")
-    await expect(inline_button(listing, "🧭 导航")).to_have_count(5)
+    lead = text.splitlines()[1]
+    assert lead.endswith(nearest.name), f"nearest is {nearest.name!r}, the page leads with {lead!r}"
+    assert text.index(nearest.name) < text.index("2. ")
+    await expect(inline_button(listing, "🧭 路线")).to_have_count(1)
 
-    await inline_button(listing, "📍1").click()
+    await inline_button(listing, "详情").click()
+    details = bot_row_with(page, f"{nearest.name} · ")
+    await expect(details).to_have_count(1, timeout=WAIT)
+    await inline_button(details, "地图").click()
     card = page.get_by_test_id("venue-card")
     await expect(card).to_have_count(1, timeout=WAIT)
     await expect(card.locator(".venue-title")).to_have_text(f"📍 {nearest.name}")
     await expect(card).to_be_in_viewport()
     venue_row = page.locator(".row-bot").filter(has=card)
-    await expect(inline_button(venue_row, "导航")).to_be_visible()
+    await expect(inline_button(venue_row, "🧭")).to_be_visible()
 
     shot = tmp_path / "chat-venue.png"
     await page.screenshot(path=str(shot))
@@ -210,7 +213,7 @@ async def test_typed_coordinates_are_validated_before_sending(page: Page, runtim
     await expect(listing).to_have_count(1, timeout=WAIT)
     assert runtime.services is not None
     [(nearest, _)] = runtime.services.finder.catalog.nearest(*XUZHOU, 1, kinds={"station", "canteen"})
-    await expect(listing.locator(".msg-bot .text")).to_contain_text(f"1. {nearest.name}")
+    await expect(listing.locator(".msg-bot .text")).to_contain_text(nearest.name)
     [sent] = user_messages(runtime)
     assert sent["location"]["latitude"] == pytest.approx(XUZHOU[0])
 
@@ -231,20 +234,20 @@ async def test_paging_and_filter_edit_the_list_in_place(page: Page, runtime: Run
     await expect(bubbles).to_have_count(1)
 
     # the filter menu's callback answer is a toast; the buttons are swapped on the same message
-    await inline_button(list_row, "🔎 筛选设施").click()
+    await inline_button(list_row, "🔎 更多").click()
     toast = page.get_by_test_id("toast")
     await expect(toast).to_be_visible(timeout=WAIT)
     await expect(toast).to_have_text("只看有哪种设施的驿站？")
-    await expect(inline_button(list_row, "充电")).to_be_visible(timeout=WAIT)
+    await expect(inline_button(list_row, "微波炉")).to_be_visible(timeout=WAIT)
     await inline_button(list_row, "充电").click()
     await expect(list_row.locator(".text")).to_contain_text("筛选：🔌充电", timeout=WAIT)
-    await expect(inline_button(list_row, "✖ 不限设施")).to_be_visible()
+    await expect(inline_button(list_row, "✅充电")).to_be_visible()
     await expect(bubbles).to_have_count(1)
     await expect(toast).not_to_contain_text("失败")
 
-    # tapping "📍1" after all that still works: the page is not stuck on a busy button
-    await inline_button(list_row, "📍1").click()
-    await expect(page.get_by_test_id("venue-card")).to_have_count(1, timeout=WAIT)
+    # tapping "ℹ️ 详情" after all that still works: the page is not stuck on a busy button
+    await inline_button(list_row, "详情").click()
+    await expect(bot_row_with(page, "驿站")).to_have_count(2, timeout=WAIT)
     await expect(bubbles).to_have_count(2)
 
 
@@ -271,7 +274,7 @@ async def test_typed_place_name_and_switching_to_english(page: Page, runtime: Ru
     await page.get_by_test_id("preset-item").filter(has=page.get_by_text("米兰社区", exact=True)).click()
     listing = bot_row_with(page, "📍 Nearest rest stations")
     await expect(listing).to_have_count(1, timeout=WAIT)
-    await expect(inline_button(listing, "📍1 Map")).to_be_visible()
+    await expect(inline_button(listing, "🧭 Route")).to_be_visible()
     await expect(listing.locator(".text")).not_to_contain_text(re.compile("离你最近|驿站（第"))
 
 
