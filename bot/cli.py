@@ -321,10 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.reports.cli import run_reports
 
         return asyncio.run(run_reports(args, settings, _lang(args)))
-    if args.command in {"questions"}:
+    if args.command in {"questions", "hide", "users", "audit"}:
         from bot.reports.admin_cli import run as run_admin
 
-        return run_admin(args, settings, _lang(args))
+        return asyncio.run(run_admin(args, settings, _lang(args)))
     if args.command in {"rewards", "points"}:
         from bot.points.cli import run as run_points
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot.reports.categories import CATEGORY_BY_TOKEN
 
-PREFIXES = ("rd:", "rw:", "rt:", "rc:", "ro:", "rq:")
+PREFIXES = ("rd:", "rw:", "rt:", "rc:", "ro:", "rq:", "rm:")
 _ID = r"(\d{1,9})"
 # re.ASCII: `\d` is 0-9 only (not '١٢٣' or '１２'); parse() uses fullmatch, so `$` never admits a trailing newline.
 _PATTERNS = {
@@ -23,6 +23,8 @@ _PATTERNS = {
     "rate": re.compile(rf"^rc:{_ID}:([1-5])$", re.ASCII),
     "reopen": re.compile(rf"^ro:{_ID}$", re.ASCII),
     "queue": re.compile(rf"^rq:{_ID}$", re.ASCII),
+    # moderation: f = reject as a false report (report, version), b = ban (user, days), n = dismiss (user)
+    "moderation": re.compile(rf"^rm:(?:(f):{_ID}:(\d{{1,6}})|(b):{_ID}:(\d{{1,4}})|(n):{_ID})$", re.ASCII),
 }
 WORK_ACTIONS = {"acc": "accept", "tr": "transfer", "res": "resolve", "rej": "reject", "show": "show"}
 _WORK_CODES = {v: k for k, v in WORK_ACTIONS.items()}
@@ -65,7 +67,14 @@ class ShowReport:
     report_id: int
 
 
-Payload = DraftAction | WorkAction | TargetChoice | Rate | Reopen | ShowReport
+@dataclass(frozen=True)
+class ModerationAction:
+    verb: str  # false (target: a report, arg: its version) | ban (target: a user, arg: days) | dismiss
+    target: int
+    arg: int = 0
+
+
+Payload = DraftAction | WorkAction | TargetChoice | Rate | Reopen | ShowReport | ModerationAction
 
 
 def is_report_payload(data: str | None) -> bool:
@@ -100,6 +109,18 @@ def show(report_id: int) -> str:
     return f"rq:{report_id}"
 
 
+def reject_false(report_id: int, version: int) -> str:
+    return f"rm:f:{report_id}:{version}"
+
+
+def ban(user_id: int, days: int) -> str:
+    return f"rm:b:{user_id}:{days}"
+
+
+def dismiss(user_id: int) -> str:
+    return f"rm:n:{user_id}"
+
+
 def parse(data: str | None) -> Payload | None:
     if not data or len(data) > 64:
         return None
@@ -123,4 +144,10 @@ def parse(data: str | None) -> Payload | None:
         return Reopen(int(m.group(1)))
     if m := _PATTERNS["queue"].fullmatch(data):
         return ShowReport(int(m.group(1)))
+    if m := _PATTERNS["moderation"].fullmatch(data):
+        if m.group(1):
+            return ModerationAction("false", int(m.group(2)), int(m.group(3)))
+        if m.group(4):
+            return ModerationAction("ban", int(m.group(5)), int(m.group(6)))
+        return ModerationAction("dismiss", int(m.group(8)))
     return None

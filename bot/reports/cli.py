@@ -228,6 +228,10 @@ async def _show(db: Database, report_id: int, personal: bool, settings: Settings
     if r.resolved_at:
         lines.append(t(lang, "rcli.show.resolved", at=ex.local_text(r.resolved_at, tz, seconds=True)))
     lines.append(t(lang, "rcli.show.where", lat=f"{r.lat:.6f}", lon=f"{r.lon:.6f}"))
+    if r.hidden_at:
+        lines.append(
+            t(lang, "rcli.show.hidden", at=ex.local_text(r.hidden_at, tz, seconds=True), reason=r.hidden_reason)
+        )
     lines.append(t(lang, "rcli.show.words", words=r.description or t(lang, "draft.no_words")))
     answers = json.loads(r.answers or "{}")
     if answers:
@@ -262,7 +266,8 @@ async def _show(db: Database, report_id: int, personal: bool, settings: Settings
     lines.append(t(lang, "rcli.show.photos", total=len(found.photos), before=r.photos_before, after=r.photos_after))
     for photo in found.photos:
         phase = t(lang, f"rcli.phase.{photo.phase}") if photo.phase in ("before", "after") else photo.phase
-        lines.append(t(lang, "rcli.show.photo_line", phase=phase, seq=photo.seq, sha256=photo.sha256))
+        line = t(lang, "rcli.show.photo_line", phase=phase, seq=photo.seq, sha256=photo.sha256)
+        lines.append(line + (t(lang, "rcli.hidden_photo") if photo.hidden else ""))
     lines.append(t(lang, "rcli.show.events", n=len(found.events), tz=settings.timezone))
     for event in found.events:
         lines.append(

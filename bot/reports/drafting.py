@@ -48,6 +48,12 @@ class DraftingMixin:
         await dialogs.put_dialog(self.db, user.id, REPORT_DIALOG, draft, self._stamp())
 
     async def _rate_limited(self, user: User) -> Reply | None:
+        """Why this person may not file a report now (banned, or too many this hour), else None."""
+        banned = await self.moderation.ban_of(user.id)
+        if banned is not None:
+            until, reason = banned
+            text = t(user.lang, "mod.banned", until=until[:16].replace("T", " "), reason=reason)
+            return Reply([out.text(text, keyboard="main")])
         since = self._stamp(self._now() - timedelta(hours=1))
         count = await store.count_reports_since(self.db, user.id, since)
         if count >= self.policy.max_per_hour:

@@ -184,23 +184,30 @@ def local_iso(stamp: str | None, tz: tzinfo) -> str:
 
 # ---------------------------------------------------------------------------------------------------- reading
 
-_ROW_SQL = """
+# `{source}`: hidden reports (moderation) are left out of every export and API read; only an admin's
+# `reports show` reads them (ROW_SQL_ALL). Hidden photos are never counted.
+_ROW_TEMPLATE = """
 SELECT r.id, r.reporter_id, r.category, r.lat, r.lon, r.description, r.status, r.version, r.grid_id,
        r.assignee_kind, r.assignee, r.merged_into, r.rating, r.created_at, r.updated_at, r.resolved_at,
        gg.name AS grid_name,
        ag.name AS assignee_grid_name,
        d.name_zh AS dept_zh, d.name_en AS dept_en,
-       (SELECT COUNT(*) FROM report_photos p WHERE p.report_id = r.id AND p.phase = 'before') AS photos_before,
-       (SELECT COUNT(*) FROM report_photos p WHERE p.report_id = r.id AND p.phase = 'after') AS photos_after,
+       (SELECT COUNT(*) FROM report_photos p WHERE p.report_id = r.id AND p.phase = 'before'
+            AND p.hidden_at IS NULL) AS photos_before,
+       (SELECT COUNT(*) FROM report_photos p WHERE p.report_id = r.id AND p.phase = 'after'
+            AND p.hidden_at IS NULL) AS photos_after,
        (SELECT COUNT(*) FROM report_followers f WHERE f.report_id = r.id) AS followers,
        u.display_name AS reporter_name, u.channel AS reporter_channel, u.external_id AS reporter_external_id,
-       (SELECT json_group_object(a.question, a.value) FROM report_answers a WHERE a.report_id = r.id) AS answers
-FROM reports r
+       (SELECT json_group_object(a.question, a.value) FROM report_answers a WHERE a.report_id = r.id) AS answers,
+       r.hidden_at, r.hidden_reason
+FROM {source} r
 LEFT JOIN grids gg ON gg.id = r.grid_id
 LEFT JOIN grids ag ON r.assignee_kind IN ('grid', 'street_queue') AND ag.id = r.assignee
 LEFT JOIN departments d ON r.assignee_kind = 'department' AND d.code = r.assignee
 LEFT JOIN users u ON u.id = r.reporter_id
 """
+_ROW_SQL = _ROW_TEMPLATE.format(source="(SELECT * FROM reports WHERE hidden_at IS NULL)")
+ROW_SQL_ALL = _ROW_TEMPLATE.format(source="reports")
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,8 @@ class ReportRow:
     reporter_channel: str | None
     reporter_external_id: str | None
     answers: str | None  # the category questions' answers, a JSON object (question code → canonical value)
+    hidden_at: str | None  # hidden by a moderator (only ROW_SQL_ALL reads such a row)
+    hidden_reason: str
 
     @property
     def ref(self) -> str:
@@ -278,6 +287,7 @@ class Photo:
     phase: str
     seq: int
     sha256: str
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -299,11 +309,11 @@ class ReportFile:
 
 
 async def report_file(db: Database, report_id: int) -> ReportFile | None:
-    row = await db.fetchone(f"{_ROW_SQL} WHERE r.id = ?", (report_id,))
+    row = await db.fetchone(f"{ROW_SQL_ALL} WHERE r.id = ?", (report_id,))
     if row is None:
         return None
     photos = await db.fetchall(
-        "SELECT phase, seq, sha256 FROM report_photos WHERE report_id = ?"
+        "SELECT phase, seq, sha256, hidden_at IS NOT NULL AS hidden FROM report_photos WHERE report_id = ?"
         " ORDER BY CASE phase WHEN 'before' THEN 0 ELSE 1 END, seq",
         (report_id,),
     )
@@ -316,7 +326,7 @@ async def report_file(db: Database, report_id: int) -> ReportFile | None:
     )
     return ReportFile(
         _row(row),
-        [Photo(r["phase"], r["seq"], r["sha256"]) for r in photos],
+        [Photo(r["phase"], r["seq"], r["sha256"], bool(r["hidden"])) for r in photos],
         [Event(*tuple(r)) for r in events],
         [Refusal(*tuple(r)) for r in refusals],
     )

@@ -40,6 +40,7 @@ class Report:
     accept_due: str | None = None
     resolve_due: str | None = None
     escalation_level: int = 0
+    hidden_at: str | None = None  # hidden by a moderator: for admins' eyes only (bot/reports/moderation.py)
 
     @property
     def ref(self) -> str:

@@ -27,6 +27,7 @@ from bot.reports.asking import AskingMixin
 from bot.reports.common import Reply, ReportPolicy, StaleReport, store_followers
 from bot.reports.drafting import DraftingMixin
 from bot.reports.model import Report
+from bot.reports.moderation import Moderation
 from bot.reports.questions import Outcome, Questionnaire
 from bot.reports.routing import Assignment
 from bot.reports.states import OPEN, Action, Status, advance
@@ -70,6 +71,7 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin):
         self.policy = policy or ReportPolicy()
         self.wake_outbox = wake_outbox
         self.questions = questions or Questionnaire()
+        self.moderation = Moderation(db, clock, roles, grids, wake_outbox)
 
     # ------------------------------------------------------------------ helpers
 
@@ -252,6 +254,18 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin):
     async def show(self, user: User, payload: actions.ShowReport) -> Reply:
         checked = await self._checked(user, payload.report_id, None, "show")
         return checked if isinstance(checked, Reply) else Reply(await self.card_for(user, checked))
+
+    async def on_moderation_button(self, user: User, payload: actions.ModerationAction) -> Reply:
+        """Reject as a false report (the worker's quick reason), or an admin's answer to a ban suggestion."""
+        if payload.verb == "false":
+            data = {"report_id": payload.target, "version": payload.arg, "action": "reject"}
+            reply = await self._reason(user, data, t(user.lang, "mod.false_note"), false_report=True)
+            reply.retire = True
+            return reply
+        done = await self.moderation.on_suggestion(user, payload.target, payload.arg if payload.verb == "ban" else 0)
+        if not done.ok:
+            await self.refuse(user, None, f"rm:{payload.verb}:{payload.target}", done.code)
+        return Reply([out.text(done.text(user.lang))], alert=done.text(user.lang)[:190], retire=done.ok)
 
     async def my_reports(self, user: User) -> Reply:
         lang = user.lang

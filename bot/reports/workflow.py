@@ -69,7 +69,7 @@ class WorkflowMixin:
     async def _checked(self, user: User, report_id: int, version: int | None, action: str) -> Report | Reply:
         """The report if this user may act on it at this version, else the polite refusal (recorded)."""
         report = await store.get_report(self.db, report_id)
-        if report is None:
+        if report is None or (report.hidden_at and not await self.roles.is_admin(user)):
             await self.refuse(user, report_id, action, "not_found")
             return Reply(alert=t(user.lang, "work.not_found"), popup=True)
         if not await self.can_work(user, report):
@@ -117,7 +117,10 @@ class WorkflowMixin:
         if payload.verb == "reject":
             data = {"report_id": report.id, "version": report.version, "action": "reject"}
             await dialogs.put_dialog(self.db, user.id, REASON_DIALOG, data, self._stamp())
-            return Reply([out.text(t(lang, "work.ask_reason", action=t(lang, "work.action.reject"), ref=report.ref))])
+            # A false report is one tap (and counts towards the reporter's rejection streak, see moderation.py).
+            false = [[out.button(t(lang, "mod.false_button"), actions.reject_false(report.id, report.version))]]
+            ask = t(lang, "work.ask_reason", action=t(lang, "work.action.reject"), ref=report.ref)
+            return Reply([out.text(ask, false)])
         # resolve: an after-photo, then a note
         data = {"report_id": report.id, "version": report.version, "photos": []}
         await dialogs.put_dialog(self.db, user.id, RESOLVE_DIALOG, data, self._stamp())
@@ -190,7 +193,7 @@ class WorkflowMixin:
                     message = out.text(t(person.lang, "notify.points", ref=report.ref, points=points))
                     await enqueue(conn, f"r{report.id}:points:u{user_id}", to, message)
 
-    async def _reason(self, user: User, data: dict[str, Any], text: str) -> Reply:
+    async def _reason(self, user: User, data: dict[str, Any], text: str, *, false_report: bool = False) -> Reply:
         note = " ".join(text.split())[:MAX_WORDS]
         if not note:
             return Reply([out.text(t(user.lang, "work.ask_reason", action="", ref=f"SP-{data['report_id']:06d}"))])
@@ -236,6 +239,8 @@ class WorkflowMixin:
                         to_status=new_status, note=note,
                     )  # fmt: skip
                     updated = await _reload(conn, report.id)
+                    if false_report:
+                        await self.moderation.false_report(conn, user, updated, now)
                     await self.tell_followers(
                         conn, updated, "rejected",
                         lambda lang: [out.text(t(lang, "notify.rejected", ref=updated.ref, note=note))],

@@ -15,7 +15,8 @@ from bot.store.db import Database
 
 _FIELDS = (
     "id, reporter_id, category, lat, lon, description, status, version, grid_id, assignee_kind, assignee,"
-    " merged_into, rating, created_at, updated_at, resolved_at, urgent, accept_due, resolve_due, escalation_level"
+    " merged_into, rating, created_at, updated_at, resolved_at, urgent, accept_due, resolve_due, escalation_level,"
+    " hidden_at"
 )
 
 
@@ -131,7 +132,8 @@ async def get_report(db: Database, report_id: int) -> Report | None:
 
 async def photos(db: Database, report_id: int, phase: str = "before") -> list[tuple[str, str]]:
     rows = await db.fetchall(
-        "SELECT sha256, file_ref FROM report_photos WHERE report_id = ? AND phase = ? ORDER BY seq",
+        "SELECT sha256, file_ref FROM report_photos WHERE report_id = ? AND phase = ? AND hidden_at IS NULL"
+        " ORDER BY seq",
         (report_id, phase),
     )
     return [(r["sha256"], r["file_ref"]) for r in rows]
@@ -153,7 +155,7 @@ async def events(db: Database, report_id: int) -> list[Event]:
 async def reports_followed_by(db: Database, user_id: int, limit: int = 20) -> list[Report]:
     rows = await db.fetchall(
         f"SELECT {_FIELDS} FROM reports WHERE id IN (SELECT report_id FROM report_followers WHERE user_id = ?)"
-        " ORDER BY id DESC LIMIT ?",
+        " AND hidden_at IS NULL ORDER BY id DESC LIMIT ?",
         (user_id, limit),
     )
     return [_report(r) for r in rows]
@@ -162,7 +164,8 @@ async def reports_followed_by(db: Database, user_id: int, limit: int = 20) -> li
 async def open_reports(db: Database, statuses: frozenset[str], limit: int = 200) -> list[Report]:
     marks = ",".join("?" * len(statuses))
     rows = await db.fetchall(
-        f"SELECT {_FIELDS} FROM reports WHERE status IN ({marks}) ORDER BY created_at, id LIMIT ?",
+        f"SELECT {_FIELDS} FROM reports WHERE status IN ({marks}) AND hidden_at IS NULL"
+        " ORDER BY created_at, id LIMIT ?",
         (*sorted(statuses), limit),
     )
     return [_report(r) for r in rows]
@@ -177,6 +180,7 @@ async def similar_open(
     marks = ",".join("?" * len(statuses))
     rows = await db.fetchall(
         f"SELECT {_FIELDS} FROM reports WHERE category = ? AND status IN ({marks}) AND created_at >= ?"
+        " AND hidden_at IS NULL"
         " AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
         (category, *sorted(statuses), since, lat - dlat, lat + dlat, lon - dlon, lon + dlon),
     )

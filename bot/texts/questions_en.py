@@ -48,8 +48,56 @@ TEXTS: dict[str, str] = {
     "qdef.bad_department": "badly formed department code: {value}",
     "qdef.unknown_department": "unknown department {value}",
     "qdef.bad_tell": "tell_zh and tell_en go together, each up to 300 characters",
-    "qdef.rule_does_nothing": "the rule does nothing (urgent, accept_minutes, resolve_minutes, department or tell_zh)",
+    "qdef.rule_does_nothing": (
+        "the rule does nothing (urgent, accept_minutes, resolve_minutes, department or tell_zh)"
+    ),
     "qdef.too_many": "at most {value} questions per category",
     "rcli.show.answers": "Answers:",
     "rcli.show.answer_line": "  {line}",
+    # moderation (bot/reports/moderation.py)
+    "mod.ok_hide": (
+        "✅ {ref} hidden: no longer forwarded, exported or served; forwarded cards will say it was withdrawn."
+    ),
+    "mod.ok_hide_photo": "✅ Photo {seq} of {ref} hidden.",
+    "mod.ok_ban": ("✅ User #{id} may not report until {until} (reason: {reason}). Finding stations still works."),
+    "mod.ok_unban": "✅ User #{id} may report again.",
+    "mod.ok_dismissed": "OK, user #{id} is not banned. Noted.",
+    "mod.not_found": "{ref} not found.",
+    "mod.forbidden": "You may not do that.",
+    "mod.need_reason": "Please give a reason.",
+    "mod.already": "{ref} is already hidden.",
+    "mod.no_photo": "{ref} has no photo {seq}.",
+    "mod.bad_days": "Days must be 1–{max}.",
+    "mod.no_user": "No user #{id}.",
+    "mod.not_banned": "User #{id} is not banned from reporting.",
+    "mod.already_banned": "User #{id} is already banned from reporting.",
+    "mod.withdrawn": "⛔ {ref} was withdrawn by an admin: nothing to do.",
+    "mod.photo_withdrawn": "⛔ A photo of {ref} was withdrawn by an admin.",
+    "mod.suggest": (
+        "⚠️ User #{id} had {n} reports rejected as false within {days} days:"
+        " {refs}.\nBan them from reporting? (Nothing happens automatically.)"
+    ),
+    "mod.suggest_ban": "🚫 Ban from reporting for {days} days",
+    "mod.suggest_dismiss": "No",
+    "mod.streak_reason": "{n} false reports within 7 days",
+    "mod.usage.hide": "Usage: /hide SP-000123 reason",
+    "mod.usage.hidephoto": "Usage: /hidephoto SP-000123 photo-number reason",
+    "mod.usage.ban": "Usage: /ban user-id days reason",
+    "mod.usage.unban": "Usage: /unban user-id",
+    "mod.banned": (
+        "Sorry, your 随手拍 reports are paused until {until} (reason: {reason}). Finding"
+        " stations and friendly places works as usual. Ask your community if in doubt."
+    ),
+    "mod.false_note": "False report",
+    "mod.false_button": "🚫 False report",
+    # rider-bot users / audit
+    "ucli.no_db": "No database at {path}.",
+    "audit.header": "User #{id}: {n} entries (time zone {tz}):",
+    "audit.none": "Nothing recorded.",
+    "audit.moderation": "{at}  {actor} {action} about #{user}{report}{detail}{reason}",
+    "audit.report": "{at}  {actor} {action} {report} {from_status}→{to_status}{note}",
+    "audit.refusal": "{at}  refused {action}{report}: {reason}",
+    "audit.ban_now": "Now: banned from reporting until {until} ({reason})",
+    "rcli.show.hidden": "⛔ Hidden ({at}): {reason}",
+    "rcli.hidden_photo": " (hidden)",
 }

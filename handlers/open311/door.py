@@ -280,6 +280,9 @@ async def create_request(request: Request, fmt: str) -> Response:
     description = _description(form)
     # first_name, last_name, email, phone, device_id, account_id: accepted and dropped, never stored.
     client = await services.users.identify("open311", key.name, key.name)
+    banned = await services.reports.moderation.ban_of(client.id)
+    if banned is not None:
+        raise ApiError(403, f"this client may not file requests until {banned[0]} (reason: {p.echo(banned[1], 100)})")
     issued = apikeys.new_token()
 
     async def keep_token(conn: aiosqlite.Connection, report: Report) -> None:

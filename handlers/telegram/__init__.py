@@ -27,6 +27,8 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("queue", reports.queue, filters=private))
     application.add_handler(CommandHandler("stats", reports.stats, filters=private))
     application.add_handler(CommandHandler("overdue", reports.overdue, filters=private))
+    for name, handler in reports.moderation.items():
+        application.add_handler(CommandHandler(name, handler, filters=private))
     for name in ("station", "status", "hours", "amenities", "phone", "redeem", "suggest"):
         application.add_handler(CommandHandler(name, getattr(keepers, name), filters=private))
     application.add_handler(CommandHandler(list(COMMANDS), start.group_hint, filters=filters.ChatType.GROUPS))

@@ -33,4 +33,4 @@ class TelegramSender:
             return SendResult(False, error=type(exc).__name__)
         except FileNotFoundError:
             return SendResult(False, permanent=True, error="photo missing from the photo store")
-        return SendResult(True, ref=str(sent.message_id))
+        return SendResult(True, ref=str(getattr(sent, "message_id", "")))  # deleting returns True, not a message

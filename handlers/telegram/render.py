@@ -44,8 +44,17 @@ def _markup(message: CoreMessage, lang: str) -> Any:
     return None
 
 
-async def send(bot: Bot, chat_id: int | str, message: CoreMessage, photos: PhotoStore, lang: str = "zh-CN") -> Message:
+async def send(
+    bot: Bot, chat_id: int | str, message: CoreMessage, photos: PhotoStore, lang: str = "zh-CN"
+) -> Message | bool:
+    """Send (or, for a withdrawal, edit or delete) one core message; returns what the Bot API returned."""
     kind = message.get("kind")
+    if kind == "edit":  # a forwarded card withdrawn by a moderator: new words, no buttons
+        if message.get("caption"):
+            return await bot.edit_message_caption(chat_id, message["message_id"], caption=message["text"])
+        return await bot.edit_message_text(message["text"], chat_id, message["message_id"])
+    if kind == "delete":
+        return await bot.delete_message(chat_id, message["message_id"])
     markup = _markup(message, lang)
     if kind == "photo":
         # Always the metadata-free copy: a rider's original may carry its exact location in EXIF.

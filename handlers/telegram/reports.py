@@ -56,6 +56,21 @@ stats = _command(lambda services, user: services.views.stats(user))
 overdue = _command(lambda services, user: services.views.overdue(user))
 
 
+def _moderation(name: str) -> Callable[..., Awaitable[None]]:
+    """/hide, /hidephoto, /ban, /unban: the arguments go to the core as typed; it checks who may."""
+
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        w = await who(update, context)
+        text = await w.services.reports.moderation.command(w.user, name, " ".join(context.args or []))
+        await update.effective_message.reply_text(text)
+
+    return handler
+
+
+MODERATION_COMMANDS = ("hide", "hidephoto", "ban", "unban")
+moderation = {name: _moderation(name) for name in MODERATION_COMMANDS}
+
+
 async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A photo, or an image sent as a file (which keeps its EXIF location): downloaded, then handed to the core."""
     message = update.effective_message
@@ -97,6 +112,8 @@ async def on_report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         reply = await reports.rate(w.user, payload)
     elif isinstance(payload, actions.Reopen):
         reply = await reports.reopen(w.user, payload)
+    elif isinstance(payload, actions.ModerationAction):
+        reply = await reports.on_moderation_button(w.user, payload)
     else:
         reply = await reports.show(w.user, payload)
     await send_reply(update, context, w, reply)

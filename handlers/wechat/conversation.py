@@ -64,6 +64,9 @@ JOIN_WORDS = {"/join"} | {
 }
 
 
+MODERATION_WORDS = {"/hide", "/hidephoto", "/ban", "/unban"}
+
+
 @dataclass(frozen=True)
 class Inbound:
     """One WeChat message or event, reduced to what we use (parsed by wechatpy in the door)."""
@@ -146,6 +149,8 @@ class Conversation:
         first, _, rest = text.partition(" ")
         if first.casefold() in JOIN_WORDS:
             return await self.join(user, rest)
+        if first.casefold() in MODERATION_WORDS:  # /hide, /hidephoto, /ban, /unban: the core checks who may
+            return [out.text(await services.reports.moderation.command(user, first.casefold()[1:], rest))]
         pending = await services.reports.on_text(user, text)
         if pending is not None:  # an answer the core asked for (a report's words, a worker's reason)
             return reply_messages(pending)
@@ -236,6 +241,8 @@ class Conversation:
             reply = await reports.rate(user, payload)
         elif isinstance(payload, actions.Reopen):
             reply = await reports.reopen(user, payload)
+        elif isinstance(payload, actions.ModerationAction):
+            reply = await reports.on_moderation_button(user, payload)
         else:
             reply = await reports.show(user, payload)
         return reply_messages(reply)
