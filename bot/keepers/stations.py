@@ -1,5 +1,6 @@
-"""Everything the stations feature takes from a door, in one place: `k…` buttons (bot/keepers/actions.py) and
-the answers to questions it asked (a note, an entrance photo, a correction's words). Each door calls these."""
+"""Everything the stations feature takes from a door, in one place: its commands, `k…` buttons
+(bot/keepers/actions.py) and the answers to questions it asked (a note, an entrance photo, a correction's words,
+a suggested place's location). Each door calls these, so Telegram and WeChat behave the same."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from bot.points.service import PointsService
 from bot.reports.common import Reply
 from bot.store.users import User
 from bot.texts import t
+
+COMMANDS = ("station", "status", "hours", "amenities", "phone", "redeem", "points", "suggest")
 
 
 class Stations:
@@ -25,6 +28,22 @@ class Stations:
         self.points = points
         self.corrections = corrections
         self.suggestions = suggestions
+
+    async def command(self, user: User, name: str, args: list[str]) -> Reply | None:
+        """A slash command of ours with its words ("/hours 08:00-22:00"); None for a command that is not ours."""
+        keepers = self.keepers
+        calls = {
+            "station": lambda: keepers.station(user, args),
+            "status": lambda: keepers.status_command(user, args),
+            "hours": lambda: keepers.set_hours(user, args),
+            "amenities": lambda: keepers.set_amenities(user, args),
+            "phone": lambda: keepers.set_phone(user, args),
+            "redeem": lambda: self.points.confirm(user, args),
+            "points": lambda: self.points.show(user),
+            "suggest": lambda: self.suggestions.begin(user),
+        }
+        call = calls.get(name)
+        return await call() if call is not None else None
 
     async def press(self, user: User, data: str | None) -> Reply:
         action = actions.parse(data)

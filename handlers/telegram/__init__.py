@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from bot.keepers import actions as keeper_actions
+from bot.keepers.stations import COMMANDS as STATION_COMMANDS
 from handlers.telegram import fallback, finder, guard, keepers, menus, people, reports, search, senderless, start
 
 COMMANDS = ("start", "report", "myreports", "points", "queue", "lang", "help")
@@ -23,14 +24,13 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("report", reports.start_report, filters=private))
     application.add_handler(CommandHandler("cancel", reports.cancel, filters=private))
     application.add_handler(CommandHandler("myreports", reports.my_reports, filters=private))
-    application.add_handler(CommandHandler("points", keepers.points, filters=private))
     application.add_handler(CommandHandler("queue", reports.queue, filters=private))
     application.add_handler(CommandHandler("stats", reports.stats, filters=private))
     application.add_handler(CommandHandler("overdue", reports.overdue, filters=private))
     for name, handler in reports.moderation.items():
         application.add_handler(CommandHandler(name, handler, filters=private))
-    for name in ("station", "status", "hours", "amenities", "phone", "redeem", "suggest"):
-        application.add_handler(CommandHandler(name, getattr(keepers, name), filters=private))
+    for name in STATION_COMMANDS:  # keepers' commands, /redeem, /points, /suggest (bot/keepers/stations.py)
+        application.add_handler(CommandHandler(name, keepers.command(name), filters=private))
     application.add_handler(CommandHandler(list(COMMANDS), start.group_hint, filters=filters.ChatType.GROUPS))
     application.add_handler(
         MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION & private, finder.on_live_update)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from bot.geo.coords import gcj02_to_wgs84
+from bot.keepers import actions as keeper_actions
 from bot.outbox import messages as out
 from bot.outbox.messages import Message
 from bot.people.invites import FAILURE_WINDOW, InviteError
@@ -151,7 +152,11 @@ class Conversation:
             return await self.join(user, rest)
         if first.casefold() in MODERATION_WORDS:  # /hide, /hidephoto, /ban, /unban: the core checks who may
             return [out.text(await services.reports.moderation.command(user, first.casefold()[1:], rest))]
-        pending = await services.reports.on_text(user, text)
+        if first.startswith("/"):  # keepers' commands, /redeem CODE, /suggest (bot/keepers/stations.py)
+            ours = await services.stations.command(user, first[1:].casefold(), rest.split())
+            if ours is not None:
+                return reply_messages(ours)
+        pending = await services.stations.on_text(user, text) or await services.reports.on_text(user, text)
         if pending is not None:  # an answer the core asked for (a report's words, a worker's reason)
             return reply_messages(pending)
         answer = await services.finder.search(text)
@@ -186,7 +191,7 @@ class Conversation:
         if command == "my_reports":
             return reply_messages(await reports.my_reports(user))
         if command == "points":
-            return reply_messages(await services.points.show(user))
+            return reply_messages(await services.stations.points.show(user))
         if command == "cancel":
             return reply_messages(await reports.cancel(user))
         if command == "queue":
@@ -229,6 +234,8 @@ class Conversation:
             if self.services.finder.place(place_id) is None:
                 return [out.text(t(lang, "callback.expired"))]
             return [self.place_card(lang, place_id)]
+        if keeper_actions.parse(data) is not None:  # a station's, keeper's or reward's button
+            return reply_messages(await self.services.stations.press(user, data))
         payload = actions.parse(data)
         if payload is None:
             await reports.refuse(user, None, data[:64], "malformed")
@@ -253,9 +260,10 @@ class Conversation:
         finder = self.services.finder
         place = finder.place(place_id)
         assert place is not None
-        return out.text(
-            place_text(lang, place, finder.open_state(place), now=finder.clock.now()) + "\n\n" + nav_text(lang, place)
-        )
+        card = place_text(lang, place, finder.open_state(place), now=finder.clock.now())
+        card += "\n\n" + nav_text(lang, place)
+        flag = [[out.button(t(lang, "flag.btn"), keeper_actions.make("f", "-", place.id))]]
+        return out.text(card, flag if keeper_actions.fits("f", "-", place.id) else None)
 
     def _nearest_body(self, lang: str, answer: Any) -> str:
         text = nearest_text(lang, answer)
@@ -281,6 +289,9 @@ class Conversation:
         lat, lon = gcj02_to_wgs84(glat, glon)
         services = self.services
         await services.users.remember_location(user, lat, lon)
+        suggesting = await services.stations.on_location(user, lat, lon)
+        if suggesting is not None:  # where a suggested new place is
+            return reply_messages(suggesting)
         drafting = await services.reports.on_location(user, lat, lon)
         if drafting is not None:  # the place of a report being written, not a search
             return reply_messages(drafting)
@@ -301,4 +312,5 @@ class Conversation:
         except (WeChatApiError, httpx.HTTPError) as exc:
             log.warning("WeChat image download failed: %s", type(exc).__name__)
             return [out.text(t(lang, "photo.download_failed"))]
-        return reply_messages(await self.services.reports.on_photo(user, data))
+        ours = await self.services.stations.on_photo(user, data)  # an entrance photo, a correction's, a suggestion's
+        return reply_messages(ours or await self.services.reports.on_photo(user, data))
