@@ -24,6 +24,7 @@ from bot.presenters.places import nav_text, nearest_text, place_text, scope_text
 from bot.reports import actions
 from bot.reports.service import Reply
 from bot.services.container import Services
+from bot.services.finder import SCOPES
 from bot.store.users import User
 from bot.texts import LANGS, all_labels, t
 from handlers.wechat.api import MediaTooBig, WeChatApi, WeChatApiError
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "wechat"
 PLACE_PREFIX = "wp:"  # our own msgmenu option: a place picked from a list of search matches
 MAX_CHOICES = 8
+STATION_KINDS = SCOPES["stations"] or frozenset()
 
 # The custom menu's CLICK keys (published by `rider-bot wechat menu`).
 NEARBY_STATIONS, FRIENDLY, REPORT, MY_REPORTS = "NEARBY_STATIONS", "FRIENDLY", "REPORT", "MY_REPORTS"
@@ -262,8 +264,11 @@ class Conversation:
         assert place is not None
         card = place_text(lang, place, finder.open_state(place), now=finder.clock.now())
         card += "\n\n" + nav_text(lang, place)
-        flag = [[out.button(t(lang, "flag.btn"), keeper_actions.make("f", "-", place.id))]]
-        return out.text(card, flag if keeper_actions.fits("f", "-", place.id) else None)
+        # ⚠️ 信息有误 on a station's card (an option makes it a customer-service message; other places' cards
+        # stay a passive reply, which needs no quota)
+        if place.kind not in STATION_KINDS or not keeper_actions.fits("f", "-", place.id):
+            return out.text(card)
+        return out.text(card, [[out.button(t(lang, "flag.btn"), keeper_actions.make("f", "-", place.id))]])
 
     def _nearest_body(self, lang: str, answer: Any) -> str:
         text = nearest_text(lang, answer)
