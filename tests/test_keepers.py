@@ -191,3 +191,20 @@ async def test_stale_places_in_the_cli_and_the_digest(
     await runtime.services.deadlines.tick()
     [digest] = await runtime.standin.wait_for_bot_messages(ADMIN_ID, 1, after_seq=before, timeout=8)
     assert f"{total - 1} 个地点超过 90 天没有人确认" in digest["text"]
+
+
+async def test_the_entrance_photo_shows_under_the_details(runtime: Runtime, keeper: ChatUser, rider: ChatUser) -> None:
+    from tests.chat import button
+    from tests.reporting import jpeg
+
+    [card] = await keeper.send("/station")
+    _, [ask] = await keeper.tap(card, "入口照片")
+    assert "请发送" in ask["text"]
+    [saved, _card] = await keeper.send(photo=jpeg((30, 90, 200)), replies=2)
+    assert "已更新" in saved["text"]
+    assert not await runtime.services.db.fetchall("SELECT 1 FROM reports"), "the photo is no 随手拍 report"
+    place = runtime.services.finder.place(PLACE)
+    [answer] = await rider.share_location(place.lat, place.lon)
+    _, [details, photo] = await rider.press(answer, button(answer, "详情")["callback_data"], replies=2)
+    assert place.name in details["text"]
+    assert "photo" in photo and "入口" in photo["caption"]

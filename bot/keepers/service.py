@@ -20,7 +20,6 @@ from bot.places.hours import HoursError, parse_hours
 from bot.places.live import STATUSES
 from bot.places.model import Place
 from bot.places.vocab import amenity_term
-from bot.presenters.live import live_lines
 from bot.presenters.places import place_text
 from bot.reports.common import Reply
 from bot.store import keepers as store
@@ -281,5 +280,8 @@ class KeeperService:
         await self.deps.done(user)
         return Reply(alert=t(user.lang, "keeper.skipped"), retire=True)
 
-    def live_text(self, lang: str, place: Place) -> str:
-        return "\n".join(live_lines(lang, place, self.deps.now()))
+    def entrance_photo(self, lang: str, place: Place) -> out.Message | None:
+        """The keeper's entrance photo, to show under a place's details (None when there is none)."""
+        if place.live is None or not place.live.photo:
+            return None
+        return out.photo(place.live.photo, caption=t(lang, "live.entrance_photo", name=place.name))

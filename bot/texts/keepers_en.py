@@ -17,6 +17,7 @@ TEXTS = {
     "live.status.no_water": "💧❌ No water today",
     "live.until": ", back at {time}",
     "live.note": "📝 {note}",
+    "live.entrance_photo": "📷 The entrance of “{name}”",
     # the keeper's card and commands
     "keeper.status.open": "✅ Open",
     "keeper.status.closed": "⛔ Closed today",

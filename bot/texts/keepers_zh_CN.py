@@ -17,6 +17,7 @@ TEXTS = {
     "live.status.no_water": "💧❌ 今日停水",
     "live.until": "，预计 {time} 恢复",
     "live.note": "📝 {note}",
+    "live.entrance_photo": "📷 「{name}」入口",
     # the keeper's card and commands
     "keeper.status.open": "✅ 正常开放",
     "keeper.status.closed": "⛔ 今日闭站",

@@ -13,6 +13,7 @@ from bot.presenters.places import nearest_text, place_text, venue_address
 from bot.services.finder import NearestAnswer, live_refresh_due
 from bot.texts import t
 from handlers.telegram import callback_data as cd
+from handlers.telegram import render
 from handlers.telegram.common import Who, main_keyboard, who
 from handlers.telegram.keyboards import filter_keyboard, nearest_keyboard, place_keyboard, venue_keyboard
 from handlers.telegram.reports import send_reply
@@ -132,6 +133,9 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         # No raw links in the text (a wall of %E5%BD%AD…): the 🧭 button opens the riding route, 📍 the pin
         text = place_text(w.lang, place, state, now=w.services.clock.now())
         await context.bot.send_message(chat_id, text, reply_markup=place_keyboard(w.lang, place, payload.scope))
+        entrance = w.services.keepers.entrance_photo(w.lang, place)  # set by the station's keeper
+        if entrance is not None:
+            await render.send(context.bot, chat_id, entrance, w.services.photos, w.lang)
         await _send_route_map(context, chat_id, w, place.route_map)
     else:  # around: the rider picked a place as where they are
         await w.services.users.remember_location(w.user, place.lat, place.lon)
