@@ -18,6 +18,7 @@ from bot.outbox.dispatcher import Sender
 from bot.schedule.jobs import install as install_jobs
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
+from bot.texts import t
 from bot.webserver import WebServer
 from handlers.telegram import publish_commands, register
 from handlers.telegram.metering import MeteredRequest, MeteredUpdateProcessor, name_handlers
@@ -106,6 +107,11 @@ class Runtime:
             self.web.app.state.wechat = self.wechat
             self.web.app.state.bot_probe = self.application.bot.get_me  # /readyz, when no call was made lately
             await self.web.start(settings.http_host, settings.http_port)
+            if not self.services.console.base_url:  # no public console_url configured: our own address
+                self.services.console.base_url = f"{self.web.url}/console/"
+            if self.standin is not None:  # the offline demo's chat page links to the console (one-tap sign-in)
+                label = t("zh-CN", "console.demo_link")
+                self.standin.links = [{"label": label, "url": f"{self.services.console.base_url}demo"}]
         updater = self.application.updater
         assert updater is not None
         if settings.mode == "webhook" and not settings.offline_demo:

@@ -70,6 +70,12 @@ class Settings:
     ready_bot_api_max_age: float = 300.0  # /readyz fails when no Bot API call succeeded for this long…
     ready_outbox_max_lag: float = 300.0  # …or the oldest due outbox message has waited longer than this
     log_format: str = "text"  # text | json (one JSON object a line, docs/OPERATIONS.md)
+    # The web console (docs/CONSOLE.md): its public address for sign-in links (default: the HTTP doors' own),
+    # and the map's tile URL with that tile server's coordinate system (wgs84: OSM/Tianditu, gcj02: Amap).
+    console_url: str | None = None
+    console_tiles: str | None = None
+    console_tiles_crs: str = "wgs84"
+    console_tiles_attribution: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -136,6 +142,9 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_READY_BOT_API_MAX_AGE": ("ready_bot_api_max_age", float),
     "RIDER_READY_OUTBOX_MAX_LAG": ("ready_outbox_max_lag", float),
     "RIDER_LOG_FORMAT": ("log_format", str),
+    "RIDER_CONSOLE_URL": ("console_url", str),
+    "RIDER_CONSOLE_TILES": ("console_tiles", str),
+    "RIDER_CONSOLE_TILES_CRS": ("console_tiles_crs", str),
 }
 
 
@@ -213,6 +222,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("coverage_km and location_fresh_minutes must be positive")
     if not 1 <= settings.results_per_page <= 10:
         raise ConfigError("results_per_page must be between 1 and 10")
+    if settings.console_tiles_crs not in {"wgs84", "gcj02"}:
+        raise ConfigError(f"console_tiles_crs must be 'wgs84' or 'gcj02', got {settings.console_tiles_crs!r}")
+    if settings.console_tiles and not settings.console_tiles.startswith(("https://", "http://")):
+        raise ConfigError("console_tiles must be an http(s) URL template such as https://…/{z}/{x}/{y}.png")
     if settings.wechat_aes_key and (len(settings.wechat_aes_key) != 43 or not settings.wechat_appid):
         raise ConfigError("wechat_aes_key must be the 43-character EncodingAESKey, and needs wechat_appid")
     if settings.wechat_require_encryption and not settings.wechat_aes_key:

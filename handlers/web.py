@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.services.container import Services
-from handlers import open311, ops, wechat
+from handlers import console, open311, ops, wechat
 
 
 async def _health(request: Request) -> JSONResponse:
@@ -22,6 +22,7 @@ def build_web_app(services: Services) -> Starlette:
     routes: list[BaseRoute] = [Route("/healthz", _health)]
     routes += open311.routes()  # /open311/v2/… (docs/OPEN311.md)
     routes += wechat.routes()  # /wechat: the 公众号 callback (docs/WECHAT.md)
+    routes += console.routes()  # /console/: the supervisors' web console (docs/CONSOLE.md)
     routes += ops.routes()  # /readyz, /metrics (docs/OPERATIONS.md)
     app = Starlette(routes=routes, middleware=[Middleware(ops.CountResponses)])
     app.state.services = services

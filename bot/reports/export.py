@@ -133,6 +133,9 @@ class ReportFilter:
     until: datetime | None = None
     statuses: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    # One more condition from the caller, e.g. the web console's scope and filters (values as parameters only).
+    clause: str = ""
+    clause_params: tuple[Any, ...] = ()
 
     def where(self) -> tuple[str, list[Any]]:
         """The WHERE clause and its parameters; values only ever travel as parameters."""
@@ -149,6 +152,9 @@ class ReportFilter:
         if self.categories:
             clauses.append(f"r.category IN ({','.join('?' * len(self.categories))})")
             params.extend(self.categories)
+        if self.clause:
+            clauses.append(f"({self.clause})")
+            params.extend(self.clause_params)
         return " AND ".join(clauses), params
 
 

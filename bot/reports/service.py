@@ -25,6 +25,7 @@ from bot.reports import actions
 from bot.reports import notices as n
 from bot.reports.asking import AskingMixin
 from bot.reports.common import Reply, ReportPolicy, StaleReport, store_followers
+from bot.reports.direct import DirectActionsMixin
 from bot.reports.drafting import DraftingMixin
 from bot.reports.model import Report
 from bot.reports.moderation import Moderation
@@ -45,9 +46,10 @@ __all__ = ["Reply", "ReportPolicy", "ReportService", "StaleReport"]
 log = logging.getLogger(__name__)
 
 
-class ReportService(DraftingMixin, AskingMixin, WorkflowMixin):
+class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixin):
     """One object per process that every door calls: drafting (drafting.py), the worker's loop and the rider's
-    verdict (workflow.py), and here the state they share, assignment, announcements and the lists."""
+    verdict (workflow.py), the same actions as single steps (direct.py), and here the state they share,
+    assignment, announcements and the lists."""
 
     def __init__(
         self,

@@ -4,7 +4,6 @@ and every change announced through the outbox in the same transaction."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -26,7 +25,7 @@ from bot.reports.common import (
     store_followers,
 )
 from bot.reports.model import Report
-from bot.reports.routing import Assignment, chain, recipients
+from bot.reports.routing import chain
 from bot.reports.states import Action, InvalidTransition, advance
 from bot.store import dialogs
 from bot.store import reports as store
@@ -201,58 +200,10 @@ class WorkflowMixin:
         if isinstance(checked, Reply):
             await dialogs.clear_dialog(self.db, user.id)
             return Reply([out.text(checked.alert or "")])
-        report = checked
-        now = self._stamp()
-        try:
-            async with self.db.transaction() as conn:
-                if data["action"] == "transfer":
-                    giver = {lang: await self.assignee_text(lang, report) for lang in ("zh-CN", "en")}
-
-                    def origin(lang: str) -> str:
-                        who = giver.get(lang, giver["zh-CN"])
-                        return t(lang, "ux.origin.transfer", who=who, note=note)
-
-                    assignment = Assignment(data["kind"], data["target"], report.grid_id, "transfer")
-                    updated = await self.assign_to(
-                        conn, report.id, report.version, report.status, Action.TRANSFER, assignment, user.id, note, now
-                    )
-                    people = await recipients(
-                        self.roles, self.grids, assignment.kind, assignment.target, report.grid_id
-                    )
-                    photos = [sha for sha, _ in await store.photos(self.db, report.id)]
-                    followers = len(await store_followers(conn, report.id))
-                    await self.announce(conn, updated, people, photos, followers, origin)
-                    assignee = {lang: await self.assignee_text(lang, updated) for lang in ("zh-CN", "en")}
-                    await self.tell_followers(
-                        conn, updated, "transferred",
-                        lambda lang: [out.text(t(lang, "notify.transferred", ref=updated.ref,
-                                                 assignee=assignee.get(lang, assignee["zh-CN"]), note=note))],
-                    )  # fmt: skip
-                else:
-                    new_status = advance(report.status, Action.REJECT)
-                    if not await store.update_report(
-                        conn, report.id, report.version, status=new_status, updated_at=now, closed_at=now
-                    ):
-                        raise StaleReport(report.id)
-                    await store.log_event(
-                        conn, report.id, at=now, actor_id=user.id, action=Action.REJECT, from_status=report.status,
-                        to_status=new_status, note=note,
-                    )  # fmt: skip
-                    updated = await _reload(conn, report.id)
-                    if false_report:
-                        await self.moderation.false_report(conn, user, updated, now)
-                    await self.tell_followers(
-                        conn, updated, "rejected",
-                        lambda lang: [out.text(t(lang, "notify.rejected", ref=updated.ref, note=note))],
-                    )  # fmt: skip
-                await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
-        except StaleReport:
-            await dialogs.clear_dialog(self.db, user.id)
-            return Reply([out.text(t(user.lang, "work.stale", status=n.status_text(user.lang, report.status)))])
-        self.wake_outbox()
-        return Reply(
-            [out.text(t(user.lang, "work.done", ref=updated.ref, status=n.status_text(user.lang, updated.status)))]
-        )
+        return await self._transfer_or_reject(
+            user, checked, data["action"], note, data.get("kind", ""), data.get("target", ""), clear_dialog=True,
+            false_report=false_report,
+        )  # fmt: skip
 
     async def _resolve_photo(self, user: User, data: dict[str, Any], sha256: str) -> Reply:
         data["photos"] = [*data.get("photos", []), sha256][:MAX_PHOTOS]
@@ -268,33 +219,7 @@ class WorkflowMixin:
         if isinstance(checked, Reply):
             await dialogs.clear_dialog(self.db, user.id)
             return Reply([out.text(checked.alert or "")])
-        report = checked
-        now = self._stamp()
-        async with self.db.transaction() as conn:
-            new_status = advance(report.status, Action.RESOLVE)
-            if not await store.update_report(
-                conn, report.id, report.version, status=new_status, updated_at=now, resolved_at=now
-            ):
-                await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
-                return Reply([out.text(t(user.lang, "work.stale", status=n.status_text(user.lang, report.status)))])
-            for sha in data["photos"]:
-                await store.add_photo(conn, report.id, "after", sha, "", user.id)
-            await store.log_event(
-                conn, report.id, at=now, actor_id=user.id, action=Action.RESOLVE, from_status=report.status,
-                to_status=new_status, note=note,
-            )  # fmt: skip
-            updated = await _reload(conn, report.id)
-
-            def tell(lang: str) -> list[out.Message]:
-                text = t(lang, "notify.resolved", ref=updated.ref, note=note)
-                return [out.photo(data["photos"][0], text, buttons=n.rating_buttons(lang, updated))]
-
-            await self.tell_followers(conn, updated, "resolved", tell)
-            await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
-        self.wake_outbox()
-        return Reply(
-            [out.text(t(user.lang, "work.done", ref=updated.ref, status=n.status_text(user.lang, new_status)))]
-        )
+        return await self._resolve(user, checked, data["photos"], note, clear_dialog=True)
 
     # ------------------------------------------------------------------ rider: rating and reopening
 
@@ -332,38 +257,4 @@ class WorkflowMixin:
         checked = await self._reporter_check(user, payload.report_id, Action.REOPEN)
         if isinstance(checked, Reply):
             return checked
-        report, now = checked, self._stamp()
-        resolved = datetime.fromisoformat(report.resolved_at) if report.resolved_at else self._now()
-        if self._now() - resolved > self.policy.reopen_window:
-            await self.refuse(user, report.id, Action.REOPEN, "too_late")
-            return Reply(alert=t(user.lang, "rate.too_late"), popup=True)
-        people = await recipients(self.roles, self.grids, report.assignee_kind, report.assignee, report.grid_id)
-        async with self.db.transaction() as conn:
-            new_status = advance(report.status, Action.REOPEN)
-            accept_minutes, resolve_minutes, _ = await store.category_limits(conn, report.category)
-            start = self._now()
-            if not await store.update_report(
-                conn,
-                report.id,
-                report.version,
-                status=new_status,
-                updated_at=now,
-                resolved_at=None,
-                # Reopened: the same people get fresh time limits, and the escalation chain starts again.
-                accept_due=self._stamp(start + timedelta(minutes=accept_minutes)),
-                resolve_due=self._stamp(start + timedelta(minutes=resolve_minutes)),
-                escalation_level=0,
-            ):
-                return Reply(alert=t(user.lang, "work.stale", status=n.status_text(user.lang, report.status)))
-            await store.log_event(
-                conn, report.id, at=now, actor_id=user.id, action=Action.REOPEN, from_status=report.status,
-                to_status=new_status,
-            )  # fmt: skip
-            updated = await _reload(conn, report.id)
-            photos = [sha for sha, _ in await store.photos(self.db, report.id)]
-            await self.announce(conn, updated, people, photos, len(await store_followers(conn, report.id)))
-            await self.tell_followers(
-                conn, updated, "reopened", lambda lang: [out.text(t(lang, "notify.reopened", ref=updated.ref))]
-            )
-        self.wake_outbox()
-        return Reply(alert=n.status_text(user.lang, new_status), retire=True)
+        return await self._reopen(user, checked)

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
+from bot.console.numbers import collect_numbers
 from bot.reports.categories import CATEGORY_BY_TOKEN
 from bot.reports.categories import category as category_of
-from bot.schedule.stats import collect_stats, summary_values
+from bot.schedule.stats import collect_stats, summary_values, where_for
 from bot.texts import t
 
 
 def add_parsers(sub: Any) -> None:
     stats = sub.add_parser("stats", help="new / open / overdue / resolved / on-time / satisfaction")
     stats.add_argument("--scope", help="a community or street id (default: everything)")
+    stats.add_argument(
+        "--json", action="store_true", help="the web console's figures (per grid/category, per day, medians) as JSON"
+    )
+    stats.add_argument("--at", help="as of this ISO moment instead of now (to reproduce a day's figures)")
     sla = sub.add_parser("sla", help="per-category time limits (限时办结)").add_subparsers(dest="action", required=True)
     sla.add_parser("list", help="show every category's limits")
     setter = sla.add_parser("set", help="change one category's limits")
@@ -31,9 +38,20 @@ async def run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
     services = await open_services(settings)
     try:
         if args.command == "stats":
-            stats = await collect_stats(services.db, services.grids, args.scope, services.clock.now())
+            try:
+                now = datetime.fromisoformat(args.at) if args.at else services.clock.now()
+            except ValueError:
+                print(f"--at: not an ISO moment: {args.at!r}", file=sys.stderr)
+                return 2
+            now = now if now.tzinfo else now.replace(tzinfo=settings.tz)
+            stats = await collect_stats(services.db, services.grids, args.scope, now)
             grid = services.grids.get(args.scope) if args.scope else None
             scope = grid.name if grid else (args.scope or t(lang, "digest.scope_all"))
+            if args.json:
+                where, params = where_for(services.grids, args.scope)
+                numbers = await collect_numbers(services.db, services.grids, where, params, now, settings.tz)
+                print(json.dumps(numbers.as_dict(), ensure_ascii=False, indent=1))
+                return 0
             print(t(lang, "cli.stats", scope=scope, **summary_values(lang, stats)))
             return 0
         if args.action == "list":

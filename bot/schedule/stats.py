@@ -50,12 +50,24 @@ def _where(grids: Any, scope: str | None) -> tuple[str, list[Any]]:
 
 
 async def _count(db: Database, where: str, params: list[Any], extra: str, extra_params: list[Any]) -> int:
-    row = await db.fetchone(f"SELECT COUNT(*) FROM reports WHERE {where} AND {extra}", [*params, *extra_params])
+    row = await db.fetchone(f"SELECT COUNT(*) FROM reports r WHERE {where} AND {extra}", [*params, *extra_params])
     return int(row[0])
 
 
-async def collect_stats(db: Database, grids: Any, scope: str | None, now: datetime) -> ReportStats:
-    where, params = _where(grids, scope)
+async def collect_stats(
+    db: Database, grids: Any, scope: str | None, now: datetime, *, where: tuple[str, list[Any]] | None = None
+) -> ReportStats:
+    """`where`: a clause over ``reports r`` instead of `scope` (the web console passes a session's scope)."""
+    clause, params = where if where is not None else _where(grids, scope)
+    return await _collect(db, clause, list(params), now)
+
+
+def where_for(grids: Any, scope: str | None) -> tuple[str, list[Any]]:
+    """The clause `collect_stats` uses for a community/street id (None: everything)."""
+    return _where(grids, scope)
+
+
+async def _collect(db: Database, where: str, params: list[Any], now: datetime) -> ReportStats:
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = (today - timedelta(days=1)).isoformat(), today.isoformat()
     moment = now.isoformat()
@@ -86,14 +98,14 @@ async def collect_stats(db: Database, grids: Any, scope: str | None, now: dateti
         )
         stats.on_time = on_time / stats.resolved
     row = await db.fetchone(
-        f"SELECT AVG(rating), COUNT(rating) FROM reports WHERE {where} AND rating IS NOT NULL"
+        f"SELECT AVG(rating), COUNT(rating) FROM reports r WHERE {where} AND rating IS NOT NULL"
         " AND julianday(updated_at) >= julianday(?)",
         [*params, (now - timedelta(days=30)).isoformat()],
     )
     if row and row[1]:
         stats.satisfaction, stats.rated = float(row[0]), int(row[1])
     rows = await db.fetchall(
-        f"SELECT id FROM reports WHERE {where} AND status IN ({running}) ORDER BY julianday(created_at), id LIMIT 5",
+        f"SELECT id FROM reports r WHERE {where} AND status IN ({running}) ORDER BY julianday(created_at), id LIMIT 5",
         params,
     )
     stats.oldest = [r for r in [await store.get_report(db, row[0]) for row in rows] if r is not None]

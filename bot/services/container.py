@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.console.auth import ConsoleAuth
+from bot.console.service import ConsoleService
 from bot.grids.index import GridIndex
 from bot.keepers.common import Deps
 from bot.keepers.corrections import CorrectionService
@@ -44,6 +46,7 @@ class Services:
     reports: ReportService
     deadlines: DeadlineWatcher
     views: SupervisorViews
+    console: ConsoleService = None  # type: ignore[assignment]  # set in open_services
     flood: FloodGuard = field(default_factory=FloodGuard)
     outbox: OutboxDispatcher | None = None
     # Station keepers, points and their buttons: set by open_services (they read the live catalogue through it).
@@ -158,4 +161,19 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     services.stations = Stations(
         services.keepers, services.points, CorrectionService(deps, photos), SuggestionService(deps, photos)
     )
+    services.console = ConsoleService(
+        ConsoleAuth(db, clock, roles),
+        services.reports,
+        lambda: services.grids,
+        base_url=_console_base(settings.console_url),
+        tiles_crs=settings.console_tiles_crs,
+    )
     return services
+
+
+def _console_base(url: str | None) -> str:
+    """The console's public address ending in "/console/" ('' until the HTTP server knows its own)."""
+    if not url:
+        return ""
+    url = url.rstrip("/")
+    return url + "/" if url.endswith("/console") else url + "/console/"

@@ -27,7 +27,7 @@ class ChatPageMixin:
         return _json(self.presets)
 
     async def _c_info(self, request: Request) -> Response:
-        return _json({"bot": self._m_getMe(Params({})), "users": DEFAULT_USERS})
+        return _json({"bot": self._m_getMe(Params({})), "users": DEFAULT_USERS, "links": self.links})
 
     async def _c_commands(self, request: Request) -> Response:
         return _json(self.commands(request.query_params.get("language_code")))

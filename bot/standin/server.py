@@ -16,7 +16,7 @@ HTTP surface (all on 127.0.0.1):
     /file/bot{token}/{file_path}      file downloads (getFile's file_path)
     /                                 the phone-sized chat page (static/chat.html, .js, .css)
     /_standin/presets                 GET  the presets passed in
-    /_standin/info                    GET  {"bot": getMe, "users": DEFAULT_USERS}
+    /_standin/info                    GET  {"bot": getMe, "users": DEFAULT_USERS, "links": StandIn.links}
     /_standin/commands                GET  ?language_code= -> commands set with setMyCommands
     /_standin/users/{id}/messages     POST {text?, location?: {latitude, longitude, live_period?},
                                            photo_base64?, caption?, first_name?, language_code?} -> Message
@@ -117,6 +117,8 @@ class StandIn(ChatsMixin, UpdatesMixin, WebhookMixin, FilesMixin, MarkupMixin, B
         self.token = token
         self.boot_id = secrets.token_hex(6)  # the chat page notices a restart (a new stand-in) by this changing
         self.presets: list[dict] = list(presets or [])
+        #: Links the chat page shows in its top bar ({"label", "url"}), e.g. the offline demo's web console.
+        self.links: list[dict] = []
         head = token.split(":", 1)[0]
         self.bot_user: dict = {
             "id": int(head) if head.isdigit() else 123456789,

@@ -6,6 +6,8 @@ translation is a change to one file and a missing key is caught by the test that
 
 from __future__ import annotations
 
+from bot.texts.console_en import TEXTS as _EN_CONSOLE
+from bot.texts.console_zh_CN import TEXTS as _ZH_CONSOLE
 from bot.texts.en import TEXTS as _EN_MAIN
 from bot.texts.keepers_en import TEXTS as _EN_KEEPERS
 from bot.texts.keepers_zh_CN import TEXTS as _ZH_KEEPERS
@@ -23,8 +25,28 @@ from bot.texts.ux_en import TEXTS as _EN_UX
 from bot.texts.ux_zh_CN import TEXTS as _ZH_UX
 from bot.texts.zh_CN import TEXTS as _ZH_MAIN
 
-_ZH = {**_ZH_MAIN, **_ZH_REPORTS, **_ZH_SCHEDULE, **_ZH_KEEPERS, **_ZH_QUESTIONS, **_ZH_UX, **_ZH_POINTS, **_ZH_OPS}
-_EN = {**_EN_MAIN, **_EN_REPORTS, **_EN_SCHEDULE, **_EN_KEEPERS, **_EN_QUESTIONS, **_EN_UX, **_EN_POINTS, **_EN_OPS}
+_ZH = {
+    **_ZH_MAIN,
+    **_ZH_REPORTS,
+    **_ZH_SCHEDULE,
+    **_ZH_KEEPERS,
+    **_ZH_QUESTIONS,
+    **_ZH_UX,
+    **_ZH_POINTS,
+    **_ZH_OPS,
+    **_ZH_CONSOLE,
+}
+_EN = {
+    **_EN_MAIN,
+    **_EN_REPORTS,
+    **_EN_SCHEDULE,
+    **_EN_KEEPERS,
+    **_EN_QUESTIONS,
+    **_EN_UX,
+    **_EN_POINTS,
+    **_EN_OPS,
+    **_EN_CONSOLE,
+}
 
 DEFAULT_LANG = "zh-CN"
 LANGS: dict[str, dict[str, str]] = {"zh-CN": _ZH, "en": _EN}

@@ -21,6 +21,7 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("lang", start.switch_lang, filters=private))
     application.add_handler(CommandHandler("join", people.join, filters=private))
     application.add_handler(CommandHandler("whoami", people.whoami, filters=private))
+    application.add_handler(CommandHandler("console", people.console, filters=private))
     application.add_handler(CommandHandler("report", reports.start_report, filters=private))
     application.add_handler(CommandHandler("cancel", reports.cancel, filters=private))
     application.add_handler(CommandHandler("myreports", reports.my_reports, filters=private))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.ext import ContextTypes
 
+from bot.console.auth import SignInError
 from bot.people.invites import FAILURE_WINDOW, InviteError
 from bot.texts import t
 from handlers.telegram import menus
@@ -40,3 +41,24 @@ async def whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     lines = [t(w.lang, "role.whoami_line", role=await w.services.roles.describe(r, w.lang)) for r in roles]
     await update.effective_message.reply_text(t(w.lang, "role.whoami", lines="\n".join(lines)))
+
+
+async def console(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A one-time sign-in link to the web console, for supervisors, departments and admins (no preview: a
+    preview fetch must not be the one that opens the link)."""
+    w = await who(update, context)
+    message = update.effective_message
+    if not w.services.console.base_url:
+        await message.reply_text(t(w.lang, "console.not_configured"))
+        return
+    try:
+        url = await w.services.console.link_for(w.user)
+    except SignInError as exc:
+        await message.reply_text(t(w.lang, f"console.{exc.code}"))
+        return
+    button = InlineKeyboardMarkup([[InlineKeyboardButton(t(w.lang, "console.link_button"), url=url)]])
+    await message.reply_text(
+        t(w.lang, "console.link", url=url),
+        reply_markup=button,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )

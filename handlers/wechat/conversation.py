@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from bot.console.auth import SignInError
 from bot.geo.coords import gcj02_to_wgs84
 from bot.keepers import actions as keeper_actions
 from bot.outbox import messages as out
@@ -41,9 +42,10 @@ NEARBY_STATIONS, FRIENDLY, REPORT, MY_REPORTS = "NEARBY_STATIONS", "FRIENDLY", "
 CLICK_KEYS = (NEARBY_STATIONS, FRIENDLY, REPORT, MY_REPORTS)
 
 _COMMANDS = ("help", "stations", "friendly", "report", "my_reports", "points", "cancel", "lang", "use_last",
-             "queue", "whoami")  # fmt: skip
+             "queue", "whoami", "console")  # fmt: skip
 _SLASH = {"/start": "help", "/help": "help", "/report": "report", "/myreports": "my_reports", "/points": "points",
-          "/cancel": "cancel", "/lang": "lang", "/queue": "queue", "/whoami": "whoami"}  # fmt: skip
+          "/cancel": "cancel", "/lang": "lang", "/queue": "queue", "/whoami": "whoami",
+          "/console": "console"}  # fmt: skip
 _KEYBOARD = {"kb.help": "help", "kb.stations": "stations", "kb.friendly": "friendly", "kb.report": "report",
              "draft.cancel": "cancel", "draft.use_last": "use_last"}  # fmt: skip
 
@@ -200,6 +202,8 @@ class Conversation:
             return reply_messages(await reports.queue(user))
         if command == "whoami":
             return await self.whoami(user)
+        if command == "console":
+            return await self.console_link(user)
         if command == "use_last":
             pending = await reports.on_text(user, t(lang, "draft.use_last"))
             return reply_messages(pending) if pending is not None else [out.text(t(lang, "draft.nothing"))]
@@ -217,6 +221,17 @@ class Conversation:
             minutes = int(FAILURE_WINDOW.total_seconds() // 60)
             return [out.text(t(lang, f"join.{exc.code}", minutes=minutes))]
         return [out.text(t(lang, "join.ok", role=await roles.describe(role, lang)))]
+
+    async def console_link(self, user: User) -> list[Message]:
+        """The web console's one-time sign-in link, as in the Telegram door (WeChat shows it as a text link)."""
+        console = self.services.console
+        if not console.base_url:
+            return [out.text(t(user.lang, "console.not_configured"))]
+        try:
+            url = await console.link_for(user)
+        except SignInError as exc:
+            return [out.text(t(user.lang, f"console.{exc.code}"))]
+        return [out.text(t(user.lang, "console.link", url=url), [[out.link(t(user.lang, "console.link_button"), url)]])]
 
     async def whoami(self, user: User) -> list[Message]:
         lang, roles = user.lang, self.services.roles

@@ -879,6 +879,16 @@
       info = null;
     }
     if (info && info.bot) state.bot = info.bot;
+    for (const link of (info && info.links) || []) {
+      const a = document.createElement("a");
+      a.className = "topbar-link";
+      a.href = link.url;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = link.label;
+      a.dataset.testid = "page-link";
+      document.querySelector(".topbar .switcher").before(a);
+    }
     const base = (info && info.users && info.users.length ? info.users : FALLBACK_USERS)
       .map((u) => ({ id: u.id, first_name: u.first_name }));
     state.users = base.concat(loadCustomUsers().filter((c) => !base.some((u) => u.id === c.id)));

@@ -1,0 +1,158 @@
+"""Passwordless sign-in to the web console: a one-time link sent in the chat, then a session cookie.
+
+The chat already knows who a person is (Telegram or WeChat vouched for them), so the console borrows that: a
+supervisor, department contact or admin sends /console and gets a link valid for ten minutes, usable once.
+Opening it starts a twelve-hour session. Only SHA-256 hashes of links and sessions reach the database, so a
+leaked backup opens nothing; sessions live in the database, so a restart signs nobody out.
+
+Roles are checked again on every request (``ConsoleAuth.session``), not only at sign-in: revoking a role
+closes the console for that person at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.people.model import Role, utc_stamp
+from bot.people.roles import RoleService
+from bot.store import users as user_store
+from bot.store.db import Database
+from bot.store.users import User
+
+LINK_TTL = timedelta(minutes=10)
+SESSION_TTL = timedelta(hours=12)
+# Link issuing: at most this many links per person within the window (a stolen phone cannot mint hundreds).
+LINKS_PER_WINDOW = 5
+LINK_WINDOW = timedelta(minutes=10)
+CONSOLE_ROLES = frozenset({"supervisor", "department", "admin"})
+
+
+class SignInError(Exception):
+    """Why a link did not open a session; `code` picks the page text (console.signin.<code>)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in person as one request sees them: their current roles and the request's CSRF token."""
+
+    user: User
+    roles: tuple[Role, ...]
+    csrf: str
+    expires_at: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def csrf_for(session_token: str) -> str:
+    """Derived from the session secret, so nothing more is stored and a token from one session fits no other."""
+    return hmac.new(session_token.encode("utf-8"), b"console-csrf", hashlib.sha256).hexdigest()[:32]
+
+
+class ConsoleAuth:
+    def __init__(self, db: Database, clock: Clock, roles: RoleService) -> None:
+        self.db = db
+        self.clock = clock
+        self.roles = roles
+
+    def _now(self) -> str:
+        return utc_stamp(self.clock.now())
+
+    async def console_roles(self, user: User) -> tuple[Role, ...]:
+        """The roles that count in the console (a worker-only person has none: the chat is their place)."""
+        held = await self.roles.roles_of(user)
+        if not any(r.role in CONSOLE_ROLES for r in held):
+            return ()
+        return tuple(held)
+
+    async def issue_link(self, user: User) -> str:
+        """A fresh one-time token for `user`; raises SignInError('no_role' | 'rate_limited')."""
+        if not await self.console_roles(user):
+            raise SignInError("no_role")
+        now = self.clock.now()
+        token = secrets.token_urlsafe(32)
+        async with self.db.transaction() as conn:
+            since = utc_stamp(now - LINK_WINDOW)
+            cur = await conn.execute(
+                "SELECT COUNT(*) FROM console_links WHERE user_id = ? AND created_at > ?", (user.id, since)
+            )
+            (count,) = await cur.fetchone()
+            if count >= LINKS_PER_WINDOW:
+                raise SignInError("rate_limited")
+            await conn.execute(
+                "INSERT INTO console_links (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (_hash(token), user.id, utc_stamp(now), utc_stamp(now + LINK_TTL)),
+            )
+        return token
+
+    async def link_owner(self, token: str) -> User:
+        """Who a still-valid link belongs to (the sign-in page names them before they confirm)."""
+        row = await self.db.fetchone(
+            "SELECT user_id, expires_at, used_at FROM console_links WHERE token_hash = ?", (_hash(token or ""),)
+        )
+        if row is None:
+            raise SignInError("unknown")
+        if row["used_at"] is not None:
+            raise SignInError("used")
+        if row["expires_at"] <= self._now():
+            raise SignInError("expired")
+        user = await self._user(row["user_id"])
+        if user is None or not await self.console_roles(user):
+            raise SignInError("no_role")
+        return user
+
+    async def redeem(self, token: str) -> tuple[str, User]:
+        """Spend the link (once, even if two tabs race) and start a session; returns (session token, user)."""
+        user = await self.link_owner(token)
+        now = self.clock.now()
+        session = secrets.token_urlsafe(32)
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE console_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+                (utc_stamp(now), _hash(token), utc_stamp(now)),
+            )
+            if cur.rowcount != 1:
+                raise SignInError("used")
+            await conn.execute(
+                "INSERT INTO console_sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (_hash(session), user.id, utc_stamp(now), utc_stamp(now + SESSION_TTL)),
+            )
+        return session, user
+
+    async def session(self, token: str | None) -> Session | None:
+        """The live session behind a cookie, with the person's current console roles; None when signed out,
+        expired, unknown, or the person no longer holds a console role."""
+        if not token:
+            return None
+        row = await self.db.fetchone(
+            "SELECT user_id, expires_at, signed_out_at FROM console_sessions WHERE token_hash = ?", (_hash(token),)
+        )
+        if row is None or row["signed_out_at"] is not None or row["expires_at"] <= self._now():
+            return None
+        user = await self._user(row["user_id"])
+        if user is None:
+            return None
+        roles = await self.console_roles(user)
+        if not roles:
+            return None
+        return Session(user=user, roles=roles, csrf=csrf_for(token), expires_at=row["expires_at"])
+
+    async def sign_out(self, token: str) -> None:
+        await self.db.write(
+            "UPDATE console_sessions SET signed_out_at = ? WHERE token_hash = ? AND signed_out_at IS NULL",
+            (self._now(), _hash(token)),
+        )
+
+    async def _user(self, user_id: int) -> User | None:
+        row = await self.db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
+        return user_store._user(row) if row else None
