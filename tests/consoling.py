@@ -41,10 +41,16 @@ async def file_report(rider: ChatUser, where: tuple[float, float], caption: str,
 
 
 async def console_link(person: ChatUser) -> str:
-    [reply] = await person.send("/console")
-    match = re.search(r"(http://\S+/console/login\?t=\S+)", reply.get("text", ""))
-    assert match, reply.get("text")
-    return match.group(1)
+    """Send /console and return the link from the answer (other notices, e.g. forwarded reports, may come too)."""
+    before = person.standin.last_seq(person.user_id)
+    person.standin.inject_message(person.user_id, text="/console", first_name=person.first_name)
+    for count in range(1, 6):  # bounded: the answer is among the first few messages
+        got = await person.standin.wait_for_bot_messages(person.user_id, count, after_seq=before, timeout=8)
+        for message in got:
+            match = re.search(r"(http://\S+/console/login\?t=\S+)", message.get("text") or "")
+            if match:
+                return match.group(1)
+    raise AssertionError(f"no console link among {[m.get('text') for m in got]}")
 
 
 def client(runtime: Runtime) -> httpx.AsyncClient:
