@@ -271,3 +271,22 @@ async def _stored_sessions(settings: Settings) -> list[str]:
 
     async with Database(settings.db_path) as db:
         return [row[0] for row in await db.fetchall("SELECT token_hash FROM console_sessions")]
+
+
+async def test_what_a_moderator_hid_is_not_shown(runtime: Runtime, people: dict[str, ChatUser]) -> None:
+    hidden = await file_report(people["rider"], HERE, "广告骚扰")
+    shown = await file_report(people["rider"], HERE, "井盖松动", "道路坑洼/井盖")
+    [(sha,)] = await runtime.services.db.fetchall("SELECT sha256 FROM report_photos WHERE report_id = ?", (shown,))
+    moderation = runtime.services.reports.moderation
+    await moderation.hide_report(None, hidden, "spam")
+    await moderation.hide_photo(None, shown, 1, "a face")
+    async with client(runtime) as http:
+        await sign_in(http, await console_link(people["boss"]))
+        assert (await http.get(f"/console/reports/{hidden}")).status_code == 404
+        queue = await http.get("/console/queue?state=all")
+        assert f"SP-{shown:06d}" in queue.text and f"SP-{hidden:06d}" not in queue.text
+        page = await http.get(f"/console/reports/{shown}")
+        assert page.status_code == 200 and sha not in page.text
+        assert (await http.get(f"/console/photos/{shown}/{sha}")).status_code == 404
+        text = (await http.get("/console/export.csv?state=all")).content.decode("utf-8-sig")
+        assert f"SP-{hidden:06d}" not in text and f"SP-{shown:06d}" in text
