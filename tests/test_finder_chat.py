@@ -172,7 +172,7 @@ async def test_typed_names_find_places_tolerantly(rider: ChatUser) -> None:
     assert "米兰社区" in reply["text"]
     [reply] = await rider.send("綠城深藍")  # traditional characters
     assert "绿城深蓝" in (reply["text"] + str(buttons(reply)))
-    [reply] = await rider.send("Xuzhou")
+    [reply] = await rider.send("党群服务中心")
     assert buttons(reply), "an ambiguous name offers a choice"
     _, [card] = await rider.tap(reply, buttons(reply)[0]["text"][:4], replies=1)
     assert "%" not in card["text"] and "mode=ride" in button(card, "🧭")["url"]

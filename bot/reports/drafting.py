@@ -161,6 +161,12 @@ class DraftingMixin:
         elif verb == "loc":
             if user.last_lat is None or user.last_lon is None:
                 return Reply([out.text(t(user.lang, "draft.ask_location"), keyboard="location")])
+            if action.arg != "sure" and self.stale_location is not None:
+                # An old location is where the rider was, not where the hazard is: say where and when, and ask.
+                stale = self.stale_location(user)
+                if stale:
+                    confirm = [[out.button(t(user.lang, "ux.use_this"), actions.draft("loc", "sure"))]]
+                    return Reply([out.text(stale, confirm)])
             draft["lat"], draft["lon"] = user.last_lat, user.last_lon
         elif verb == "skip":
             draft["asked_words"] = True

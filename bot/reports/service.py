@@ -68,6 +68,8 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
         self.clock = clock
         self.roles = roles
         self.finder = finder
+        # "你上次的位置在…（2 小时前）" when a stored location is too old to reuse silently (set by the container)
+        self.stale_location: Callable[[User], str | None] | None = None
         self.photos = photos
         self._grids = grids
         self.policy = policy or ReportPolicy()

@@ -19,6 +19,7 @@ from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import OutboxDispatcher, Sender
 from bot.people.roles import RoleService
 from bot.points.service import PointsService
+from bot.presenters.whereabouts import stale_text
 from bot.reports import questions as q
 from bot.reports.service import ReportPolicy, ReportService
 from bot.schedule.deadlines import DeadlineWatcher, SupervisorViews
@@ -29,6 +30,7 @@ from bot.services.guard import FloodGuard
 from bot.services.places_admin import build_catalog, ensure_seeded
 from bot.services.users import UserService
 from bot.store.db import Database
+from bot.store.users import User
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         db=db,
         clock=clock,
         finder=finder,
-        users=UserService(db),
+        users=UserService(db, clock, settings.location_fresh_minutes),
         grids=await build_grid_index(db),
         roles=roles,
         photos=photos,
@@ -141,6 +143,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         wake_outbox=services.wake_outbox,
         questions=parsed.questionnaire,
     )
+    services.reports.stale_location = lambda user: _stale_location(services, user)
     services.deadlines = DeadlineWatcher(
         db,
         clock,
@@ -177,3 +180,11 @@ def _console_base(url: str | None) -> str:
         return ""
     url = url.rstrip("/")
     return url + "/" if url.endswith("/console") else url + "/console/"
+
+
+def _stale_location(services: Services, user: User) -> str | None:
+    """The words for a stored location too old to reuse without asking; None when it is fresh (or unknown)."""
+    age = services.users.location_age(user)
+    if age is None or services.users.location_fresh(user):
+        return None
+    return stale_text(user.lang, services.finder, user, age, services.settings.tz)

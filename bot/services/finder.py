@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from pypinyin import lazy_pinyin
 
 from bot.clock import Clock
 from bot.geo.coords import out_of_china
@@ -19,7 +23,7 @@ from bot.geo.index import great_circle_m
 from bot.places.catalog import PlaceCatalog
 from bot.places.hours import OpenState
 from bot.places.model import Place
-from bot.places.search import MAX_QUERY, PlaceSearch
+from bot.places.search import MAX_QUERY, PlaceSearch, normalise
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,7 @@ SCOPES: dict[str, frozenset[str] | None] = {
     "friendly": frozenset({"community", "merchant", "hospital"}),
     "all": None,
 }
+EXACT_SCORE = 95.0  # the whole name or an alias (bot/places/search.py): no need to ask "which one?"
 DETOUR_FACTOR = 1.3  # streets are not straight lines; a typical urban detour over the crow-fly distance
 
 
@@ -67,9 +72,9 @@ class NearestAnswer:
 @dataclass(frozen=True)
 class SearchAnswer:
     query: str
-    status: str  # "unique" | "choose" | "geocoded" | "none" | "too_long"
+    status: str  # "unique" | "choose" | "city" | "geocoded" | "none" | "too_long"
     matches: list[Place] = field(default_factory=list)
-    geocoded: tuple[str, float, float] | None = None  # (display name, lat, lon) in WGS-84
+    geocoded: tuple[str, float, float] | None = None  # (display name, lat, lon) in WGS-84; a city: its centre
 
 
 class Geocoder:
@@ -125,6 +130,7 @@ class FinderService:
         self._search = PlaceSearch(catalog.places)
         counts = Counter(p.city for p in catalog.places if p.city)
         self.cities: tuple[str, ...] = tuple(c for c, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+        self._city_names = city_names(catalog.places)
 
     def covers(self, lat: float, lon: float) -> bool:
         """Within `coverage_m` of some place we know: a rider in Shanghai or at sea gets "not here yet", not a
@@ -183,23 +189,48 @@ class FinderService:
     def open_state(self, place: Place) -> OpenState:
         return place.hours.state_at(self.clock.now())
 
-    async def search(self, text: str) -> SearchAnswer:
+    async def search(self, text: str, near: tuple[float, float] | None = None) -> SearchAnswer:
+        """A typed name: a city gives its stations around its centre; an exact name or alias wins outright;
+        otherwise a choice, nearest to the rider first when we know where they are."""
         query = " ".join(text.split())
         if len(query) > MAX_QUERY:
             return SearchAnswer(query[:20], "too_long")
+        city = self._city_names.get(normalise(query))
+        if city is not None:
+            return SearchAnswer(query, "city", geocoded=city)
         # Scoring is linear in the candidate set; keep it off the event loop for city-sized catalogues.
         matches = await asyncio.to_thread(self._search.search, query)
         if matches:
-            top = matches[0].score
-            strong = [m for m in matches if m.score >= top - 10]
-            if (top >= 95 and len(strong) == 1) or len(matches) == 1:
-                return SearchAnswer(query, "unique", [matches[0].place])
-            return SearchAnswer(query, "choose", [m.place for m in matches])
+            exact = [m for m in matches if m.score >= EXACT_SCORE]
+            if len(exact) == 1 or len(matches) == 1:
+                return SearchAnswer(query, "unique", [(exact or matches)[0].place])
+            places = [m.place for m in (exact or matches)]
+            if near is not None:
+                places.sort(key=lambda p: great_circle_m(near[0], near[1], p.lat, p.lon))
+            return SearchAnswer(query, "choose", places)
         if self.geocoder is not None:
             found = await self.geocoder.geocode(query)
             if found is not None:
                 return SearchAnswer(query, "geocoded", geocoded=found)
         return SearchAnswer(query, "none")
+
+
+def city_names(places: Iterable[Place]) -> dict[str, tuple[str, float, float]]:
+    """Every way a rider may type a city in our data (徐州, 徐州市, Xuzhou) → (city, centre lat, centre lon).
+
+    The centre is the median of the city's places: where our stations are, not the city hall."""
+    coords: dict[str, list[tuple[float, float]]] = {}
+    for p in places:
+        if p.city:
+            coords.setdefault(p.city, []).append((p.lat, p.lon))
+    names: dict[str, tuple[str, float, float]] = {}
+    for city, points in coords.items():
+        lat = statistics.median(x for x, _ in points)
+        lon = statistics.median(y for _, y in points)
+        latin = "".join(lazy_pinyin(city))
+        for name in (city, city + "市", latin, latin + "shi", latin + "city"):
+            names.setdefault(normalise(name), (city, lat, lon))
+    return names
 
 
 LIVE_MIN_MOVE_M = 150.0

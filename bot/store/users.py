@@ -17,6 +17,7 @@ class User:
     lang: str
     last_lat: float | None
     last_lon: float | None
+    last_loc_at: str | None = None  # when the last location was shared (ISO, with offset)
 
 
 def _now() -> str:
@@ -26,7 +27,7 @@ def _now() -> str:
 def _user(row) -> User:  # type: ignore[no-untyped-def]
     return User(
         id=row["id"], channel=row["channel"], external_id=row["external_id"], display_name=row["display_name"],
-        lang=row["lang"], last_lat=row["last_lat"], last_lon=row["last_lon"],
+        lang=row["lang"], last_lat=row["last_lat"], last_lon=row["last_lon"], last_loc_at=row["last_loc_at"],
     )  # fmt: skip
 
 
@@ -48,7 +49,7 @@ async def set_lang(db: Database, user_id: int, lang: str) -> None:
     await db.write("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
 
 
-async def set_last_location(db: Database, user_id: int, lat: float, lon: float) -> None:
+async def set_last_location(db: Database, user_id: int, lat: float, lon: float, at: str | None = None) -> None:
     await db.write(
-        "UPDATE users SET last_lat = ?, last_lon = ?, last_loc_at = ? WHERE id = ?", (lat, lon, _now(), user_id)
+        "UPDATE users SET last_lat = ?, last_lon = ?, last_loc_at = ? WHERE id = ?", (lat, lon, at or _now(), user_id)
     )

@@ -31,4 +31,13 @@ TEXTS: dict[str, str] = {
     "ux.more_filters": "🔎 More",
     "ux.prev": "⬅️ Back",
     "ux.nearest": "🏠 Nearest",
+    "ux.hello": "Hello! 👋 I'm the rider helper.\nShare your location for the nearest station, or just say "
+    "“charging”, “toilet”, “water”, “microwave”, “rest”.",
+    "ux.thanks": "You're welcome! Ride safe 🛵",
+    "ux.near_place": "near {place} ({distance})",
+    "ux.stale": "📍 Your last location: {where}, at {time} ({ago} ago).\nStill there? Use it, or share your "
+    "location again with “📍 Send location” below.",
+    "ux.use_this": "✅ Use this location",
+    "ux.need_location_for": "Sure, stations with {amenity}. First share your location: tap “📍 Send location” below.",
+    "ux.city_head": "🏙 {city}: {scope} near the centre",
 }

@@ -29,4 +29,13 @@ TEXTS: dict[str, str] = {
     "ux.more_filters": "🔎 更多",
     "ux.prev": "⬅️ 上一页",
     "ux.nearest": "🏠 最近",
+    "ux.hello": "你好！👋 我是骑手助手。\n发送位置找最近的驿站，或直接说「充电」「厕所」「喝水」「热饭」「休息」。",
+    "ux.thanks": "不客气！骑行注意安全 🛵",
+    "ux.near_place": "{place}附近（{distance}）",
+    "ux.stale": (
+        "📍 你上次的位置：{where}，{time}（{ago}前）。\n还在那里吗？用这个位置，或点下方「📍 发送位置」重新发送。"
+    ),
+    "ux.use_this": "✅ 用这个位置",
+    "ux.need_location_for": "好的，找有{amenity}的驿站。请先发送你的位置：点下方「📍 发送位置」。",
+    "ux.city_head": "🏙 {city}：市中心附近的{scope}",
 }

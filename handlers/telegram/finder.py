@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.presenters.places import nearest_text, place_text, venue_address
+from bot.presenters.places import amenity_label, nearest_text, place_text, venue_address
+from bot.presenters.whereabouts import stale_text
 from bot.services.finder import NearestAnswer, live_refresh_due
 from bot.texts import t
 from handlers.telegram import callback_data as cd
@@ -78,13 +79,28 @@ async def on_live_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     context.user_data["live"] = (sent.message_id, location.latitude, location.longitude, now)
 
 
-async def nearest_from_last(update: Update, context: ContextTypes.DEFAULT_TYPE, scope: str) -> None:
+async def nearest_from_last(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, scope: str, amenity: str | None = None
+) -> None:
+    """Around the stored location — if it is fresh; an old one is described and confirmed, never reused silently."""
     w = await who(update, context)
     message = update.effective_message
     if w.user.last_lat is None or w.user.last_lon is None:
-        await message.reply_text(t(w.lang, "need_location"), reply_markup=main_keyboard(w.lang))
+        if amenity:
+            labels = "+".join(amenity_label(w.lang, a) for a in amenity.split("+"))
+            text = t(w.lang, "ux.need_location_for", amenity=labels)
+        else:
+            text = t(w.lang, "need_location")
+        await message.reply_text(text, reply_markup=main_keyboard(w.lang))
         return
-    await _reply_nearest(message, w, w.services.finder.nearest(w.user.last_lat, w.user.last_lon, scope=scope))
+    age = w.services.users.location_age(w.user)
+    if age is not None and not w.services.users.location_fresh(w.user):
+        text = stale_text(w.lang, w.services.finder, w.user, age, w.services.settings.tz)
+        confirm = InlineKeyboardButton(t(w.lang, "ux.use_this"), callback_data=cd.page(scope, amenity))
+        await message.reply_text(text, reply_markup=InlineKeyboardMarkup([[confirm]]))
+        return
+    answer = w.services.finder.nearest(w.user.last_lat, w.user.last_lon, scope=scope, amenity=amenity)
+    await _reply_nearest(message, w, answer)
 
 
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

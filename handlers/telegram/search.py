@@ -7,7 +7,9 @@ from telegram.ext import ContextTypes
 
 from bot.places.search import MAX_QUERY
 from bot.presenters.places import nearest_text, place_text, scope_text
+from bot.services.intents import understand
 from bot.texts import all_labels, t
+from handlers.telegram.callback_data import combine
 from handlers.telegram.common import main_keyboard, who
 from handlers.telegram.finder import nearest_from_last
 from handlers.telegram.keyboards import choices_keyboard, nearest_keyboard, place_keyboard
@@ -40,7 +42,16 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_reply(update, context, w, pending)
         return
     message = update.effective_message
-    answer = await w.services.finder.search(text)
+    intent = understand(text)
+    if intent is not None and intent.kind == "amenity":  # "充电", "附近有厕所吗": the filter around the rider
+        await nearest_from_last(update, context, "stations", combine(intent.amenities))
+        return
+    if intent is not None:  # 你好 / 谢谢: a friendly word and the keyboard, not "没有找到「你好」"
+        await message.reply_text(t(w.lang, f"ux.{'hello' if intent.kind == 'greeting' else 'thanks'}"),
+                                 reply_markup=main_keyboard(w.lang))  # fmt: skip
+        return
+    near = (w.user.last_lat, w.user.last_lon) if w.user.last_lat is not None and w.user.last_lon is not None else None
+    answer = await w.services.finder.search(text, near=near)
     if answer.status == "too_long":
         await message.reply_text(t(w.lang, "search.too_long", max=MAX_QUERY), reply_markup=main_keyboard(w.lang))
     elif answer.status == "unique":
@@ -53,6 +64,13 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(
             t(w.lang, "search.choose", q=answer.query[:30]), reply_markup=choices_keyboard(answer.matches)
         )
+    elif answer.status == "city" and answer.geocoded:
+        city, lat, lon = answer.geocoded
+        await w.services.users.remember_location(w.user, lat, lon)  # paging and filters go on from the centre
+        nearest = w.services.finder.nearest(lat, lon)
+        head = t(w.lang, "ux.city_head", city=city, scope=scope_text(w.lang, nearest.scope))
+        body = nearest_text(w.lang, nearest).split("\n", 1)[-1]
+        await message.reply_text(head + "\n" + body, reply_markup=nearest_keyboard(w.lang, nearest))
     elif answer.status == "geocoded" and answer.geocoded:
         name, lat, lon = answer.geocoded
         await w.services.users.remember_location(w.user, lat, lon)
