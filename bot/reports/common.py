@@ -38,6 +38,7 @@ class ReportPolicy:
     duplicate_window: timedelta = timedelta(days=7)
     reopen_window: timedelta = timedelta(days=7)
     grid_max_distance_m: float = 300.0
+    coverage_m: float = 20_000.0  # reports farther than this from every grid are refused (bot/reports/coverage.py)
     category_routes: dict[str, str] = field(default_factory=dict)  # category → department code
 
 

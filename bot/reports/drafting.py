@@ -103,7 +103,7 @@ class DraftingMixin:
         if caption.strip() and not draft.get("description"):
             draft["description"] = caption.strip()[:MAX_WORDS]
             draft["asked_words"] = True
-        if stored.gps and draft.get("lat") is None and not out_of_china(*stored.gps):
+        if stored.gps and draft.get("lat") is None and self.covers(*stored.gps):
             draft["lat"], draft["lon"] = stored.gps
             notes.append(out.text(t(user.lang, "draft.location_from_photo")))
         await self._save_draft(user, draft)
@@ -119,6 +119,9 @@ class DraftingMixin:
             return None
         if out_of_china(lat, lon):
             return Reply([out.text(t(user.lang, "draft.in_sea"), keyboard="location")])
+        if not self.covers(lat, lon):
+            cities = ("、" if user.lang.startswith("zh") else ", ").join(self.finder.cities)
+            return Reply([out.text(t(user.lang, "ux.report_outside", cities=cities), keyboard="location")])
         draft["lat"], draft["lon"] = lat, lon
         await self._save_draft(user, draft)
         return await self._next(user, draft)

@@ -21,7 +21,7 @@ from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue
 from bot.people.roles import RoleService
 from bot.presenters.places import distance_text
-from bot.reports import actions
+from bot.reports import actions, coverage
 from bot.reports import notices as n
 from bot.reports.asking import AskingMixin
 from bot.reports.common import Reply, ReportPolicy, StaleReport, store_followers
@@ -88,6 +88,10 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
     @property
     def grids(self) -> Any:
         return self._grids()
+
+    def covers(self, lat: float, lon: float) -> bool:
+        """Whether a report here has anyone to go to (within the configured distance of a grid)."""
+        return coverage.covers(self.grids, self.finder.covers, lat, lon, self.policy.coverage_m)
 
     async def _user(self, user_id: int) -> User | None:
         row = await self.db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))

@@ -138,6 +138,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         lambda: services.grids,
         policy=ReportPolicy(
             max_per_hour=settings.reports_per_hour,
+            coverage_m=settings.coverage_km * 1000,
             category_routes=dict(settings.extra.get("category_routes", {})),
         ),
         wake_outbox=services.wake_outbox,

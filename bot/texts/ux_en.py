@@ -40,4 +40,8 @@ TEXTS: dict[str, str] = {
     "ux.use_this": "✅ Use this location",
     "ux.need_location_for": "Sure, stations with {amenity}. First share your location: tap “📍 Send location” below.",
     "ux.city_head": "🏙 {city}: {scope} near the centre",
+    "ux.report_outside": (
+        "This place is outside our service area (covered today: {cities}); no grid worker could act on it.\n"
+        "Check your location and send it again; in an emergency call 12345 or 110."
+    ),
 }

@@ -38,4 +38,8 @@ TEXTS: dict[str, str] = {
     "ux.use_this": "✅ 用这个位置",
     "ux.need_location_for": "好的，找有{amenity}的驿站。请先发送你的位置：点下方「📍 发送位置」。",
     "ux.city_head": "🏙 {city}：市中心附近的{scope}",
+    "ux.report_outside": (
+        "这个位置不在我们的服务范围内（目前覆盖：{cities}），没有网格员能处理这里的问题。\n"
+        "请确认定位后重新发送；紧急情况请拨打 12345 或 110。"
+    ),
 }

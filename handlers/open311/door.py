@@ -57,6 +57,7 @@ async def endpoint(request: Request) -> Response:
         return error(404, "not found: paths end in .json or .xml", "json")
     method = "GET" if request.method == "HEAD" else request.method
     try:
+        _strict_query(request)
         return await _dispatch(request, method, base.strip("/"), fmt)
     except ApiError as exc:
         return error(exc.status, exc.description, fmt, exc.headers, exc.more)
@@ -65,10 +66,24 @@ async def endpoint(request: Request) -> Response:
         return error(500, "internal error", fmt)
 
 
+def _strict_query(request: Request) -> None:
+    """Percent-encoded bytes that are not UTF-8 (``%FF``) are a 400, like raw ones — never stored as U+FFFD."""
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    try:
+        parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=1000)
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "the query string is not UTF-8 (percent-encoded bytes must decode as UTF-8)") from exc
+    except ValueError as exc:
+        raise ApiError(400, "too many query parameters") from exc
+
+
 async def _dispatch(request: Request, method: str, base: str, fmt: str) -> Response:
     parts = base.split("/")
     allowed = "GET, HEAD"
-    if parts == ["services"]:
+    if parts == ["discovery"]:
+        if method == "GET":
+            return discovery(request, fmt)
+    elif parts == ["services"]:
         if method == "GET":
             return await services_list(request, fmt)
     elif len(parts) == 2 and parts[0] == "services":
@@ -108,6 +123,29 @@ async def _reader(request: Request) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- services
+
+API_CHANGESET = "2026-12-01T00:00:00Z"  # when this endpoint's behaviour last changed (discovery's changeset)
+
+
+def discovery(request: Request, fmt: str) -> Response:
+    """GeoReport v2 service discovery: where the endpoint is, which formats, how to get a key."""
+    extra = _services(request).settings.extra
+    url = str(request.url).split("?", 1)[0].rsplit("/discovery.", 1)[0]
+    document = {
+        "changeset": API_CHANGESET,
+        "contact": str(extra.get("open311_contact", "")),
+        "key_service": str(extra.get("open311_key_service", "ask the operator: rider-bot apikey create NAME")),
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": url,
+                "changeset": API_CHANGESET,
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+    return render_one(document, fmt, "discovery")
 
 
 async def services_list(request: Request, fmt: str) -> Response:
@@ -149,7 +187,9 @@ def _query(request: Request) -> records.Query:
     paging = {"limit": size, "offset": (page - 1) * size}
     ids = q.get("service_request_id")
     if ids is not None and ids.strip():
-        return records.Query(ex.ReportFilter(), ids=p.request_ids(ids), **paging)  # overrides every other filter
+        # overrides every other filter, and is answered whole (up to its 200-id limit), never paged
+        wanted = p.request_ids(ids)
+        return records.Query(ex.ReportFilter(), ids=wanted, limit=max(len(wanted), 1), offset=0)
     codes = p.service_codes(q.get("service_code"))
     statuses: set[str] = set()
     for word in p.words(q.get("status")):
@@ -169,7 +209,10 @@ def _query(request: Request) -> records.Query:
         raise ApiError(400, "start_date or end_date out of range") from exc
     if end is not None and end <= start:
         raise ApiError(400, "end_date must be after start_date")
-    if end is not None and end - start > WINDOW + timedelta(days=1):
+    # Exactly 90 days between the moments as written (a date-only end_date is that day's midnight here; the
+    # query still includes the whole day, and a full timestamp's end is inclusive).
+    written_end = p.moment(q, "end_date", tz)
+    if written_end is not None and written_end - start > WINDOW:
         raise ApiError(400, "start_date to end_date may not span more than 90 days")
     box = p.bbox(q.get("rider_bot:bbox") or q.get("bbox"))
     flt = ex.ReportFilter(
@@ -221,7 +264,9 @@ async def _form(request: Request) -> tuple[dict[str, str], list[tuple[str, str]]
             raise ApiError(413, f"request body over {MAX_BODY // 1024} KiB")
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=100)
+        pairs = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=False, max_num_fields=100, encoding="utf-8", errors="strict"
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "the request body is not UTF-8 form data") from exc
     return dict(pairs), pairs  # a repeated field: the last one counts (but for attribute[code][])
@@ -248,8 +293,9 @@ async def _where(services: Services, form: dict[str, str]) -> tuple[float, float
             raise ApiError(400, "address_string matches several places; send lat and long")
         else:
             raise ApiError(400, "address_string not found; send lat and long")
-    if out_of_china(lat, lon):
-        raise ApiError(400, "the location is outside the service area")
+    if out_of_china(lat, lon) or not services.reports.covers(lat, lon):
+        km = services.settings.coverage_km
+        raise ApiError(400, f"the location is outside this deployment's coverage (within {km:g} km of a grid)")
     return lat, lon
 
 

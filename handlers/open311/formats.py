@@ -53,7 +53,9 @@ def _tag(key: str) -> str:
 
 
 # A list's XML items are named by the singular of the list (the spec's <attributes><attribute>, <values><value>).
-_ITEM_NAMES = {"attributes": "attribute", "values": "value", "answers": "answer"}
+_ITEM_NAMES = {
+    "attributes": "attribute", "values": "value", "answers": "answer", "endpoints": "endpoint", "formats": "format",
+}  # fmt: skip
 
 
 def _fill(element: ET.Element, value: Any) -> None:
