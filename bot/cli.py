@@ -14,6 +14,8 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.geo.coords import CRS
 from bot.places.csv_io import RowError, read_places_file
 from bot.presenters.places import distance_text, kind_label, open_text
+from bot.store.errors import DatabaseUnavailable
+from bot.store.url import check_url
 from bot.texts import normalise_lang, t
 
 
@@ -49,7 +51,7 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.store.db import Database
 
     lang = _lang(args)
-    async with Database(settings.db_path) as db:
+    async with Database(settings.database) as db:
         bar = tqdm(total=None, unit=" places", disable=None, file=sys.stderr)
         done = 0
 
@@ -91,7 +93,7 @@ def cmd_grids(args: argparse.Namespace, settings: Settings) -> int:
     if not Path(args.file).is_file():
         print(t(_lang(args), "grids.no_file", path=args.file), file=sys.stderr)
         return 1
-    use_db = args.action == "import" or settings.db_path.exists()
+    use_db = args.action == "import" or bool(settings.database_url) or settings.db_path.exists()
     return asyncio.run(_grids(args, settings, use_db))
 
 
@@ -104,7 +106,7 @@ async def _grids(args: argparse.Namespace, settings: Settings, use_db: bool) -> 
     if not use_db:
         parsed = await validate_grids(None, args.file, args.crs)
     else:
-        async with Database(settings.db_path) as db:
+        async with Database(settings.database) as db:
             if args.action == "validate":
                 parsed = await validate_grids(db, args.file, args.crs)
             else:
@@ -225,7 +227,7 @@ def _add_csv_group(sub: Any, name: str, text: str) -> Any:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rider-bot", description=__doc__)
     parser.add_argument("--config", help="TOML config file (default: $RIDER_CONFIG)")
-    parser.add_argument("--db", help="SQLite database path (overrides RIDER_DB_PATH)")
+    parser.add_argument("--db", help="SQLite database path or postgresql:// URL (overrides RIDER_DB_PATH/_URL)")
     parser.add_argument("--lang", choices=["zh-CN", "en"], help="language of messages (default zh-CN)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the bot (offline demo with chat page when TELEGRAM_TOKEN is unset)")
@@ -265,6 +267,9 @@ def _parser() -> argparse.ArgumentParser:
     from bot.ops.cli import add_parsers as add_ops_parsers
 
     add_ops_parsers(sub)
+    from bot.dbcli import add_db_parser
+
+    add_db_parser(sub)
     keys = sub.add_parser("apikey", help="Open311 API keys (docs/OPEN311.md)")
     keys_sub = keys.add_subparsers(dest="action", required=True)
     keys_sub.add_parser("create", help="make a key for NAME and print it once").add_argument("name")
@@ -286,7 +291,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.db:
         from dataclasses import replace
 
-        settings = replace(settings, db_path=Path(args.db))
+        if "://" in args.db:
+            try:
+                check_url(args.db)
+            except ValueError as exc:
+                print(t(_lang(args), "db.bad_url", reason=exc), file=sys.stderr)
+                return 2
+            settings = replace(settings, database_url=args.db)
+        else:
+            settings = replace(settings, db_path=Path(args.db), database_url=None)
+    try:
+        return _dispatch(args, settings)
+    except DatabaseUnavailable as exc:
+        print(t(_lang(args), "db.unavailable", database=exc.database, reason=exc.reason), file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         from bot.main import serve
 
@@ -337,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
         from handlers.open311.cli import run_apikey
 
         return asyncio.run(run_apikey(args, settings))
+    if args.command == "db":
+        from bot.dbcli import run_db
+
+        return asyncio.run(run_db(args, settings, _lang(args)))
     return 2
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.store.url import check_url, redact
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATIONS_CSV = PROJECT_ROOT / "data" / "stations.csv"
 DEFAULT_CATEGORIES_TOML = PROJECT_ROOT / "data" / "categories.toml"
@@ -30,6 +32,7 @@ class Settings:
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str | None = None
     db_path: Path = Path("var/rider-bot.sqlite3")
+    database_url: str | None = None  # postgresql://user:password@host:port/db — PostgreSQL instead of db_path
     admins: tuple[int, ...] = ()
     timezone: str = "Asia/Shanghai"
     mode: str = "polling"  # polling | webhook
@@ -83,6 +86,16 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
+    def database(self) -> str | Path:
+        """What `Database()` opens: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url or self.db_path
+
+    @property
+    def database_name(self) -> str:
+        """The database for messages and logs: the URL without its password, or the file."""
+        return redact(self.database_url) if self.database_url else str(self.db_path)
+
+    @property
     def offline_demo(self) -> bool:
         """No token: run against the embedded Bot API stand-in instead of Telegram."""
         return not self.telegram_token
@@ -101,6 +114,8 @@ class Settings:
         for secret in secrets:
             if out[secret]:
                 out[secret] = "***"
+        if out["database_url"]:
+            out["database_url"] = redact(out["database_url"])
         return out
 
 
@@ -110,6 +125,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "TELEGRAM_BASE_URL": ("telegram_base_url", str),
     "TELEGRAM_BASE_FILE_URL": ("telegram_base_file_url", str),
     "RIDER_DB_PATH": ("db_path", Path),
+    "RIDER_DATABASE_URL": ("database_url", str),
     "RIDER_ADMINS": ("admins", None),
     "RIDER_TIMEZONE": ("timezone", str),
     "RIDER_MODE": ("mode", str),
@@ -208,6 +224,11 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, env: dict[s
 
 
 def _validate(settings: Settings) -> None:
+    if settings.database_url:
+        try:
+            check_url(settings.database_url)
+        except ValueError as exc:
+            raise ConfigError(f"database_url: {exc}") from None
     try:
         settings.tz  # noqa: B018 - resolving it is the check
     except Exception as exc:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 from bot.app import Runtime
 from bot.config import Settings
 from bot.logs import setup_logging
+from bot.store.errors import DatabaseUnavailable
+from bot.texts import t
 
 log = logging.getLogger("bot")
 
@@ -22,6 +25,11 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await runtime.start()
+    except DatabaseUnavailable as exc:
+        # Not a bug: say which database (never its password) and stop, without a traceback.
+        log.error("could not start: %s", exc)
+        print(t("zh-CN", "db.unavailable", database=exc.database, reason=exc.reason), file=sys.stderr)
+        raise SystemExit(1) from None
     except Exception as exc:
         # Through logging, so the token in e.g. InvalidToken's message is redacted.
         log.error("could not start: %s", exc, exc_info=True)
@@ -33,7 +41,7 @@ async def serve(settings: Settings) -> None:
                 f"rider-bot is running offline with {places} places.\n"
                 f"  Chat page:        {runtime.standin.url}\n"
                 f"  Bot API stand-in: {runtime.standin.base_url}<token>/<method>\n"
-                f"  Database:         {settings.db_path}\n"
+                f"  Database:         {settings.database_name}\n"
                 + (f"  HTTP doors:       {runtime.web.url}\n" if runtime.web else "")
                 + "Press Ctrl+C to stop.",
                 flush=True,

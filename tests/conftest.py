@@ -15,6 +15,8 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from tests.chat import ChatUser
 
+pytest_plugins = ["tests.pg_plugin"]
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A Thursday morning in Xuzhou; tests that care about opening hours move the clock themselves.
 DEFAULT_NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)

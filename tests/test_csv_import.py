@@ -24,6 +24,7 @@ from bot.places.model import Place
 from bot.places.vocab import AMENITIES, KINDS, POLICIES
 from bot.services.places_admin import import_places
 from bot.store.db import Database
+from bot.store.errors import INTEGRITY_ERRORS
 from bot.store.places import count_places, load_places, upsert_places
 
 REPO = Path(__file__).resolve().parent.parent
@@ -297,7 +298,7 @@ async def test_transaction_rolls_back_when_a_write_fails(db: Database) -> None:
     await upsert_places(db, good)
     changed = replace(good[0], name="改名")
     broken = replace(good[1], id="zzz", lat=999.0)  # violates the table's CHECK constraint
-    with pytest.raises(Exception, match="CHECK"):
+    with pytest.raises(INTEGRITY_ERRORS, match=r"(?i)check"):
         await upsert_places(db, [changed, Place(id="new", name="新", kind="station", lat=34, lon=117), broken])
     assert await load_places(db) == good
 

@@ -60,7 +60,7 @@ async def run_invite(args: argparse.Namespace, settings: Settings, lang: str) ->
     scope, status = _scope(args, lang)
     if scope is None:
         return status
-    async with Database(settings.db_path) as db:
+    async with Database(settings.database) as db:
         roles = RoleService(db, SystemClock(settings.tz), settings.admins)
         try:
             code = await roles.invites.create_invite(args.role, scope, ttl=timedelta(hours=args.ttl_hours), by=args.by)

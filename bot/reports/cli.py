@@ -121,10 +121,10 @@ async def run_reports(args: argparse.Namespace, settings: Settings, lang: str) -
         print(t(lang, exc.key, **exc.params), file=sys.stderr)
         return 2
     # Opening a Database creates the file; a mistyped --db should say so instead of listing an empty new one.
-    if not settings.db_path.exists():
+    if not settings.database_url and not settings.db_path.exists():
         print(t(lang, "rcli.no_db", path=settings.db_path), file=sys.stderr)
         return 1
-    async with Database(settings.db_path) as db:
+    async with Database(settings.database) as db:
         if args.reports_action == "list":
             return await _list(db, flt, args.limit, settings, lang)
         if args.reports_action == "export":

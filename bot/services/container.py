@@ -81,7 +81,7 @@ class Services:
 
 
 async def open_services(settings: Settings, clock: Clock | None = None) -> Services:
-    db = await Database(settings.db_path).open()
+    db = await Database(settings.database).open()
     seeded = await ensure_seeded(db, settings.stations_csv)
     if seeded is not None and not seeded.ok:
         log.error(

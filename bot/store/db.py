@@ -1,7 +1,9 @@
-"""The one SQLite connection: WAL, versioned migrations, and a single serialised writer path.
+"""The store's database: SQLite by default (one connection, WAL), PostgreSQL when given a postgresql:// URL.
 
 SQLite allows one writer at a time; funnelling every write through `transaction()` (one connection, one lock)
-turns "database is locked" surprises into an orderly queue and makes every multi-row change atomic.
+turns "database is locked" surprises into an orderly queue and makes every multi-row change atomic. The
+PostgreSQL backend (`postgres.py`) keeps the same API and the same meaning over a connection pool; callers see
+only `Database`, `Connection` and the errors in `errors.py`, never a driver.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
 from bot.store.private_files import prepare_database_files
+from bot.store.url import check_url
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -35,13 +38,39 @@ def _migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+class Connection(Protocol):
+    """What `transaction()` yields, on either backend: aiosqlite's calls that the code base uses. `execute()`
+    returns something to await (a cursor with `fetchone/fetchall/fetchmany`, `rowcount`, `lastrowid`) or to use
+    in `async with`. Rows index by position and by column name on both backends."""
+
+    def execute(self, sql: str, parameters: Iterable[Any] = ...) -> Any: ...
+
+    async def execute_fetchall(self, sql: str, parameters: Iterable[Any] = ...) -> Iterable[Any]: ...
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Any: ...
+
+
 class Database:
-    """Owns the aiosqlite connection. Reads may run at any time; writes go through `transaction()`."""
+    """Owns the aiosqlite connection. Reads may run at any time; writes go through `transaction()`.
+
+    `Database("postgresql://…")` gives the PostgreSQL backend instead (a subclass with the same API)."""
+
+    def __new__(cls, target: str | Path, *args: Any, **kwargs: Any) -> Database:
+        if cls is Database and isinstance(target, str) and "://" in target:
+            check_url(target)  # a clear error for mysql://, sqlite://, typos
+            from .postgres import PostgresDatabase  # asyncpg is loaded only by those who use it
+
+            return super().__new__(PostgresDatabase)
+        return super().__new__(cls)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite"
 
     @property
     def conn(self) -> aiosqlite.Connection:

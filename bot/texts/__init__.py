@@ -21,6 +21,8 @@ from bot.texts.reports_en import TEXTS as _EN_REPORTS
 from bot.texts.reports_zh_CN import TEXTS as _ZH_REPORTS
 from bot.texts.schedule_en import TEXTS as _EN_SCHEDULE
 from bot.texts.schedule_zh_CN import TEXTS as _ZH_SCHEDULE
+from bot.texts.store_en import TEXTS as _EN_STORE
+from bot.texts.store_zh_CN import TEXTS as _ZH_STORE
 from bot.texts.ux_en import TEXTS as _EN_UX
 from bot.texts.ux_zh_CN import TEXTS as _ZH_UX
 from bot.texts.zh_CN import TEXTS as _ZH_MAIN
@@ -35,6 +37,7 @@ _ZH = {
     **_ZH_POINTS,
     **_ZH_OPS,
     **_ZH_CONSOLE,
+    **_ZH_STORE,
 }
 _EN = {
     **_EN_MAIN,
@@ -46,6 +49,7 @@ _EN = {
     **_EN_POINTS,
     **_EN_OPS,
     **_EN_CONSOLE,
+    **_EN_STORE,
 }
 
 DEFAULT_LANG = "zh-CN"

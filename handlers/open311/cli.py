@@ -24,10 +24,10 @@ def _now() -> str:
 
 
 async def run_apikey(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.db_path.exists():
+    if not settings.database_url and not settings.db_path.exists():
         print(f"no database at {settings.db_path} (start the bot once, or pass --db)", file=sys.stderr)
         return 1
-    async with Database(settings.db_path) as db:
+    async with Database(settings.database) as db:
         if args.action == "create":
             try:
                 key = await apikeys.create_key(db, args.name, _now())

@@ -42,7 +42,7 @@ async def publish_menu(settings: Settings, lang: str = "zh-CN") -> dict[str, Any
     if not settings.wechat_appid or not settings.wechat_secret:
         raise ValueError("wechat_appid and wechat_secret are required")
     body = menu(lang)
-    async with Database(settings.db_path) as db:
+    async with Database(settings.database) as db:
         api = WeChatApi(db, base=settings.wechat_api_base, appid=settings.wechat_appid, secret=settings.wechat_secret)
         try:
             await api.menu_create(body)

@@ -1,0 +1,388 @@
+"""The PostgreSQL backend: the same `Database` API over an asyncpg pool.
+
+Callers keep writing SQLite-dialect SQL with `?`; `dialect.query()` rewrites it. What stays the same as SQLite,
+on purpose:
+- Writes are serialised in this process through one lock (`transaction()` / `write()`), so every multi-row change
+  keeps the meaning it has on SQLite: a report, its events and its outbox rows commit together, in order.
+- Inside `transaction()` the task's reads (`db.fetchone` …, `db.conn`) go to the transaction's connection and see
+  its uncommitted rows, as they do on SQLite's single connection; other tasks read committed data from the pool.
+- Values are bound the way SQLite's type affinity stores them: an int for a TEXT column becomes its text, a numeric
+  string for an INTEGER column its number (asyncpg itself refuses any mismatch). The parameter types come from the
+  server, prepared once per statement text.
+- `SUM`/`AVG` come back as int/float (PostgreSQL's numeric would be Decimal).
+Errors come out as `bot.store.errors` classes, never as asyncpg's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import decimal
+import logging
+from collections.abc import AsyncIterator, Generator, Iterable, Sequence
+from typing import Any
+
+import asyncpg
+
+from . import dialect
+from .db import Database, _migrations, _split_sql
+from .errors import DatabaseUnavailable, IntegrityError, StorageError, StoreError
+from .url import is_postgres_url, redact, scrub
+
+log = logging.getLogger(__name__)
+
+_MIGRATE_LOCK = 0x72696465  # pg_advisory_lock key: one process migrates at a time
+_CONNECT_TIMEOUT = 10.0
+
+
+def _numeric(text: str) -> int | float:
+    value = decimal.Decimal(text)
+    return int(value) if value == value.to_integral_value() and "." not in text else float(value)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("numeric", encoder=str, decoder=_numeric, schema="pg_catalog", format="text")
+
+
+_TEXT = {"text", "varchar", "bpchar", "name", "unknown"}
+_INT = {"int2", "int4", "int8"}
+_FLOAT = {"float4", "float8"}
+
+
+def _coerce(value: Any, type_name: str) -> Any:
+    """SQLite's type affinity, applied before asyncpg's strict encoders see the value."""
+    if value is None:
+        return None
+    if type_name in _TEXT:
+        if isinstance(value, bool):
+            return str(int(value))
+        return str(value) if isinstance(value, int | float) else value
+    if type_name in _INT:
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return int(value.strip())
+        return value
+    if type_name in _FLOAT:
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            with contextlib.suppress(ValueError):
+                return float(value)
+        return value
+    if type_name == "numeric" and isinstance(value, str | float):
+        return decimal.Decimal(str(value))
+    if type_name == "bool" and isinstance(value, int):
+        return bool(value)
+    return value
+
+
+_CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+_STORAGE = (
+    asyncpg.InsufficientResourcesError,  # includes disk full (53100)
+    asyncpg.ReadOnlySQLTransactionError,
+    *_CONNECTION_LOST,
+)
+
+
+def _translate(exc: BaseException, raw: asyncpg.Connection | None = None) -> BaseException:
+    """asyncpg's exception → ours (the original stays attached as __cause__)."""
+    if isinstance(exc, StoreError | asyncio.CancelledError):
+        return exc
+    if raw is not None and raw.is_closed():  # whatever asyncpg called it: the connection is gone
+        return StorageError(f"connection lost: {type(exc).__name__}: {exc}")
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(str(exc))
+    if isinstance(exc, _STORAGE):
+        return StorageError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+class Cursor:
+    """What aiosqlite's cursor offers that the code base uses: rows, rowcount, lastrowid."""
+
+    def __init__(self, rows: Sequence[Any], rowcount: int = -1, lastrowid: int | None = None) -> None:
+        self._rows = list(rows)
+        self._next = 0
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    async def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    async def fetchmany(self, size: int = 1) -> list[Any]:
+        chunk = self._rows[self._next : self._next + size]
+        self._next += len(chunk)
+        return chunk
+
+    async def fetchall(self) -> list[Any]:
+        rest = self._rows[self._next :]
+        self._next = len(self._rows)
+        return rest
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class _Pending:
+    """`await conn.execute(...)` and `async with conn.execute(...) as cursor`, as aiosqlite allows both."""
+
+    def __init__(self, run: Any) -> None:
+        self._run = run
+        self._cursor: Cursor | None = None
+
+    def __await__(self) -> Generator[Any, None, Cursor]:
+        return self._run.__await__()
+
+    async def __aenter__(self) -> Cursor:
+        self._cursor = await self._run
+        return self._cursor
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._cursor is not None:
+            await self._cursor.close()
+
+
+class Connection:
+    """The connection a `transaction()` yields (and `db.conn` outside one): aiosqlite's calls, PostgreSQL below.
+
+    Bound to one pooled connection inside a transaction; outside, each statement borrows one from the pool and runs
+    on its own (autocommit), as statements on SQLite's connection do outside BEGIN … COMMIT."""
+
+    def __init__(self, db: PostgresDatabase, raw: asyncpg.Connection | None) -> None:
+        self._db = db
+        self._raw = raw
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._raw is not None and self._raw.is_in_transaction()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._raw is not None:
+            yield self._raw
+        else:
+            async with self._db._acquire() as raw:
+                yield raw
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> _Pending:
+        return _Pending(self._execute(sql, tuple(params)))
+
+    async def _execute(self, sql: str, params: tuple[Any, ...]) -> Cursor:
+        async with self._connection() as raw:
+            return await self._db._run(raw, sql, params)
+
+    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        return await (await self._execute(sql, tuple(params))).fetchall()
+
+    async def executemany(self, sql: str, seq_of_params: Iterable[Iterable[Any]]) -> None:
+        pg = dialect.query(sql)
+        async with self._connection() as raw:
+            try:
+                types = await self._db._param_types(raw, pg)
+                rows = [tuple(_coerce(v, t) for v, t in zip(p, types, strict=False)) for p in seq_of_params]
+                await raw.executemany(pg, rows)
+            except Exception as exc:
+                raise _translate(exc, raw) from exc
+
+
+_current: contextvars.ContextVar[Connection | None] = contextvars.ContextVar("rider_pg_transaction", default=None)
+
+
+class PostgresDatabase(Database):
+    """`Database("postgresql://…")` returns one of these (see `Database.__new__`)."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        if not is_postgres_url(url):
+            raise ValueError(f"not a PostgreSQL URL: {redact(str(url))}")
+        self.url = url
+        self.path = None  # type: ignore[assignment]  # no file: photos etc. need their own settings
+        self._pool: asyncpg.Pool | None = None
+        self._write_lock = asyncio.Lock()
+        self._min_size, self._max_size = min_size, max_size
+        self._types: dict[str, tuple[str, ...]] = {}
+        self._id_tables: frozenset[str] = frozenset()
+
+    def __repr__(self) -> str:
+        return f"PostgresDatabase({redact(self.url)!r})"
+
+    @property
+    def dialect(self) -> str:
+        return "postgresql"
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("Database is not open")
+        return self._pool
+
+    @property
+    def conn(self) -> Connection:  # type: ignore[override]
+        current = _current.get()
+        if current is not None and current._db is self:
+            return current
+        return Connection(self, None)
+
+    async def open(self) -> PostgresDatabase:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                init=_init_connection,
+                timeout=_CONNECT_TIMEOUT,
+                server_settings={"timezone": "UTC", "application_name": "rider-bot"},
+            )
+        except Exception as exc:
+            reason = scrub(str(exc).replace(self.url, redact(self.url))) or type(exc).__name__
+            raise DatabaseUnavailable(redact(self.url), reason) from None
+        try:
+            await self.migrate()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @contextlib.asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            raw = await self.pool.acquire()
+        except Exception as exc:
+            raise _translate(exc) from exc
+        try:
+            yield raw
+        finally:
+            with contextlib.suppress(Exception):
+                await self.pool.release(raw)
+
+    async def migrate(self) -> int:
+        """As on SQLite (same files, translated by `dialect.ddl`); one process at a time (advisory lock)."""
+        async with self._acquire() as raw:
+            await raw.execute("SELECT pg_advisory_lock($1)", _MIGRATE_LOCK)
+            try:
+                for statement in dialect.COMPAT_FUNCTIONS:
+                    await raw.execute(statement)
+                await raw.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
+                    ' name TEXT COLLATE "C" NOT NULL, applied_at TEXT COLLATE "C" NOT NULL'
+                    """ DEFAULT (to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))"""
+                )
+                current = int(await raw.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+                for version, name, sql in _migrations():
+                    if version <= current:
+                        continue
+                    async with raw.transaction():
+                        for statement in _split_sql(sql):
+                            for translated in dialect.ddl(statement):
+                                await raw.execute(translated)
+                        await raw.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
+                        )
+                    current = version
+            except Exception as exc:
+                raise _translate(exc) from exc
+            finally:
+                with contextlib.suppress(Exception):
+                    await raw.execute("SELECT pg_advisory_unlock($1)", _MIGRATE_LOCK)
+            rows = await raw.fetch(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND column_name = 'id' AND is_identity = 'YES'"
+            )
+            self._id_tables = frozenset(r[0] for r in rows)
+            self._types.clear()  # the schema may have changed under cached statements
+        return current
+
+    async def schema_version(self) -> int:
+        row = await self.fetchone("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+        return int(row["v"]) if row else 0
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:  # type: ignore[override]
+        """BEGIN … COMMIT on one pooled connection, or ROLLBACK on any exception; serialised across tasks."""
+        async with self._write_lock, self._acquire() as raw:
+            xact = raw.transaction()
+            try:
+                await xact.start()
+            except Exception as exc:
+                raise _translate(exc, raw) from exc
+            conn = Connection(self, raw)
+            token = _current.set(conn)
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await xact.rollback()
+                raise
+            else:
+                try:
+                    await xact.commit()
+                except Exception as exc:
+                    with contextlib.suppress(Exception):
+                        await xact.rollback()
+                    raise _translate(exc, raw) from exc
+            finally:
+                _current.reset(token)
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        return await self.conn.execute_fetchall(sql, params)
+
+    async def write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """One statement on its own (autocommit), through the same writer lock as transactions."""
+        current = _current.get()
+        if current is not None and current._db is self:
+            return (await current._execute(sql, tuple(params))).rowcount
+        async with self._write_lock:
+            return (await Connection(self, None)._execute(sql, tuple(params))).rowcount
+
+    # ---------------------------------------------------------------------------------------------- internals
+
+    async def _param_types(self, raw: asyncpg.Connection, pg_sql: str) -> tuple[str, ...]:
+        types = self._types.get(pg_sql)
+        if types is None:
+            statement = await raw.prepare(pg_sql)
+            types = tuple(t.name for t in statement.get_parameters())
+            self._types[pg_sql] = types
+        return types
+
+    async def _run(self, raw: asyncpg.Connection, sql: str, params: tuple[Any, ...]) -> Cursor:
+        kind = dialect.dml_kind(sql)
+        own_returning = bool(kind) and dialect.has_returning(sql)
+        returning = None
+        if kind and not own_returning:
+            returning = "id" if kind == "insert" and dialect.insert_table(sql) in self._id_tables else "1"
+        pg = dialect.query(sql, returning)
+        try:
+            if params:
+                types = await self._param_types(raw, pg)
+                params = tuple(_coerce(v, t) for v, t in zip(params, types, strict=False))
+            rows = await raw.fetch(pg, *params)
+        except Exception as exc:
+            raise _translate(exc, raw) from exc
+        if not kind:
+            return Cursor(rows)
+        lastrowid = rows[-1][0] if returning == "id" and rows else None
+        return Cursor(rows if own_returning else [], rowcount=len(rows), lastrowid=lastrowid)

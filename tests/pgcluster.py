@@ -1,0 +1,185 @@
+"""A throw-away PostgreSQL 15 cluster for the tests, and the switch that runs the suite on it.
+
+`RIDER_TEST_BACKEND=postgresql` (scripts/test's second pass) makes every `Database(<sqlite path>)` the tests and
+the code under test open — in this process and in CLI subprocesses — a PostgreSQL database instead: one database
+per path, created on first use from a migrated template (CREATE DATABASE … TEMPLATE is a file copy, far faster
+than migrating), all dropped when the test ends. Nothing of ours is mocked: the same `Database` API, the real
+PostgreSQL backend, a real server on 127.0.0.1.
+
+The cluster: `initdb` and `pg_ctl` as the `postgres` user (PostgreSQL refuses to run as root) in a temporary
+directory owned by it, on a free port, durability switched off (fsync=off: a crashed test cluster is thrown away
+anyway), removed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+PG_BIN = Path(os.environ.get("RIDER_PG_BIN", "/usr/lib/postgresql/15/bin"))
+TEMPLATE = "rider_template"
+PREFIX = "t_"
+ENV_URL = "RIDER_TEST_PG_SERVER"  # postgresql://postgres@127.0.0.1:PORT — set for subprocesses too
+ENV_BACKEND = "RIDER_TEST_BACKEND"
+
+
+def backend() -> str:
+    return os.environ.get(ENV_BACKEND, "sqlite").strip().lower() or "sqlite"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cluster:
+    """initdb + pg_ctl start in a temporary directory; `stop()` removes everything."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="rider-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.as_postgres = os.geteuid() == 0
+        self.superuser = "postgres" if self.as_postgres else pwd.getpwuid(os.geteuid()).pw_name
+
+    @property
+    def server_url(self) -> str:
+        return f"postgresql://{self.superuser}@127.0.0.1:{self.port}"
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(PG_BIN / args[0]), *args[1:]]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+
+    def start(self) -> Cluster:
+        if not (PG_BIN / "initdb").exists():
+            raise RuntimeError(
+                f"PostgreSQL 15 is not installed ({PG_BIN}/initdb missing): apt-get install postgresql-15"
+            )
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-E", "UTF8", "--locale=C", "-U", self.superuser)
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
+            " -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start")
+        return self
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def database_name(target: str | Path) -> str:
+    """The database standing in for one SQLite path: the same name in every process that opens the path."""
+    return PREFIX + hashlib.sha1(str(Path(target).resolve()).encode()).hexdigest()[:20]
+
+
+async def create_database(server_url: str, name: str) -> None:
+    conn = await asyncpg.connect(server_url + "/postgres")
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            # Another process (a CLI subprocess) may make it first.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
+    finally:
+        await conn.close()
+
+
+async def drop_test_databases(server_url: str) -> None:
+    conn = await asyncpg.connect(server_url + "/postgres")
+    try:
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", PREFIX.replace("_", r"\_") + "%"
+        )
+        for (name,) in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def make_template(server_url: str) -> None:
+    """The migrated template every test database is copied from."""
+    from bot.store.postgres import PostgresDatabase
+
+    conn = await asyncpg.connect(server_url + "/postgres")
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await conn.close()
+    db = await PostgresDatabase(f"{server_url}/{TEMPLATE}").open()
+    await db.close()
+
+
+def install(server_url: str) -> None:
+    """Make `Database(<sqlite path>)` open the PostgreSQL database standing in for that path (this process)."""
+    from bot.store import db as store_db
+    from bot.store.postgres import PostgresDatabase
+
+    class MappedPostgres(PostgresDatabase):
+        """A PostgresDatabase named by a SQLite path: the database is created from the template on open."""
+
+        def __init__(self, target: str | Path, *args: Any, **kwargs: Any) -> None:
+            self._name = database_name(target)
+            self.sqlite_path = Path(target)
+            super().__init__(f"{server_url}/{self._name}", *args, **kwargs)
+
+        async def open(self) -> MappedPostgres:
+            # SQLite makes the file on open; the stand-in database appears at the same moment.
+            await create_database(server_url, self._name)
+            await super().open()
+            return self
+
+    original = store_db.Database.__new__
+
+    def new(cls: type, target: Any, *args: Any, **kwargs: Any) -> Any:
+        if cls is store_db.Database and isinstance(target, str | Path) and _is_sqlite_path(str(target)):
+            return object.__new__(MappedPostgres)
+        return original(cls, target, *args, **kwargs)
+
+    store_db.Database.__new__ = staticmethod(new)  # type: ignore[method-assign,assignment]
+
+
+def _is_sqlite_path(target: str) -> bool:
+    return target != ":memory:" and "://" not in target
+
+
+def wait_ready(server_url: str, timeout: float = 30.0) -> None:
+    """pg_ctl -w already waits; this guards the socket being reachable over TCP too."""
+    deadline = time.monotonic() + timeout
+    host, port = server_url.rsplit("@", 1)[1].split(":")
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    conn = await asyncpg.connect(server_url + "/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
