@@ -13,6 +13,8 @@ anyway), removed at the end of the session.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import os
@@ -144,8 +146,11 @@ def install(server_url: str) -> None:
             super().__init__(f"{server_url}/{self._name}", *args, **kwargs)
 
         async def open(self) -> MappedPostgres:
-            # SQLite makes the file on open; the stand-in database appears at the same moment.
+            # SQLite makes the file on open; the stand-in database appears at the same moment, and an empty file
+            # at the path keeps "does the database exist yet?" checks (CLIs) answering as they do on SQLite.
             await create_database(server_url, self._name)
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            self.sqlite_path.touch()
             await super().open()
             return self
 
@@ -183,3 +188,48 @@ async def drop_database(server_url: str, name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def _in_thread(factory: Any) -> Any:
+    """Run a coroutine to completion from sync code, whatever loop the caller is in."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result(timeout=120)
+
+
+def read(target: str | Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """A read through the store, for tests that inspect a bot's database from outside (SQLite: sqlite3)."""
+    from bot.store.db import Database
+
+    async def go() -> list[tuple[Any, ...]]:
+        db = await Database(target).open()
+        try:
+            return [tuple(r) for r in await db.fetchall(sql, params)]
+        finally:
+            await db.close()
+
+    return _in_thread(go)
+
+
+def orphans(target: str | Path) -> str:
+    """Rows whose foreign key points at nothing, per table ('' when none): PostgreSQL's counterpart of
+    SQLite's PRAGMA integrity_check / foreign_key_check for our schema."""
+    from bot.store.copy import foreign_keys
+    from bot.store.db import Database
+
+    async def go() -> str:
+        db = await Database(target).open()
+        try:
+            found = []
+            for table, refs in (await foreign_keys(db)).items():
+                for column, parent in refs:
+                    row = await db.fetchone(
+                        f'SELECT COUNT(*) FROM "{table}" c WHERE c."{column}" IS NOT NULL'
+                        f' AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p.id = c."{column}")'
+                    )
+                    if row[0]:
+                        found.append(f"{table}.{column}: {row[0]}")
+            return "; ".join(found)
+        finally:
+            await db.close()
+
+    return _in_thread(go)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from bot.services.grids_admin import (
     import_grids,
 )
 from bot.store.db import Database
+from bot.store.errors import INTEGRITY_ERRORS
 from bot.store.grids import count_grids, load_grids, upsert_grids
 from bot.texts import LANGS, t
 
@@ -486,7 +486,7 @@ async def test_a_failing_write_rolls_everything_back(db: Database) -> None:
         make_row("s1", "street", "", parse_polygon(STREET)),
         make_row("s1-c1", "community", "ghost", parse_polygon(COMMUNITY)),  # the foreign key fails mid-batch
     ]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await upsert_grids(db, rows)
     assert await count_grids(db) == 0
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Connection, Database
 
 
-async def put_answers(conn: aiosqlite.Connection, report_id: int, answers: Mapping[str, str]) -> None:
+async def put_answers(conn: Connection, report_id: int, answers: Mapping[str, str]) -> None:
     await conn.executemany(
         "INSERT INTO report_answers (report_id, question, value) VALUES (?, ?, ?)"
         " ON CONFLICT(report_id, question) DO UPDATE SET value = excluded.value",
@@ -17,7 +15,7 @@ async def put_answers(conn: aiosqlite.Connection, report_id: int, answers: Mappi
     )
 
 
-async def answers_in(conn: aiosqlite.Connection, report_id: int) -> list[tuple[str, str]]:
+async def answers_in(conn: Connection, report_id: int) -> list[tuple[str, str]]:
     """Inside a transaction: the report's answers as (question, value), in the order they were stored."""
     rows = await (
         await conn.execute(

@@ -18,9 +18,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Connection, Database, Row
+from bot.store.errors import INTEGRITY_ERRORS
 
 KEY_PREFIX = "rb311_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -56,7 +55,7 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def _key(row: aiosqlite.Row) -> ApiKey:
+def _key(row: Row) -> ApiKey:
     return ApiKey(row["id"], row["name"], row["created_at"], row["revoked_at"])
 
 
@@ -70,7 +69,7 @@ async def create_key(db: Database, name: str, now: str) -> str:
             await conn.execute(
                 "INSERT INTO api_keys (name, key_hash, created_at) VALUES (?, ?, ?)", (name, key_hash(key), now)
             )
-    except aiosqlite.IntegrityError as exc:  # the partial unique index: a live key of that name exists
+    except INTEGRITY_ERRORS as exc:  # the partial unique index: a live key of that name exists
         raise KeyNameError("taken", name) from exc
     return key
 
@@ -107,7 +106,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(16)
 
 
-async def insert_token(conn: aiosqlite.Connection, token: str, report_id: int, key_id: int, now: str) -> None:
+async def insert_token(conn: Connection, token: str, report_id: int, key_id: int, now: str) -> None:
     """In the caller's transaction: the token is committed together with the report it names."""
     await conn.execute(
         "INSERT INTO open311_tokens (token, report_id, key_id, created_at) VALUES (?, ?, ?, ?)",

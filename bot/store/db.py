@@ -38,6 +38,10 @@ def _migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+# A result row on either backend (sqlite3.Row, asyncpg.Record): index by position or column name, keys(), dict().
+Row = Any
+
+
 class Connection(Protocol):
     """What `transaction()` yields, on either backend: aiosqlite's calls that the code base uses. `execute()`
     returns something to await (a cursor with `fetchone/fetchall/fetchmany`, `rowcount`, `lastrowid`) or to use
@@ -123,7 +127,7 @@ class Database:
         return int(row["v"]) if row else 0
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception; serialised across tasks."""
         async with self._write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")

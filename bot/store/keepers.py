@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Connection, Database, Row
 
 
 async def place_name(db: Database, place_id: str) -> str | None:
@@ -18,7 +16,7 @@ async def place_name(db: Database, place_id: str) -> str | None:
     return row["name"] if row else None
 
 
-async def place_fields(conn: aiosqlite.Connection, place_id: str) -> dict[str, str] | None:
+async def place_fields(conn: Connection, place_id: str) -> dict[str, str] | None:
     """The columns a keeper may change, as stored (for the audit's old value)."""
     async with conn.execute(
         "SELECT p.hours, p.amenities, p.phone, COALESCE(l.status, 'open') AS status, COALESCE(l.note, '') AS note,"
@@ -30,20 +28,18 @@ async def place_fields(conn: aiosqlite.Connection, place_id: str) -> dict[str, s
     return dict(row) if row else None
 
 
-async def audit(
-    conn: aiosqlite.Connection, place_id: str, actor_id: int | None, field: str, old: str, new: str, at: str
-) -> None:
+async def audit(conn: Connection, place_id: str, actor_id: int | None, field: str, old: str, new: str, at: str) -> None:
     await conn.execute(
         "INSERT INTO place_audit (place_id, actor_id, field, old, new, at) VALUES (?, ?, ?, ?, ?, ?)",
         (place_id, actor_id, field, old, new, at),
     )
 
 
-async def ensure_live(conn: aiosqlite.Connection, place_id: str) -> None:
+async def ensure_live(conn: Connection, place_id: str) -> None:
     await conn.execute("INSERT INTO place_live (place_id) VALUES (?) ON CONFLICT(place_id) DO NOTHING", (place_id,))
 
 
-async def set_live(conn: aiosqlite.Connection, place_id: str, at: str, actor_id: int, **values: object) -> None:
+async def set_live(conn: Connection, place_id: str, at: str, actor_id: int, **values: object) -> None:
     """Change live columns (status, note, until, photo) and mark the place updated and confirmed by a keeper."""
     allowed = {"status", "note", "until", "photo"}
     if not set(values) <= allowed:
@@ -57,13 +53,13 @@ async def set_live(conn: aiosqlite.Connection, place_id: str, at: str, actor_id:
     )
 
 
-async def set_place_column(conn: aiosqlite.Connection, place_id: str, column: str, value: str) -> None:
+async def set_place_column(conn: Connection, place_id: str, column: str, value: str) -> None:
     if column not in {"hours", "amenities", "phone"}:
         raise ValueError(f"keepers cannot change {column!r}")
     await conn.execute(f"UPDATE places SET {column} = ? WHERE id = ?", (value, place_id))
 
 
-async def confirm(conn: aiosqlite.Connection, place_id: str, at: str, by: str) -> None:
+async def confirm(conn: Connection, place_id: str, at: str, by: str) -> None:
     """The data is right as it stands (a keeper's or admin's word): last-confirmed now, no longer disputed."""
     await ensure_live(conn, place_id)
     await conn.execute(
@@ -72,7 +68,7 @@ async def confirm(conn: aiosqlite.Connection, place_id: str, at: str, by: str) -
     )
 
 
-async def mark_disputed(conn: aiosqlite.Connection, place_id: str, at: str) -> bool:
+async def mark_disputed(conn: Connection, place_id: str, at: str) -> bool:
     """True if this call made the place 待核实 (it was not already)."""
     await ensure_live(conn, place_id)
     cur = await conn.execute(
@@ -104,7 +100,7 @@ async def stale_places(db: Database, before: str) -> list[StaleRow]:
     return [StaleRow(r["id"], r["name"], r["kind"], r["lat"], r["lon"], r["confirmed_at"], r["by"]) for r in rows]
 
 
-async def audit_rows(db: Database, place_id: str, limit: int = 50) -> list[aiosqlite.Row]:
+async def audit_rows(db: Database, place_id: str, limit: int = 50) -> list[Row]:
     return await db.fetchall(
         "SELECT actor_id, field, old, new, at FROM place_audit WHERE place_id = ? ORDER BY id DESC LIMIT ?",
         (place_id, limit),
@@ -127,7 +123,7 @@ class Flag:
 
 
 async def insert_flag(
-    conn: aiosqlite.Connection, place_id: str, user_id: int, reason: str, note: str, photo: str, at: str
+    conn: Connection, place_id: str, user_id: int, reason: str, note: str, photo: str, at: str
 ) -> int:
     cur = await conn.execute(
         "INSERT INTO place_flags (place_id, user_id, reason, note, photo, state, created_at)"
@@ -137,7 +133,7 @@ async def insert_flag(
     return int(cur.lastrowid or 0)
 
 
-async def flag(conn: aiosqlite.Connection, flag_id: int) -> Flag | None:
+async def flag(conn: Connection, flag_id: int) -> Flag | None:
     async with conn.execute(
         "SELECT id, place_id, user_id, reason, note, photo, state, created_at FROM place_flags WHERE id = ?",
         (flag_id,),
@@ -146,7 +142,7 @@ async def flag(conn: aiosqlite.Connection, flag_id: int) -> Flag | None:
     return Flag(*row) if row else None
 
 
-async def resolve_flag(conn: aiosqlite.Connection, flag_id: int, state: str, by: int, at: str) -> bool:
+async def resolve_flag(conn: Connection, flag_id: int, state: str, by: int, at: str) -> bool:
     """Confirm or reject an open flag; True only for the one call that did (two taps: one wins)."""
     cur = await conn.execute(
         "UPDATE place_flags SET state = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND state = 'open'",
@@ -155,7 +151,7 @@ async def resolve_flag(conn: aiosqlite.Connection, flag_id: int, state: str, by:
     return cur.rowcount == 1
 
 
-async def recent_flaggers(conn: aiosqlite.Connection, place_id: str, since: str) -> set[int]:
+async def recent_flaggers(conn: Connection, place_id: str, since: str) -> set[int]:
     """Riders who flagged the place since `since` and after its last confirmation."""
     async with conn.execute(
         "SELECT DISTINCT f.user_id FROM place_flags f LEFT JOIN place_live l ON l.place_id = f.place_id"
@@ -182,7 +178,7 @@ class Suggestion:
 
 
 async def insert_suggestion(
-    conn: aiosqlite.Connection, user_id: int, name: str, kind: str, lat: float, lon: float, photo: str, at: str
+    conn: Connection, user_id: int, name: str, kind: str, lat: float, lon: float, photo: str, at: str
 ) -> int:
     cur = await conn.execute(
         "INSERT INTO place_suggestions (user_id, name, kind, lat, lon, photo, state, created_at)"
@@ -192,7 +188,7 @@ async def insert_suggestion(
     return int(cur.lastrowid or 0)
 
 
-async def suggestion(conn: aiosqlite.Connection, suggestion_id: int) -> Suggestion | None:
+async def suggestion(conn: Connection, suggestion_id: int) -> Suggestion | None:
     async with conn.execute(
         "SELECT id, user_id, name, kind, lat, lon, photo, state FROM place_suggestions WHERE id = ?",
         (suggestion_id,),
@@ -202,7 +198,7 @@ async def suggestion(conn: aiosqlite.Connection, suggestion_id: int) -> Suggesti
 
 
 async def decide_suggestion(
-    conn: aiosqlite.Connection, suggestion_id: int, state: str, by: int, at: str, place_id: str | None
+    conn: Connection, suggestion_id: int, state: str, by: int, at: str, place_id: str | None
 ) -> bool:
     """Approve or decline a pending suggestion; True only for the one call that did."""
     cur = await conn.execute(
@@ -213,7 +209,7 @@ async def decide_suggestion(
     return cur.rowcount == 1
 
 
-async def insert_suggested_place(conn: aiosqlite.Connection, found: Suggestion, place_id: str, at: str) -> None:
+async def insert_suggested_place(conn: Connection, found: Suggestion, place_id: str, at: str) -> None:
     """The approved place, WGS-84 from the rider's phone, marked approximate until someone checks it."""
     await conn.execute(
         "INSERT INTO places (id, name, kind, lat, lon, src_crs, approximate, notes, updated_at)"

@@ -7,9 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,7 @@ class LogEntry:
 
 
 async def log(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     at: str,
     actor_id: int | None,
@@ -51,16 +49,14 @@ async def active_ban(db: Database, user_id: int, now: str) -> tuple[str, str] | 
     return (row["until"], row["reason"]) if row else None
 
 
-async def insert_ban(
-    conn: aiosqlite.Connection, user_id: int, at: str, until: str, reason: str, by: int | None
-) -> None:
+async def insert_ban(conn: Connection, user_id: int, at: str, until: str, reason: str, by: int | None) -> None:
     await conn.execute(
         "INSERT INTO bans (user_id, at, until, reason, banned_by) VALUES (?, ?, ?, ?, ?)",
         (user_id, at, until, reason, by),
     )
 
 
-async def lift_bans(conn: aiosqlite.Connection, user_id: int, at: str, by: int | None) -> int:
+async def lift_bans(conn: Connection, user_id: int, at: str, by: int | None) -> int:
     cursor = await conn.execute(
         "UPDATE bans SET lifted_at = ?, lifted_by = ? WHERE user_id = ? AND lifted_at IS NULL"
         " AND julianday(until) > julianday(?)",
@@ -69,7 +65,7 @@ async def lift_bans(conn: aiosqlite.Connection, user_id: int, at: str, by: int |
     return cursor.rowcount
 
 
-async def count_since(conn: aiosqlite.Connection, user_id: int, action: str, since: str) -> list[int]:
+async def count_since(conn: Connection, user_id: int, action: str, since: str) -> list[int]:
     """Report ids of `action` entries about this user since `since` (e.g. reports rejected as false)."""
     rows = await (
         await conn.execute(
@@ -81,7 +77,7 @@ async def count_since(conn: aiosqlite.Connection, user_id: int, action: str, sin
     return [r[0] for r in rows]
 
 
-async def sent_for_report(conn: aiosqlite.Connection, report_id: int) -> list[dict[str, Any]]:
+async def sent_for_report(conn: Connection, report_id: int) -> list[dict[str, Any]]:
     """Every forwarded message of this report that reached someone: where it went, what it was, its message id
     (the Telegram sender's result_ref), and its place in the forward (0 is the card)."""
     rows = await (
@@ -102,7 +98,7 @@ async def sent_for_report(conn: aiosqlite.Connection, report_id: int) -> list[di
     return found
 
 
-async def cancel_pending(conn: aiosqlite.Connection, report_id: int, sha256: str | None = None) -> int:
+async def cancel_pending(conn: Connection, report_id: int, sha256: str | None = None) -> int:
     """Messages about this report not sent yet are never sent (all of them, or those carrying one photo)."""
     sql = "UPDATE outbox SET status = 'dead', last_error = 'withdrawn by a moderator' WHERE status = 'pending'"
     sql += " AND idem_key LIKE ?"

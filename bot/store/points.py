@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Connection, Database, Row
 
 KINDS = ("earned", "spent", "expired", "adjusted")
 
@@ -58,22 +56,22 @@ _REWARD = "id, place_id, name, cost, daily_stock, valid_from, valid_to"
 _REDEMPTION = "id, code, user_id, reward_id, place_id, cost, created_at, expires_at, state"
 
 
-def _movement(r: aiosqlite.Row) -> Movement:
+def _movement(r: Row) -> Movement:
     return Movement(*(r[c.strip()] for c in _MOVEMENT.split(",")))
 
 
-def _reward(r: aiosqlite.Row) -> Reward:
+def _reward(r: Row) -> Reward:
     return Reward(*(r[c.strip()] for c in _REWARD.split(",")))
 
 
-def _redemption(r: aiosqlite.Row) -> Redemption:
+def _redemption(r: Row) -> Redemption:
     return Redemption(*(r[c.strip()] for c in _REDEMPTION.split(",")))
 
 
 # --- the ledger ------------------------------------------------------------------------------------------
 
 
-async def balance(conn: aiosqlite.Connection, user_id: int) -> int:
+async def balance(conn: Connection, user_id: int) -> int:
     async with conn.execute("SELECT COALESCE(SUM(delta), 0) FROM points WHERE user_id = ?", (user_id,)) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
@@ -90,7 +88,7 @@ async def all_movements(db: Database) -> list[Movement]:
 
 
 async def append(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     user_id: int,
     kind: str,
     delta: int,
@@ -115,7 +113,7 @@ async def append(
 # --- rewards ---------------------------------------------------------------------------------------------
 
 
-async def replace_rewards(conn: aiosqlite.Connection, rows: list[tuple[str, str, int, int, str, str]], at: str) -> int:
+async def replace_rewards(conn: Connection, rows: list[tuple[str, str, int, int, str, str]], at: str) -> int:
     """Upsert the file's rewards by (place, name) and retire the ones it no longer lists; returns the retired."""
     async with conn.execute("SELECT id FROM rewards WHERE active = 1") as cur:
         before = {r[0] for r in await cur.fetchall()}
@@ -140,13 +138,13 @@ async def active_rewards(db: Database, day: str) -> list[Reward]:
     return [_reward(r) for r in rows]
 
 
-async def reward(conn: aiosqlite.Connection, reward_id: int) -> tuple[Reward, bool] | None:
+async def reward(conn: Connection, reward_id: int) -> tuple[Reward, bool] | None:
     async with conn.execute(f"SELECT {_REWARD}, active FROM rewards WHERE id = ?", (reward_id,)) as cur:
         row = await cur.fetchone()
     return (_reward(row), bool(row["active"])) if row else None
 
 
-async def used_today(conn: aiosqlite.Connection, reward_id: int, day: str) -> int:
+async def used_today(conn: Connection, reward_id: int, day: str) -> int:
     async with conn.execute(
         "SELECT COUNT(*) FROM redemptions WHERE reward_id = ? AND local_day = ? AND state = 'used'", (reward_id, day)
     ) as cur:
@@ -157,7 +155,7 @@ async def used_today(conn: aiosqlite.Connection, reward_id: int, day: str) -> in
 # --- redemption codes ------------------------------------------------------------------------------------
 
 
-async def code_in_use(conn: aiosqlite.Connection, code: str, now: str) -> bool:
+async def code_in_use(conn: Connection, code: str, now: str) -> bool:
     async with conn.execute(
         "SELECT 1 FROM redemptions WHERE code = ? AND state = 'pending' AND expires_at > ?", (code, now)
     ) as cur:
@@ -165,7 +163,7 @@ async def code_in_use(conn: aiosqlite.Connection, code: str, now: str) -> bool:
 
 
 async def insert_redemption(
-    conn: aiosqlite.Connection, code: str, user_id: int, item: Reward, created_at: str, expires_at: str
+    conn: Connection, code: str, user_id: int, item: Reward, created_at: str, expires_at: str
 ) -> int:
     cur = await conn.execute(
         "INSERT INTO redemptions (code, user_id, reward_id, place_id, cost, created_at, expires_at)"
@@ -175,7 +173,7 @@ async def insert_redemption(
     return int(cur.lastrowid or 0)
 
 
-async def redemption_by_code(conn: aiosqlite.Connection, code: str) -> Redemption | None:
+async def redemption_by_code(conn: Connection, code: str) -> Redemption | None:
     """The latest redemption with this code (an old, expired one may share the digits)."""
     async with conn.execute(
         f"SELECT {_REDEMPTION} FROM redemptions WHERE code = ? ORDER BY id DESC LIMIT 1", (code,)
@@ -184,7 +182,7 @@ async def redemption_by_code(conn: aiosqlite.Connection, code: str) -> Redemptio
     return _redemption(row) if row else None
 
 
-async def claim_redemption(conn: aiosqlite.Connection, redemption_id: int, keeper_id: int, at: str, day: str) -> bool:
+async def claim_redemption(conn: Connection, redemption_id: int, keeper_id: int, at: str, day: str) -> bool:
     """Mark it used; True only for the one call that did (two keepers at once: one wins)."""
     cur = await conn.execute(
         "UPDATE redemptions SET state = 'used', confirmed_by = ?, confirmed_at = ?, local_day = ?"

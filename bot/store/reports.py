@@ -6,12 +6,10 @@ import math
 from dataclasses import fields
 from typing import Any
 
-import aiosqlite
-
 from bot import observe
 from bot.geo.index import great_circle_m
 from bot.reports.model import Event, Report
-from bot.store.db import Database
+from bot.store.db import Connection, Database
 
 _FIELDS = (
     "id, reporter_id, category, lat, lon, description, status, version, grid_id, assignee_kind, assignee,"
@@ -27,7 +25,7 @@ def _report(row: Any) -> Report:
     return Report(**{name: row[name] for name in _REPORT_FIELDS})
 
 
-async def category_limits(conn: aiosqlite.Connection, category: str) -> tuple[int, int, bool]:
+async def category_limits(conn: Connection, category: str) -> tuple[int, int, bool]:
     """(minutes to accept, minutes to resolve, urgent) for a category; 'other' if it has no row of its own."""
     row = await (
         await conn.execute(
@@ -40,7 +38,7 @@ async def category_limits(conn: aiosqlite.Connection, category: str) -> tuple[in
 
 
 async def insert_report(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     reporter_id: int,
     category: str,
@@ -59,7 +57,7 @@ async def insert_report(
     return cursor.lastrowid
 
 
-async def update_report(conn: aiosqlite.Connection, report_id: int, expected_version: int, **fields: Any) -> bool:
+async def update_report(conn: Connection, report_id: int, expected_version: int, **fields: Any) -> bool:
     """Optimistic update: only if nobody changed the report since `expected_version` was read."""
     assignments = ", ".join(f"{name} = ?" for name in fields)
     cursor = await conn.execute(
@@ -70,7 +68,7 @@ async def update_report(conn: aiosqlite.Connection, report_id: int, expected_ver
 
 
 async def add_photo(
-    conn: aiosqlite.Connection, report_id: int, phase: str, sha256: str, file_ref: str, user_id: int | None
+    conn: Connection, report_id: int, phase: str, sha256: str, file_ref: str, user_id: int | None
 ) -> None:
     row = await (
         await conn.execute(
@@ -84,7 +82,7 @@ async def add_photo(
     )
 
 
-async def add_follower(conn: aiosqlite.Connection, report_id: int, user_id: int) -> None:
+async def add_follower(conn: Connection, report_id: int, user_id: int) -> None:
     await conn.execute(
         "INSERT INTO report_followers (report_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         (report_id, user_id),
@@ -92,7 +90,7 @@ async def add_follower(conn: aiosqlite.Connection, report_id: int, user_id: int)
 
 
 async def log_event(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     report_id: int,
     *,
     at: str,
@@ -111,7 +109,7 @@ async def log_event(
 
 
 async def log_refusal(
-    conn: aiosqlite.Connection, *, at: str, user_id: int | None, report_id: int | None, action: str, reason: str
+    conn: Connection, *, at: str, user_id: int | None, report_id: int | None, action: str, reason: str
 ) -> None:
     await conn.execute(
         "INSERT INTO refusals (at, user_id, report_id, action, reason) VALUES (?, ?, ?, ?, ?)",
@@ -119,7 +117,7 @@ async def log_refusal(
     )
 
 
-async def get_report_in(conn: aiosqlite.Connection, report_id: int) -> Report:
+async def get_report_in(conn: Connection, report_id: int) -> Report:
     """Inside a transaction: the report as this transaction sees it."""
     row = await (await conn.execute(f"SELECT {_FIELDS} FROM reports WHERE id = ?", (report_id,))).fetchone()
     return _report(row)
@@ -195,9 +193,7 @@ async def count_reports_since(db: Database, reporter_id: int, since: str) -> int
     return int(row[0])
 
 
-async def award_points(
-    conn: aiosqlite.Connection, user_id: int, delta: int, reason: str, report_id: int, at: str
-) -> bool:
+async def award_points(conn: Connection, user_id: int, delta: int, reason: str, report_id: int, at: str) -> bool:
     cursor = await conn.execute(
         "INSERT INTO points (user_id, delta, reason, report_id, at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT(user_id, reason, report_id) DO NOTHING",

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import aiosqlite
-
-from bot.store.db import Database
+from bot.store.db import Connection, Database, Row
 from bot.store.users import User
 
 _USER_COLUMNS = "u.id, u.channel, u.external_id, u.display_name, u.lang, u.last_lat, u.last_lon"
@@ -40,7 +38,7 @@ class InviteRow:
     used_at: str | None
 
 
-def _user(row: aiosqlite.Row) -> User:
+def _user(row: Row) -> User:
     return User(
         id=row["id"], channel=row["channel"], external_id=row["external_id"], display_name=row["display_name"],
         lang=row["lang"], last_lat=row["last_lat"], last_lon=row["last_lon"],
@@ -55,9 +53,7 @@ async def role_rows(db: Database, user_id: int) -> list[tuple[str, str]]:
     return [(row["role"], row["scope"]) for row in rows]
 
 
-async def insert_role(
-    conn: aiosqlite.Connection, user_id: int, role: str, scope: str, granted_at: str, granted_by: str
-) -> bool:
+async def insert_role(conn: Connection, user_id: int, role: str, scope: str, granted_at: str, granted_by: str) -> bool:
     """Inside the caller's transaction; False when the user already had exactly this role and scope."""
     cur = await conn.execute(
         "INSERT INTO roles (user_id, role, scope, granted_at, granted_by) VALUES (?, ?, ?, ?, ?)"
@@ -116,7 +112,7 @@ async def grid(db: Database, grid_id: str) -> GridRef | None:
 
 
 async def insert_invite(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     code_hash: str,
     role: str,
     scope: str,
@@ -133,7 +129,7 @@ async def insert_invite(
     return cur.rowcount == 1
 
 
-async def invite_by_hash(conn: aiosqlite.Connection, code_hash: str) -> InviteRow | None:
+async def invite_by_hash(conn: Connection, code_hash: str) -> InviteRow | None:
     async with conn.execute(
         "SELECT code_hash, role, scope, created_at, expires_at, created_by, used_by, used_at"
         " FROM invites WHERE code_hash = ?",
@@ -148,7 +144,7 @@ async def invite_by_hash(conn: aiosqlite.Connection, code_hash: str) -> InviteRo
     )  # fmt: skip
 
 
-async def claim_invite(conn: aiosqlite.Connection, code_hash: str, user_id: int, now: str) -> bool:
+async def claim_invite(conn: Connection, code_hash: str, user_id: int, now: str) -> bool:
     """Mark the invite used by `user_id`; True only if this call was the one that used it (and it is unexpired).
 
     The `used_by IS NULL` condition makes the claim one-time even if two redemptions race: only one UPDATE can
@@ -164,7 +160,7 @@ async def claim_invite(conn: aiosqlite.Connection, code_hash: str, user_id: int,
 # --- failed attempts ---------------------------------------------------------------------------------------
 
 
-async def failures_since(conn: aiosqlite.Connection, user_id: int, since: str) -> int:
+async def failures_since(conn: Connection, user_id: int, since: str) -> int:
     async with conn.execute(
         "SELECT COUNT(*) AS n FROM join_attempts WHERE user_id = ? AND at > ?", (user_id, since)
     ) as cur:
@@ -172,11 +168,11 @@ async def failures_since(conn: aiosqlite.Connection, user_id: int, since: str) -
     return int(row["n"]) if row else 0
 
 
-async def record_failure(conn: aiosqlite.Connection, user_id: int, at: str, forget_before: str) -> None:
+async def record_failure(conn: Connection, user_id: int, at: str, forget_before: str) -> None:
     """Record one failed attempt and drop this user's attempts too old to matter, so the table stays small."""
     await conn.execute("DELETE FROM join_attempts WHERE user_id = ? AND at <= ?", (user_id, forget_before))
     await conn.execute("INSERT INTO join_attempts (user_id, at) VALUES (?, ?)", (user_id, at))
 
 
-async def clear_failures(conn: aiosqlite.Connection, user_id: int) -> None:
+async def clear_failures(conn: Connection, user_id: int) -> None:
     await conn.execute("DELETE FROM join_attempts WHERE user_id = ?", (user_id,))

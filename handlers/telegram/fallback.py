@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import metrics, observe
+from bot.store.errors import is_storage_error
 from bot.texts import t
 from handlers.telegram.common import main_keyboard, who
 
@@ -31,21 +31,6 @@ async def on_unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     else:
         text = t(w.lang, "unsupported")
     await message.reply_text(text, reply_markup=main_keyboard(w.lang))
-
-
-# SQLite result codes meaning "we could not write now" (disk full, read-only file or mount, I/O error, locked):
-# the rider is told honestly that nothing was saved, rather than a vague "something went wrong".
-STORAGE_ERRORS = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN")
-
-
-def is_storage_error(error: BaseException | None) -> bool:
-    if not isinstance(error, sqlite3.OperationalError):
-        return False
-    name = getattr(error, "sqlite_errorname", "") or ""
-    text = str(error).lower()
-    return name.startswith(STORAGE_ERRORS) or any(
-        k in text for k in ("database or disk is full", "readonly database", "disk i/o error", "database is locked")
-    )
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
