@@ -32,7 +32,7 @@ import asyncpg
 PG_BIN = Path(os.environ.get("RIDER_PG_BIN", "/usr/lib/postgresql/15/bin"))
 TEMPLATE = "rider_template"
 PREFIX = "t_"
-ENV_URL = "RIDER_TEST_PG_SERVER"  # postgresql://postgres@127.0.0.1:PORT — set for subprocesses too
+ENV_URL = "PGTEST_SERVER_URL"  # postgresql://postgres@127.0.0.1:PORT, for subprocesses (tests strip RIDER_*)
 ENV_BACKEND = "RIDER_TEST_BACKEND"
 
 
@@ -197,13 +197,17 @@ def _in_thread(factory: Any) -> Any:
 
 
 def read(target: str | Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """A read through the store, for tests that inspect a bot's database from outside (SQLite: sqlite3)."""
+    """A read through the store, for tests that inspect a database from outside the bot (either backend)."""
+    return [tuple(r.values()) for r in read_dicts(target, sql, params)]
+
+
+def read_dicts(target: str | Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     from bot.store.db import Database
 
-    async def go() -> list[tuple[Any, ...]]:
+    async def go() -> list[dict[str, Any]]:
         db = await Database(target).open()
         try:
-            return [tuple(r) for r in await db.fetchall(sql, params)]
+            return [{k: r[k] for k in r.keys()} for r in await db.fetchall(sql, params)]  # noqa: SIM118
         finally:
             await db.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from bot.geo.coords import gcj02_to_wgs84
 from bot.places.csv_io import COLUMNS, read_places_file
+from tests import pgcluster
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = "data/stations.csv"
@@ -43,9 +43,8 @@ def run(db_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def rows(db_path: Path) -> list[tuple[object, ...]]:
     """Every stored place, all columns but the import timestamp."""
-    with sqlite3.connect(db_path) as conn:
-        names = [r[1] for r in conn.execute("PRAGMA table_info(places)") if r[1] != "updated_at"]
-        return conn.execute(f"SELECT {', '.join(names)} FROM places ORDER BY id").fetchall()
+    found = pgcluster.read_dicts(db_path, "SELECT * FROM places ORDER BY id")
+    return [tuple(v for k, v in r.items() if k != "updated_at") for r in found]
 
 
 def write_csv(path: Path, header: list[str], *lines: list[str]) -> Path:
@@ -136,8 +135,7 @@ def test_import_with_crs_option_converts(tmp_path: Path, db_path: Path) -> None:
     )
     result = run(db_path, "stations", "import", str(path), "--crs", "gcj02")
     assert result.returncode == 0, result.stderr
-    with sqlite3.connect(db_path) as conn:
-        stored = {r[0]: r[1:] for r in conn.execute("SELECT id, lat, lon, src_crs FROM places")}
+    stored = {r[0]: r[1:] for r in pgcluster.read(db_path, "SELECT id, lat, lon, src_crs FROM places")}
     for pid, (lat, lon) in points.items():
         wlat, wlon = gcj02_to_wgs84(lat, lon)
         assert stored[pid][2] == "gcj02"
@@ -151,7 +149,7 @@ def test_import_without_coord_system_column_uses_crs(tmp_path: Path, db_path: Pa
         tmp_path / "bd.csv", ["id", "name", "kind", "lat", "lon"], ["b-1", "百度坐标", "医院", "34.27", "117.19"]
     )
     assert run(db_path, "stations", "import", str(path), "--crs", "bd09").returncode == 0
-    ((lat, lon, crs, kind),) = sqlite3.connect(db_path).execute("SELECT lat, lon, src_crs, kind FROM places")
+    ((lat, lon, crs, kind),) = pgcluster.read(db_path, "SELECT lat, lon, src_crs, kind FROM places")
     assert (crs, kind) == ("bd09", "hospital")
     assert 34.26 < lat < 34.27 and 117.17 < lon < 117.19
 

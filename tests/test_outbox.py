@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
@@ -28,6 +27,7 @@ from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue
 from bot.reports.actions import DraftAction
 from bot.standin.server import StandIn
+from bot.store.db import Database
 from bot.store.users import User
 from tests.reporting import grid_at, jpeg
 
@@ -442,12 +442,8 @@ async def test_a_restart_delivers_what_was_pending_and_resends_what_was_in_fligh
     assert all(r["status"] in ("pending", "sending") and not r["result_ref"] for r in await _raw_rows(settings, ids))
 
     # the process died between Telegram's answer and our 'sent' (a0), and in the middle of a call (b2)
-    conn = sqlite3.connect(settings.db_path)
-    try:
-        with conn:
-            conn.execute("UPDATE outbox SET status = 'sending' WHERE id IN (?, ?)", (delivered, ids[3]))
-    finally:
-        conn.close()
+    async with Database(settings.db_path) as db:
+        await db.write("UPDATE outbox SET status = 'sending' WHERE id IN (?, ?)", (delivered, ids[3]))
 
     second = Runtime(settings, clock)  # a new stand-in: no faults
     await second.start(poll_timeout=1)
@@ -461,13 +457,9 @@ async def test_a_restart_delivers_what_was_pending_and_resends_what_was_in_fligh
 
 
 async def _raw_rows(settings: Settings, ids: list[int]) -> list[dict]:
-    conn = sqlite3.connect(settings.db_path)
-    conn.row_factory = sqlite3.Row
-    try:
-        marks = ",".join("?" * len(ids))
-        return [dict(r) for r in conn.execute(f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY id", ids)]
-    finally:
-        conn.close()
+    marks = ",".join("?" * len(ids))
+    async with Database(settings.db_path) as db:
+        return [dict(r) for r in await db.fetchall(f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY id", ids)]
 
 
 # ---------------------------------------------------------------------------------------------- 7. pacing

@@ -97,11 +97,18 @@ _STORAGE = (
 )
 
 
+def _closed(raw: asyncpg.Connection) -> bool:
+    try:
+        return raw.is_closed()
+    except asyncpg.InterfaceError:  # the pool took back a dead connection's proxy
+        return True
+
+
 def _translate(exc: BaseException, raw: asyncpg.Connection | None = None) -> BaseException:
     """asyncpg's exception → ours (the original stays attached as __cause__)."""
     if isinstance(exc, StoreError | asyncio.CancelledError):
         return exc
-    if raw is not None and raw.is_closed():  # whatever asyncpg called it: the connection is gone
+    if raw is not None and _closed(raw):  # whatever asyncpg called it: the connection is gone
         return StorageError(f"connection lost: {type(exc).__name__}: {exc}")
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return IntegrityError(str(exc))

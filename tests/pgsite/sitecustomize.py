@@ -3,7 +3,7 @@ for their SQLite paths as the test process does (see tests/pgcluster.py)."""
 
 import os
 
-if os.environ.get("RIDER_TEST_PG_SERVER"):
+if os.environ.get("PGTEST_SERVER_URL"):
     from tests.pgcluster import install
 
-    install(os.environ["RIDER_TEST_PG_SERVER"])
+    install(os.environ["PGTEST_SERVER_URL"])
