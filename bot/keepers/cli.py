@@ -16,7 +16,7 @@ async def run_stale(args: argparse.Namespace, settings: Settings, lang: str) -> 
     if args.days < 1:
         print("--days must be at least 1", file=sys.stderr)
         return 2
-    async with Database(settings.db_path) as db:
+    async with Database(settings.database) as db:
         rows = await stale(db, datetime.now(settings.tz), args.days)
     if not rows:
         print(t(lang, "cli.stale_none", days=args.days))

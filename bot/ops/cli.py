@@ -33,7 +33,7 @@ def add_parsers(sub: Any) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
-    async with Database(settings.db_path) as db:
+    async with Database(settings.database) as db:
         return await _outbox(args, db, lang)
 
 

@@ -61,7 +61,7 @@ def _print_errors(lang: str, errors: list[RowError]) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
-    async with Database(settings.db_path) as db:
+    async with Database(settings.database) as db:
         now = utc_stamp(datetime.now(settings.tz))
         if args.command == "rewards":
             result = await import_rewards(db, args.file, now)

@@ -53,10 +53,10 @@ async def run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
     if args.command == "hide" and read_ref(args.ref) is None:
         print(t(lang, "rcli.bad_ref", value=args.ref), file=sys.stderr)
         return 2
-    if not settings.db_path.exists():
+    if not settings.database_url and not settings.db_path.exists():
         print(t(lang, "ucli.no_db", path=settings.db_path), file=sys.stderr)
         return 1
-    async with Database(settings.db_path) as db:
+    async with Database(settings.database) as db:
         moderation = Moderation(db, SystemClock(settings.tz), None)
         if args.command == "audit":
             return await _audit(db, moderation, args.user, settings, lang)
