@@ -214,25 +214,15 @@ def read_dicts(target: str | Path, sql: str, params: tuple[Any, ...] = ()) -> li
     return _in_thread(go)
 
 
-def orphans(target: str | Path) -> str:
-    """Rows whose foreign key points at nothing, per table ('' when none): PostgreSQL's counterpart of
-    SQLite's PRAGMA integrity_check / foreign_key_check for our schema."""
-    from bot.store.copy import foreign_keys
+def integrity(target: str | Path) -> str:
+    """'ok', or the problems `bot.store.integrity` finds (either backend)."""
     from bot.store.db import Database
+    from bot.store.integrity import integrity_problems
 
     async def go() -> str:
         db = await Database(target).open()
         try:
-            found = []
-            for table, refs in (await foreign_keys(db)).items():
-                for column, parent in refs:
-                    row = await db.fetchone(
-                        f'SELECT COUNT(*) FROM "{table}" c WHERE c."{column}" IS NOT NULL'
-                        f' AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p.id = c."{column}")'
-                    )
-                    if row[0]:
-                        found.append(f"{table}.{column}: {row[0]}")
-            return "; ".join(found)
+            return "; ".join(await integrity_problems(db)) or "ok"
         finally:
             await db.close()
 

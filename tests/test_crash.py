@@ -260,7 +260,7 @@ def db_read(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 def integrity(path: Path) -> str:
     if pgcluster.backend() == "postgresql":  # pages are the server's business; rows must have their parents
-        return pgcluster.orphans(path) or "ok"
+        return pgcluster.integrity(path)
     return db_read(path, "PRAGMA integrity_check")[0][0]
 
 

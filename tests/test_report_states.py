@@ -39,6 +39,7 @@ from bot.reports.states import (
     allowed_actions,
 )
 from bot.services.container import Services, open_services
+from bot.store.integrity import integrity_problems
 
 S, A = Status, Action
 
@@ -529,8 +530,7 @@ class World:
 
     async def final_checks(self) -> None:
         db = self.services.db
-        assert (await db.fetchone("PRAGMA integrity_check"))[0] == "ok"
-        assert (await db.fetchone("PRAGMA foreign_key_check")) is None
+        assert await integrity_problems(db) == []
         workers = {self.uid(a) for a in ("worker", "other_worker", "officer", "supervisor", "admin")}
         for ev in await db.fetchall("SELECT action, actor_id FROM report_events"):
             if ev["action"] in {a.value for a in WORKER_ACTIONS}:

@@ -30,6 +30,8 @@ from bot.texts import t
 from tests.chat import ChatUser, button, buttons
 from tests.reporting import bind, grid_at, jpeg
 
+pytestmark = pytest.mark.sqlite_only("fills SQLite's pages, makes its file read-only (PRAGMAs of SQLite)")
+
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 STORAGE_TEXT = t("zh-CN", "error.storage")
 WORDS = "楼道里堆满了纸箱和电动车，消防通道完全堵死，晚上还有人在这里飞线充电，非常危险，请尽快处理。" * 5
