@@ -208,6 +208,9 @@ class Connection:
                 raise _translate(exc, raw) from exc
 
 
+# Statement text → the server's parameter types, one prepare per statement per process (same schema everywhere).
+_TYPES: dict[str, tuple[str, ...]] = {}
+
 _current: contextvars.ContextVar[Connection | None] = contextvars.ContextVar("rider_pg_transaction", default=None)
 
 
@@ -222,7 +225,6 @@ class PostgresDatabase(Database):
         self._pool: asyncpg.Pool | None = None
         self._write_lock = asyncio.Lock()
         self._min_size, self._max_size = min_size, max_size
-        self._types: dict[str, tuple[str, ...]] = {}
         self._id_tables: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
@@ -306,6 +308,7 @@ class PostgresDatabase(Database):
                             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
                         )
                     current = version
+                    _TYPES.clear()  # the schema changed under cached statements
             except Exception as exc:
                 raise _translate(exc) from exc
             finally:
@@ -316,7 +319,6 @@ class PostgresDatabase(Database):
                 " AND column_name = 'id' AND is_identity = 'YES'"
             )
             self._id_tables = frozenset(r[0] for r in rows)
-            self._types.clear()  # the schema may have changed under cached statements
         return current
 
     async def schema_version(self) -> int:
@@ -368,11 +370,11 @@ class PostgresDatabase(Database):
     # ---------------------------------------------------------------------------------------------- internals
 
     async def _param_types(self, raw: asyncpg.Connection, pg_sql: str) -> tuple[str, ...]:
-        types = self._types.get(pg_sql)
+        types = _TYPES.get(pg_sql)
         if types is None:
             statement = await raw.prepare(pg_sql)
             types = tuple(t.name for t in statement.get_parameters())
-            self._types[pg_sql] = types
+            _TYPES[pg_sql] = types
         return types
 
     async def _run(self, raw: asyncpg.Connection, sql: str, params: tuple[Any, ...]) -> Cursor:
