@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot.reports.categories import CATEGORY_BY_TOKEN
 
-PREFIXES = ("rd:", "rw:", "rt:", "rc:", "ro:", "rq:", "rm:")
+PREFIXES = ("rd:", "rw:", "rt:", "rc:", "ro:", "rq:", "rm:", "rh:", "rs:", "ri:")
 _ID = r"(\d{1,9})"
 # re.ASCII: `\d` is 0-9 only (not '١٢٣' or '１２'); parse() uses fullmatch, so `$` never admits a trailing newline.
 _PATTERNS = {
@@ -23,6 +23,8 @@ _PATTERNS = {
     "rate": re.compile(rf"^rc:{_ID}:([1-5])$", re.ASCII),
     "reopen": re.compile(rf"^ro:{_ID}$", re.ASCII),
     "queue": re.compile(rf"^rq:{_ID}$", re.ASCII),
+    # the rider's loop: h = 👍 我也遇到 (a hazard), s = 🔁 重新上报 (a rejected report), i = its timeline
+    "rider": re.compile(rf"^r([hsi]):{_ID}$", re.ASCII),
     # moderation: f = reject as a false report (report, version), b = ban (user, days), n = dismiss (user)
     "moderation": re.compile(rf"^rm:(?:(f):{_ID}:(\d{{1,6}})|(b):{_ID}:(\d{{1,4}})|(n):{_ID})$", re.ASCII),
 }
@@ -74,7 +76,36 @@ class ModerationAction:
     arg: int = 0
 
 
-Payload = DraftAction | WorkAction | TargetChoice | Rate | Reopen | ShowReport | ModerationAction
+@dataclass(frozen=True)
+class MeToo:
+    report_id: int
+
+
+@dataclass(frozen=True)
+class Resubmit:
+    report_id: int
+
+
+@dataclass(frozen=True)
+class Timeline:
+    report_id: int
+
+
+RiderAction = MeToo | Resubmit | Timeline
+Payload = DraftAction | WorkAction | TargetChoice | Rate | Reopen | ShowReport | ModerationAction | RiderAction
+_RIDER = {"h": MeToo, "s": Resubmit, "i": Timeline}
+
+
+def me_too(report_id: int) -> str:
+    return f"rh:{report_id}"
+
+
+def resubmit(report_id: int) -> str:
+    return f"rs:{report_id}"
+
+
+def timeline(report_id: int) -> str:
+    return f"ri:{report_id}"
 
 
 def is_report_payload(data: str | None) -> bool:
@@ -144,6 +175,8 @@ def parse(data: str | None) -> Payload | None:
         return Reopen(int(m.group(1)))
     if m := _PATTERNS["queue"].fullmatch(data):
         return ShowReport(int(m.group(1)))
+    if m := _PATTERNS["rider"].fullmatch(data):
+        return _RIDER[m.group(1)](int(m.group(2)))
     if m := _PATTERNS["moderation"].fullmatch(data):
         if m.group(1):
             return ModerationAction("false", int(m.group(2)), int(m.group(3)))

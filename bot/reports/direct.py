@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.outbox import messages as out
+from bot.reports import actions
 from bot.reports import notices as n
 from bot.reports.common import MAX_PHOTOS, MAX_WORDS, Reply, StaleReport, _reload, store_followers
 from bot.reports.model import Report
@@ -114,9 +115,15 @@ class DirectActionsMixin:
                     updated = await _reload(conn, report.id)
                     if false_report:  # counts towards the reporter's rejection streak (moderation.py)
                         await self.moderation.false_report(conn, user, updated, now)
+
+                    def again(lang: str) -> out.Buttons | None:  # 🔁 重新上报, unless it was a false report
+                        if false_report:
+                            return None
+                        return [[out.button(t(lang, "ux.resubmit_btn"), actions.resubmit(updated.id))]]
+
                     await self.tell_followers(
                         conn, updated, "rejected",
-                        lambda lang: [out.text(t(lang, "notify.rejected", ref=updated.ref, note=note))],
+                        lambda lang: [out.text(t(lang, "notify.rejected", ref=updated.ref, note=note), again(lang))],
                     )  # fmt: skip
                 if clear_dialog:
                     await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))

@@ -30,6 +30,7 @@ from bot.reports.drafting import DraftingMixin
 from bot.reports.model import Report
 from bot.reports.moderation import Moderation
 from bot.reports.questions import Outcome, Questionnaire
+from bot.reports.rider_loop import RiderLoopMixin
 from bot.reports.routing import Assignment
 from bot.reports.states import OPEN, Action, Status, advance
 from bot.reports.workflow import WorkflowMixin
@@ -46,7 +47,7 @@ __all__ = ["Reply", "ReportPolicy", "ReportService", "StaleReport"]
 log = logging.getLogger(__name__)
 
 
-class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixin):
+class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixin, RiderLoopMixin):
     """One object per process that every door calls: drafting (drafting.py), the worker's loop and the rider's
     verdict (workflow.py), the same actions as single steps (direct.py), and here the state they share,
     assignment, announcements and the lists."""
@@ -228,7 +229,7 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
     async def card_for(self, user: User, report: Report, head: str = "") -> list[out.Message]:
         """The card a worker holds: where, what, the time left for the next step and every next action."""
         where = (await self.where_for_workers(report))(user.lang)
-        followers = len(await store.followers(self.db, report.id))
+        followers = await self.confirmations(report.id)  # reporters, merged duplicates and 👍 我也遇到
         answers = self.questions.lines(user.lang, report.category, await answer_store.answers_of(self.db, report.id))
         now = self._now()
         accept_minutes, resolve_minutes, _ = await store.category_limits(self.db.conn, report.category)
@@ -276,14 +277,11 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
         return Reply([out.text(done.text(user.lang))], alert=done.text(user.lang)[:190], retire=done.ok)
 
     async def my_reports(self, user: User) -> Reply:
-        lang = user.lang
-        reports = await store.reports_followed_by(self.db, user.id)
-        if not reports:
-            return Reply([out.text(t(lang, "my.empty"))])
-        lines = [t(lang, "my.header")]
-        for r in reports:
-            lines.append(
-                t(lang, "my.line", ref=r.ref, category=n.category_text(lang, r.category),
-                  status=n.status_text(lang, r.status), date=r.created_at[:10])
-            )  # fmt: skip
-        return Reply([out.text("\n".join(lines))])
+        return await self.my_reports_list(user)  # with a 🕒 timeline button per report (rider_loop.py)
+
+    async def rider_button(self, user: User, payload: actions.MeToo | actions.Resubmit | actions.Timeline) -> Reply:
+        if isinstance(payload, actions.MeToo):
+            return await self.me_too(user, payload)
+        if isinstance(payload, actions.Resubmit):
+            return await self.resubmit(user, payload)
+        return await self.timeline(user, payload)

@@ -42,9 +42,17 @@ async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     answer = w.services.finder.nearest(location.latitude, location.longitude)
     text = nearest_text(w.lang, answer)
+    markup = nearest_keyboard(w.lang, answer)
+    if answer.hits:  # open public hazards within 300 m, one line each, with 👍 我也遇到
+        lines, hazard_buttons = await w.services.reports.hazard_lines(w.user, location.latitude, location.longitude)
+        if lines:
+            text += "\n" + "\n".join(lines)
+            extra = render.inline_markup(hazard_buttons)
+            rows = [*(markup.inline_keyboard if markup else ()), *(extra.inline_keyboard if extra else ())]
+            markup = InlineKeyboardMarkup(rows)
     if location.live_period:
         text += "\n" + t(w.lang, "nearest.live")
-    sent = await message.reply_text(text, reply_markup=nearest_keyboard(w.lang, answer))
+    sent = await message.reply_text(text, reply_markup=markup)
     if location.live_period:
         context.user_data["live"] = (
             sent.message_id,

@@ -114,6 +114,8 @@ async def on_report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         reply = await reports.reopen(w.user, payload)
     elif isinstance(payload, actions.ModerationAction):
         reply = await reports.on_moderation_button(w.user, payload)
+    elif isinstance(payload, actions.MeToo | actions.Resubmit | actions.Timeline):
+        reply = await reports.rider_button(w.user, payload)
     else:
         reply = await reports.show(w.user, payload)
     await send_reply(update, context, w, reply)

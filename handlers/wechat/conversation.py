@@ -267,6 +267,8 @@ class Conversation:
             reply = await reports.reopen(user, payload)
         elif isinstance(payload, actions.ModerationAction):
             reply = await reports.on_moderation_button(user, payload)
+        elif isinstance(payload, actions.MeToo | actions.Resubmit | actions.Timeline):
+            reply = await reports.rider_button(user, payload)
         else:
             reply = await reports.show(user, payload)
         return reply_messages(reply)
