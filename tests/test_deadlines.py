@@ -100,6 +100,7 @@ async def test_breach_escalates_up_the_chain_then_resolution(
     await runtime.services.outbox.wait_idle()
     fire = team["fire"]
     card = next(m for m in runtime.standin.bot_messages(fire.user_id) if "photo" in m and "接单" in str(m))
+    assert "🚨 由 蝶梦社区第2网格 网格员 接单超时" in card["caption"], "the department is told from whom and why"
     _, [accepted] = await fire.tap(card, "接单")
     assert "已接单" in accepted["text"]
     status = await runtime.services.db.fetchone("SELECT status FROM reports WHERE id = ?", (report_id,))

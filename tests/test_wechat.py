@@ -493,3 +493,15 @@ def test_settings_from_the_environment() -> None:
     assert {settings.redacted()[k] for k in ("wechat_token", "wechat_aes_key", "wechat_secret")} == {"***"}
     with pytest.raises(ConfigError):
         load_settings(env={**env, "RIDER_WECHAT_AES_KEY": "too-short"})
+
+
+async def test_what_riders_type_on_wechat_too(runtime: Runtime, wang: WeChatRider) -> None:
+    [hello] = await wang.say("你好")
+    assert "我是骑手助手" in text_of(hello)
+    [need] = await wang.say("附近有厕所吗")
+    assert text_of(need) == t("zh-CN", "wechat.need_location")
+    await wang.location_gcj(*wgs84_to_gcj02(*HERE))
+    [toilets] = await wang.say("附近有厕所吗")
+    assert "筛选：🚻卫生间" in text_of(toilets)
+    [city] = await wang.say("Xuzhou")
+    assert text_of(city).startswith("🏙 徐州")

@@ -162,3 +162,19 @@ async def test_command_menus_fit_the_person_and_language(runtime: Runtime, team:
     await runtime.start(poll_timeout=1)
     worker_menu = [c.command for c in await runtime.application.bot.get_my_commands(scope=BotCommandScopeChat(2001))]
     assert "queue" in worker_menu
+
+
+async def test_an_unassigned_transfer_reaches_the_supervisor_with_its_origin(
+    runtime: Runtime, team: dict[str, ChatUser]
+) -> None:
+    worker, community = team["worker"], team["community"]
+    worker.seen = runtime.standin.last_seq(worker.user_id)
+    community.seen = runtime.standin.last_seq(community.user_id)
+    ref = await report(team["rider"])
+    card, _ = await new_messages(runtime, worker, 2)
+    _, [targets] = await worker.tap(card, "转派")
+    _, _ask = await worker.tap(targets, "蝶梦社区第3网格")  # no worker bound there: its community supervisor
+    await worker.send("在隔壁网格")
+    arrived, _ = await new_messages(runtime, community, 2)
+    assert ref in arrived["caption"] and "由 蝶梦社区第2网格 网格员 转派：在隔壁网格" in arrived["caption"]
+    assert any("接单" in b["text"] for b in buttons(arrived))

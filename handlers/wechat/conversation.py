@@ -26,6 +26,7 @@ from bot.reports import actions
 from bot.reports.service import Reply
 from bot.services.container import Services
 from bot.services.finder import SCOPES
+from bot.services.intents import understand
 from bot.store.users import User
 from bot.texts import LANGS, all_labels, t
 from handlers.wechat.api import MediaTooBig, WeChatApi, WeChatApiError
@@ -163,9 +164,21 @@ class Conversation:
         pending = await services.stations.on_text(user, text) or await services.reports.on_text(user, text)
         if pending is not None:  # an answer the core asked for (a report's words, a worker's reason)
             return reply_messages(pending)
-        answer = await services.finder.search(text)
+        intent = understand(text)
+        if intent is not None and intent.kind == "amenity":  # "充电", "附近有厕所吗": the filter around the rider
+            return self.nearest_from_last(user, "stations", "+".join(intent.amenities[:3]))
+        if intent is not None:  # 你好 / 谢谢
+            return [out.text(t(lang, "ux.hello" if intent.kind == "greeting" else "ux.thanks"))]
+        near = (user.last_lat, user.last_lon) if user.last_lat is not None and user.last_lon is not None else None
+        answer = await services.finder.search(text, near=near)
         if answer.status == "too_long":
             return [out.text(t(lang, "search.too_long", max=MAX_QUERY))]
+        if answer.status == "city" and answer.geocoded:
+            city, lat, lon = answer.geocoded
+            await services.users.remember_location(user, lat, lon)
+            nearest = services.finder.nearest(lat, lon)
+            head = t(lang, "ux.city_head", city=city, scope=scope_text(lang, nearest.scope))
+            return [out.text(head + "\n" + self._nearest_body(lang, nearest).split("\n", 1)[-1])]
         if answer.status == "unique":
             return [self.place_card(lang, answer.matches[0].id)]
         if answer.status == "choose":
@@ -293,11 +306,15 @@ class Conversation:
             text += "\n" + t(lang, "wechat.nearest_hint")
         return text
 
-    def nearest_from_last(self, user: User, scope: str) -> list[Message]:
+    def nearest_from_last(self, user: User, scope: str, amenity: str | None = None) -> list[Message]:
         if user.last_lat is None or user.last_lon is None:
             return [out.text(t(user.lang, "wechat.need_location"))]
-        answer = self.services.finder.nearest(user.last_lat, user.last_lon, scope=scope)
-        return [out.text(self._nearest_body(user.lang, answer))]
+        answer = self.services.finder.nearest(user.last_lat, user.last_lon, scope=scope, amenity=amenity)
+        body = self._nearest_body(user.lang, answer)
+        stale = self.services.reports.stale_location(user) if self.services.reports.stale_location else None
+        # WeChat has no "use this location" button of ours: say where and when it was above the list, so an old
+        # location is never reused silently, and sending a fresh one is one tap on "+" → 位置.
+        return [out.text(stale + "\n\n" + body if stale else body)]
 
     async def on_location(self, user: User, x: str, y: str) -> list[Message]:
         """A location message: Location_X is the latitude, Location_Y the longitude, both GCJ-02 (Tencent maps).
@@ -317,7 +334,10 @@ class Conversation:
         drafting = await services.reports.on_location(user, lat, lon)
         if drafting is not None:  # the place of a report being written, not a search
             return reply_messages(drafting)
-        return [out.text(self._nearest_body(user.lang, services.finder.nearest(lat, lon)))]
+        answer = services.finder.nearest(lat, lon)
+        body = self._nearest_body(user.lang, answer)
+        lines, hazard_buttons = await services.reports.hazard_lines(user, lat, lon) if answer.hits else ([], [])
+        return [out.text("\n".join([body, *lines]), hazard_buttons or None)]
 
     # ------------------------------------------------------------------ images (随手拍)
 
