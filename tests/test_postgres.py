@@ -40,6 +40,9 @@ def test_rowid_scalar_max_and_returning() -> None:
         "SELECT GREATEST(a, COALESCE(b, '')), MAX(c), LEAST(d, 1) FROM t"
     )
     assert dialect.query("SELECT 'MAX(a, b)'") == "SELECT 'MAX(a, b)'"
+    assert dialect.query("SELECT json_group_object(k, v), json_group_array(k) FROM t") == (
+        "SELECT json_object_agg(k, v), json_agg(k) FROM t"
+    )
     assert dialect.query("UPDATE t SET a = ? WHERE id = ?", "1") == "UPDATE t SET a = $1 WHERE id = $2 RETURNING 1"
     assert dialect.query("INSERT INTO t (a) VALUES (?) ON CONFLICT DO NOTHING", "id") == (
         "INSERT INTO t (a) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id"

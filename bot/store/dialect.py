@@ -5,6 +5,8 @@ backend runs it through `query()` (and migrations through `ddl()`), which rewrit
 
 - placeholders `?` → `$1, $2, …` (not inside quotes or comments);
 - `rowid` (only used as an insertion-order tie-breaker) → `ctid`;
+- the JSON aggregates `json_group_object` / `json_group_array` → `json_object_agg` / `json_agg` (JSON text either
+  way; over no rows PostgreSQL gives NULL where SQLite gives '{}' / '[]');
 - the two-argument scalar `MAX(a, b)` / `MIN(a, b)` → `GREATEST` / `LEAST` (one-argument aggregates stay);
 - DML gets a `RETURNING` clause so the row count and the new row's id come back in the same round trip;
 - in DDL: `INTEGER PRIMARY KEY` → an identity column, `INTEGER` → `BIGINT`, `REAL` → `DOUBLE PRECISION`, `TEXT`
@@ -111,6 +113,8 @@ def query(sql: str, returning: str | None = None) -> str:
 
         text = re.sub(r"\?", number, text)
         text = re.sub(r"\browid\b", "ctid", text, flags=re.IGNORECASE)
+        text = re.sub(r"\bjson_group_object\s*\(", "json_object_agg(", text, flags=re.IGNORECASE)
+        text = re.sub(r"\bjson_group_array\s*\(", "json_agg(", text, flags=re.IGNORECASE)
         out.append(text)
     translated = "".join(out).strip().rstrip(";")
     if returning and dml_kind(translated) and not has_returning(translated):
