@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,17 +36,11 @@ def _run_async(factory: Callable[[], Any]) -> None:
         raise errors[0]
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def pytest_configure(config: pytest.Config) -> None:
     global _cluster
     config.addinivalue_line("markers", "sqlite_only(reason): tests SQLite itself (its file, PRAGMAs); not run on PG")
     if pgcluster.backend() != "postgresql" or os.environ.get(pgcluster.ENV_URL):
         return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _interrupt)  # a terminated run still stops its cluster (unconfigure)
     _cluster = pgcluster.Cluster().start()
     url = _cluster.server_url
     pgcluster.wait_ready(url)

@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -55,6 +56,7 @@ class Cluster:
         self.port = _free_port()
         self.as_postgres = os.geteuid() == 0
         self.superuser = "postgres" if self.as_postgres else pwd.getpwuid(os.geteuid()).pw_name
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def server_url(self) -> str:
@@ -81,9 +83,24 @@ class Cluster:
             " -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB"
         )
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start")
+        self._watchdog = self._watch(os.getpid())
         return self
 
+    def _watch(self, pid: int) -> subprocess.Popen[bytes]:
+        """A shell that stops the cluster and removes it if this process dies without doing so (kill -9)."""
+        stop = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
+        if self.as_postgres:
+            stop = ["runuser", "-u", "postgres", "--", *stop]
+        script = (
+            f"while kill -0 {pid} 2>/dev/null; do sleep 2; done; {shlex.join(stop)} >/dev/null 2>&1;"
+            f" rm -rf {shlex.quote(str(self.root))}"
+        )
+        return subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL)
+
     def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
         with contextlib.suppress(Exception):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
@@ -101,7 +118,7 @@ async def create_database(server_url: str, name: str) -> None:
         if not exists:
             # Another process (a CLI subprocess) may make it first.
             with contextlib.suppress(asyncpg.DuplicateDatabaseError):
-                await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
+                await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE} STRATEGY FILE_COPY')
     finally:
         await conn.close()
 
