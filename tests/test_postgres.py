@@ -4,6 +4,7 @@ scripts/test's second pass; these run in both passes against a throw-away cluste
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -259,3 +260,20 @@ async def test_a_lost_server_is_a_storage_error(pg_server: str, tmp_path: Path) 
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_a_task_started_inside_a_transaction_reads_committed_data_after_it(pg_url: str) -> None:
+    async with Database(pg_url) as db:
+        release = asyncio.Event()
+
+        async def later() -> int:
+            await release.wait()
+            return (await db.fetchone("SELECT COUNT(*) FROM join_attempts"))[0]
+
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO join_attempts (user_id, at) VALUES (1, 'x')")
+            task = asyncio.create_task(later())  # inherits the transaction's context
+        release.set()
+        assert await task == 1
+        await conn.execute("INSERT INTO join_attempts (user_id, at) VALUES (2, 'x')")  # autocommit, as on SQLite
+        assert (await db.fetchone("SELECT COUNT(*) FROM join_attempts"))[0] == 2

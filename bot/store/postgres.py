@@ -240,10 +240,14 @@ class PostgresDatabase(Database):
             raise RuntimeError("Database is not open")
         return self._pool
 
+    def _in_transaction(self) -> Connection | None:
+        current = _current.get()
+        return current if current is not None and current._db is self and current._raw is not None else None
+
     @property
     def conn(self) -> Connection:  # type: ignore[override]
-        current = _current.get()
-        if current is not None and current._db is self:
+        current = self._in_transaction()
+        if current is not None:
             return current
         return Connection(self, None)
 
@@ -351,6 +355,9 @@ class PostgresDatabase(Database):
                     raise _translate(exc, raw) from exc
             finally:
                 _current.reset(token)
+                # A task started inside the transaction inherited `_current`; after it, that connection goes back
+                # to the pool, and statements through `conn` run on their own (autocommit), as on SQLite.
+                conn._raw = None
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any:
         rows = await self.fetchall(sql, params)
@@ -361,8 +368,8 @@ class PostgresDatabase(Database):
 
     async def write(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One statement on its own (autocommit), through the same writer lock as transactions."""
-        current = _current.get()
-        if current is not None and current._db is self:
+        current = self._in_transaction()
+        if current is not None:
             return (await current._execute(sql, tuple(params))).rowcount
         async with self._write_lock:
             return (await Connection(self, None)._execute(sql, tuple(params))).rowcount
