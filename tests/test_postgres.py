@@ -4,6 +4,7 @@ scripts/test's second pass; these run in both passes against a throw-away cluste
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 import os
@@ -277,3 +278,17 @@ async def test_a_task_started_inside_a_transaction_reads_committed_data_after_it
         assert await task == 1
         await conn.execute("INSERT INTO join_attempts (user_id, at) VALUES (2, 'x')")  # autocommit, as on SQLite
         assert (await db.fetchone("SELECT COUNT(*) FROM join_attempts"))[0] == 2
+
+
+def test_only_the_store_imports_a_database_driver() -> None:
+    drivers = {"aiosqlite", "asyncpg", "sqlite3", "psycopg", "psycopg_pool"}
+    for path in sorted([*(REPO / "bot").rglob("*.py"), *(REPO / "handlers").rglob("*.py")]):
+        if path.is_relative_to(REPO / "bot" / "store"):
+            continue
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+        assert not found & drivers, f"{path.relative_to(REPO)} imports {found & drivers}: use bot.store's API"

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import aiosqlite
-
 from bot.keepers import actions
 from bot.keepers.common import FLAG_DIALOG, MAX_NOTE, Deps, recipient
 from bot.media.photos import PhotoRejected, PhotoStore
@@ -21,6 +19,7 @@ from bot.points.service import POINTS_CORRECTION
 from bot.reports.common import Reply
 from bot.store import keepers as store
 from bot.store import points as ledger
+from bot.store.db import Connection
 from bot.store.users import User
 from bot.texts import t
 
@@ -103,7 +102,7 @@ class CorrectionService:
         return Reply([out.text(t(lang, "flag.thanks", name=place.name))], retire=True)
 
     async def _tell_keepers(
-        self, conn: aiosqlite.Connection, place: Place, flag_id: int, reason: str, note: str, photo: str
+        self, conn: Connection, place: Place, flag_id: int, reason: str, note: str, photo: str
     ) -> None:
         keepers = await self.deps.roles.users_with("keeper", place.id)
         to = keepers or await self.deps.roles.users_with("admin", "")

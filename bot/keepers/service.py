@@ -10,8 +10,6 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.keepers import actions
 from bot.keepers.common import MAX_NOTE, NOTE_DIALOG, PHOTO_DIALOG, Deps
 from bot.media.photos import PhotoRejected, PhotoStore
@@ -23,10 +21,11 @@ from bot.places.vocab import amenity_term
 from bot.presenters.places import place_text
 from bot.reports.common import Reply
 from bot.store import keepers as store
+from bot.store.db import Connection
 from bot.store.users import User
 from bot.texts import all_labels, t
 
-Writer = Callable[[aiosqlite.Connection], Awaitable[None]]
+Writer = Callable[[Connection], Awaitable[None]]
 _UNTIL = re.compile(r"^(?:至|到|until\s*)?(\d{1,2})[:：](\d{2})\s*(?:恢复|前|止)?$", re.IGNORECASE)
 _PHONE = re.compile(r"^[0-9+\-() ]{5,20}$")
 _STATUS_WORDS = {
@@ -133,7 +132,7 @@ class KeeperService:
         until_stamp = until.astimezone(self.deps.tz).isoformat(timespec="minutes") if until else None
         stamp = self.deps.stamp()
 
-        async def write(conn: aiosqlite.Connection) -> None:
+        async def write(conn: Connection) -> None:
             await store.set_live(conn, place_id, stamp, user.id, status=status, note=note, until=until_stamp)
 
         await self._change(user, place_id, "status", f"{status} {until_stamp or ''} {note}".strip(), write)
@@ -164,7 +163,7 @@ class KeeperService:
             return Reply([out.text(t(user.lang, "keeper.usage_hours"))])
         stamp = self.deps.stamp()
 
-        async def write(conn: aiosqlite.Connection) -> None:
+        async def write(conn: Connection) -> None:
             await store.set_place_column(conn, place_id, "hours", hours)
             await store.set_live(conn, place_id, stamp, user.id)
 
@@ -183,7 +182,7 @@ class KeeperService:
         value = ";".join(sorted({term.token for _, term in terms if term is not None}))
         stamp = self.deps.stamp()
 
-        async def write(conn: aiosqlite.Connection) -> None:
+        async def write(conn: Connection) -> None:
             await store.set_place_column(conn, place_id, "amenities", value)
             await store.set_live(conn, place_id, stamp, user.id)
 
@@ -199,7 +198,7 @@ class KeeperService:
             return Reply([out.text(t(user.lang, "keeper.bad_phone", text=phone[:30]))])
         stamp = self.deps.stamp()
 
-        async def write(conn: aiosqlite.Connection) -> None:
+        async def write(conn: Connection) -> None:
             await store.set_place_column(conn, place_id, "phone", phone)
             await store.set_live(conn, place_id, stamp, user.id)
 
@@ -269,7 +268,7 @@ class KeeperService:
             return Reply([out.text(t(user.lang, "keeper.bad_photo"))])
         stamp = self.deps.stamp()
 
-        async def write(conn: aiosqlite.Connection) -> None:
+        async def write(conn: Connection) -> None:
             await store.set_live(conn, place_id, stamp, user.id, photo=stored.sha256)
 
         await self._change(user, place_id, "photo", stored.sha256, write)

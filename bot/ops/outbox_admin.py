@@ -16,10 +16,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import aiosqlite
-
 from bot.outbox.store import stamp
-from bot.store.db import Database
+from bot.store.db import Connection, Database, Row
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ def whoami() -> str:
         return "unknown"
 
 
-def _entry(row: aiosqlite.Row) -> OutboxEntry:
+def _entry(row: Row) -> OutboxEntry:
     return OutboxEntry(
         row["id"], row["status"], row["channel"], row["address"], row["attempts"], row["next_at"],
         row["created_at"], row["idem_key"], row["last_error"],
@@ -64,7 +62,7 @@ async def list_rows(db: Database, *, dead_only: bool = False, limit: int = 100) 
     return [_entry(r) for r in rows]
 
 
-async def _audit(conn: aiosqlite.Connection, row: aiosqlite.Row, action: str, actor: str, note: str) -> int:
+async def _audit(conn: Connection, row: Row, action: str, actor: str, note: str) -> int:
     cursor = await conn.execute(
         "INSERT INTO outbox_audit (at, outbox_id, action, actor, from_status, note) VALUES (?, ?, ?, ?, ?, ?)",
         (stamp(datetime.now(UTC)), row["id"], action, actor, row["status"], note),

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.outbox.messages import Message
+from bot.store.db import Connection
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def stamp(when: datetime) -> str:
 
 
 async def enqueue(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     idem_key: str,
     to: Recipient,
     payload: Message,

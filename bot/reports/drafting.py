@@ -8,8 +8,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.geo.coords import out_of_china
 from bot.media.photos import PhotoRejected
 from bot.outbox import messages as out
@@ -25,6 +23,7 @@ from bot.reports.states import OPEN, Action, Status, advance
 from bot.store import answers as answer_store
 from bot.store import dialogs
 from bot.store import reports as store
+from bot.store.db import Connection
 from bot.store.users import User
 from bot.texts import all_labels, t
 
@@ -331,7 +330,7 @@ class DraftingMixin:
         *,
         per_hour: int | None = None,
         answers: dict[str, str] | None = None,
-        in_transaction: Callable[[aiosqlite.Connection, Report], Any] | None = None,  # awaited
+        in_transaction: Callable[[Connection, Report], Any] | None = None,  # awaited
     ) -> Report | None:
         """A complete report from a machine client (the Open311 door): the same commit, routing and outbox as
         `_submit`, without a draft, photos or the duplicate offer. The client is the reporter but not a follower
@@ -410,7 +409,7 @@ class DraftingMixin:
         self.wake_outbox()
         return Reply([out.text(t(user.lang, "report.merged", ref=target.ref), keyboard="main")], retire=True)
 
-    async def _forward_joined(self, conn: aiosqlite.Connection, target: Report, own: int, photos: list[str]) -> None:
+    async def _forward_joined(self, conn: Connection, target: Report, own: int, photos: list[str]) -> None:
         """A merged duplicate's photos reach whoever holds the report now: new evidence (another angle, a
         worse state) is why a second rider bothered to report it."""
         if not photos:

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import Clock
 from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue
@@ -31,7 +29,7 @@ from bot.reports.model import Report, parse_ref, ref_of
 from bot.reports.routing import chain, recipients
 from bot.store import moderation as store
 from bot.store import reports as report_store
-from bot.store.db import Database
+from bot.store.db import Connection, Database
 from bot.store.users import User
 from bot.texts import t
 
@@ -193,9 +191,7 @@ class Moderation:
         self.wake_outbox()
         return Done("ok_hide_photo", {"ref": report.ref, "seq": seq})
 
-    async def _withdraw(
-        self, conn: aiosqlite.Connection, report: Report, sent: dict[str, Any], key: str, *, whole: bool
-    ) -> None:
+    async def _withdraw(self, conn: Connection, report: Report, sent: dict[str, Any], key: str, *, whole: bool) -> None:
         """Take back one forwarded message: on Telegram edit the card (or delete a photo or pin); elsewhere,
         where messages cannot be edited, say it in a short text instead (once, for the card)."""
         lang = await self._lang(conn, sent["user_id"])
@@ -221,7 +217,7 @@ class Moderation:
             text = (payload.get("caption") or payload.get("text") or "") + "\n" + notice
             await enqueue(conn, key + ":card", to, out.text(text, payload.get("buttons")))
 
-    async def _lang(self, conn: aiosqlite.Connection, user_id: int | None) -> str:
+    async def _lang(self, conn: Connection, user_id: int | None) -> str:
         if user_id is None:
             return "zh-CN"
         row = await (await conn.execute("SELECT lang FROM users WHERE id = ?", (user_id,))).fetchone()
@@ -229,7 +225,7 @@ class Moderation:
 
     # ------------------------------------------------------------------ the rejection streak
 
-    async def false_report(self, conn: aiosqlite.Connection, actor: User, report: Report, now: str) -> None:
+    async def false_report(self, conn: Connection, actor: User, report: Report, now: str) -> None:
         """Inside the reject transaction: count the reporter's reports rejected as false; at the streak, put a
         one-tap ban in front of the admins (once per streak) — the decision stays theirs."""
         await store.log(conn, at=now, actor_id=actor.id, action="false_report", user_id=report.reporter_id,

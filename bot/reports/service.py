@@ -13,8 +13,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import Clock
 from bot.media.photos import PhotoStore
 from bot.outbox import messages as out
@@ -38,7 +36,7 @@ from bot.services.finder import FinderService
 from bot.store import answers as answer_store
 from bot.store import reports as store
 from bot.store import users as user_store
-from bot.store.db import Database
+from bot.store.db import Connection, Database
 from bot.store.users import User
 from bot.texts import t
 
@@ -102,7 +100,7 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
 
     async def assign_to(
         self,
-        conn: aiosqlite.Connection,
+        conn: Connection,
         report_id: int,
         version: int,
         status: str,
@@ -149,7 +147,7 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
 
     async def announce(
         self,
-        conn: aiosqlite.Connection,
+        conn: Connection,
         report: Report,
         people: list[Recipient],
         photos: list[str],
@@ -209,7 +207,7 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
 
     async def tell_followers(
         self,
-        conn: aiosqlite.Connection,
+        conn: Connection,
         report: Report,
         key: str,
         build: Callable[[str], list[out.Message]],

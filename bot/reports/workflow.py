@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiosqlite
-
 from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue
 from bot.reports import actions
@@ -29,6 +27,7 @@ from bot.reports.routing import chain
 from bot.reports.states import Action, InvalidTransition, advance
 from bot.store import dialogs
 from bot.store import reports as store
+from bot.store.db import Connection
 from bot.store.users import User
 from bot.texts import t
 
@@ -180,7 +179,7 @@ class WorkflowMixin:
         card = await self.card_for(user, updated, head=t(user.lang, "work.accepted", ref=report.ref))
         return Reply(card, alert=n.status_text(user.lang, new_status), rebutton=card[0].get("buttons"))
 
-    async def _award_points(self, conn: aiosqlite.Connection, report: Report, now: str) -> None:
+    async def _award_points(self, conn: Connection, report: Report, now: str) -> None:
         """A report a worker accepts is a valid one: its reporter (and those who joined it) earn points, once."""
         for user_id in await store_followers(conn, report.id):
             points, reason = (POINTS_VALID, "valid_report") if user_id == report.reporter_id else (

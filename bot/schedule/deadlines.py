@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot import metrics
 from bot.clock import Clock
 from bot.keepers.stale import digest_line as stale_digest_line
@@ -34,7 +32,7 @@ from bot.reports.states import Action, Status, advance
 from bot.schedule.quiet import QuietHours
 from bot.schedule.stats import ReportStats, collect_stats, day_counts, digest_text, summary_values
 from bot.store import reports as store
-from bot.store.db import Database
+from bot.store.db import Connection, Database
 from bot.texts import t
 
 log = logging.getLogger(__name__)
@@ -177,7 +175,7 @@ class DeadlineWatcher:
     # ------------------------------------------------------------------ reminders and escalation
 
     async def _remind(
-        self, conn: aiosqlite.Connection, report: Report, phase: str, due: datetime, now: datetime, key: str
+        self, conn: Connection, report: Report, phase: str, due: datetime, now: datetime, key: str
     ) -> None:
         people = await recipients(self.roles, self._grids(), report.assignee_kind, report.assignee, report.grid_id)
         for person in people:
@@ -197,7 +195,7 @@ class DeadlineWatcher:
             )
 
     async def _escalate(
-        self, conn: aiosqlite.Connection, report: Report, phase: str, level: int, over: timedelta, now: datetime
+        self, conn: Connection, report: Report, phase: str, level: int, over: timedelta, now: datetime
     ) -> bool:
         """Up the chain: community supervisors, then the street's, then the category's department (吹哨)."""
         if level <= report.escalation_level:

@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import aiosqlite
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,6 +28,7 @@ from bot.reports.common import MAX_WORDS
 from bot.reports.model import Report, ref_of
 from bot.services.container import Services
 from bot.store import apikeys
+from bot.store.db import Connection
 from handlers.open311 import attributes, records
 from handlers.open311 import params as p
 from handlers.open311.formats import FORMATS, ApiError, error, render, render_one
@@ -331,7 +331,7 @@ async def create_request(request: Request, fmt: str) -> Response:
         raise ApiError(403, f"this client may not file requests until {banned[0]} (reason: {p.echo(banned[1], 100)})")
     issued = apikeys.new_token()
 
-    async def keep_token(conn: aiosqlite.Connection, report: Report) -> None:
+    async def keep_token(conn: Connection, report: Report) -> None:
         await apikeys.insert_token(conn, issued, report.id, key.id, report.created_at)
 
     per_hour = _per_hour(services)
