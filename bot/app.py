@@ -14,6 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.ops.backup import LiveMarker
 from bot.outbox.dispatcher import Sender
 from bot.schedule.jobs import install as install_jobs
 from bot.services.container import Services, open_services
@@ -61,6 +62,7 @@ class Runtime:
         self.standin: StandIn | None = None
         self.web: WebServer | None = None
         self.wechat: WeChatChannel | None = None
+        self.live: LiveMarker | None = None
         self.webhook: TelegramWebhook | None = None
 
     async def start(self, *, poll_timeout: int = 10) -> None:
@@ -71,6 +73,7 @@ class Runtime:
             raise
 
     async def _start(self, poll_timeout: int) -> None:
+        self.live = LiveMarker(self.settings.db_path).hold()  # `rider-bot restore` sees a running bot by this
         self.services = await open_services(self.settings, self.clock)
         settings = self.settings
         if settings.offline_demo:
@@ -150,6 +153,9 @@ class Runtime:
         if self.services is not None:
             await self.services.close()
             self.services = None
+        if self.live is not None:
+            self.live.release()
+            self.live = None
 
 
 DEMO_WORKER, DEMO_SUPERVISOR, DEMO_KEEPER = 2001, 3001, 4001  # the chat page's 网格员老李, 社区书记, 驿站站长老陈

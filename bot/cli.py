@@ -207,6 +207,26 @@ def cmd_wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _doctor(settings: Settings, lang: str) -> int:
+    """Wiring: the doctor is core, the WeChat token is fetched by the door's own client (shared token store)."""
+    from bot.ops.cli import run_doctor
+
+    if not (settings.wechat_appid and settings.wechat_secret):
+        return await run_doctor(settings, lang, None)
+    from bot.ops.doctor import token_store
+    from bot.store.db import Database
+    from handlers.wechat.api import WeChatApi
+
+    # The bot's own token store when the database is sound and current (opening it then changes nothing), so
+    # the check reuses the bot's token instead of replacing it; otherwise a throwaway one.
+    async with Database(token_store(settings.db_path)) as db:
+        api = WeChatApi(db, base=settings.wechat_api_base, appid=settings.wechat_appid, secret=settings.wechat_secret)
+        try:
+            return await run_doctor(settings, lang, api.token)
+        finally:
+            await api.close()
+
+
 def _add_csv_group(sub: Any, name: str, text: str) -> Any:
     """`NAME validate FILE` and `NAME import FILE`, with the default CRS for rows that do not say theirs."""
     group = sub.add_parser(name, help=text).add_subparsers(dest="action", required=True)
@@ -350,7 +370,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.points.cli import run as run_points
 
         return asyncio.run(run_points(args, settings, _lang(args)))
-    if args.command in {"outbox", "backup", "restore", "doctor"}:
+    if args.command == "doctor":
+        return asyncio.run(_doctor(settings, _lang(args)))
+    if args.command in {"outbox", "backup", "restore"}:
         from bot.ops.cli import run as run_ops
 
         return asyncio.run(run_ops(args, settings, _lang(args)))

@@ -6,18 +6,37 @@ bot/cli.py registers the parsers and dispatches here, so these commands live bes
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.ops import backup as bk
+from bot.ops import doctor
 from bot.ops import outbox_admin as admin
 from bot.store.db import Database
 from bot.texts import t
 
-COMMANDS = frozenset({"outbox"})
+
+async def run_doctor(settings: Settings, lang: str, wechat_token: Callable[[], Awaitable[str]] | None) -> int:
+    """Exit status 1 when any check fails, so a deploy script or a cron job can stop on it."""
+    findings = await doctor.examine(settings, lang, wechat_token=wechat_token)
+    print(doctor.table(lang, findings))
+    bad = sum(not f.ok for f in findings)
+    print(t(lang, "ops.doctor.summary_bad", bad=bad, n=len(findings)) if bad else
+          t(lang, "ops.doctor.summary_ok", n=len(findings)))  # fmt: skip
+    return 1 if bad else 0
 
 
 def add_parsers(sub: Any) -> None:
+    sub.add_parser("doctor", help="check token, webhook, database, disk, photos, clock, WeChat: ✅/❌ and what to do")
+    backup = sub.add_parser("backup", help="consistent copy of the database and photos, verified (runs live)")
+    backup.add_argument("dest", help="a new (or empty) directory")
+    restore = sub.add_parser("restore", help="put a verified backup in place (refuses a running bot's database)")
+    restore.add_argument("src", help="a directory made by rider-bot backup")
+    restore.add_argument("--force", action="store_true", help="even while a bot runs on it (in place)")
     outbox = sub.add_parser("outbox", help="dead letters: list, retry, drop (audited)")
     actions = outbox.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="messages not yet delivered (pending, sending, dead)")
@@ -33,8 +52,48 @@ def add_parsers(sub: Any) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
+    if args.command in {"backup", "restore"}:
+        return await _backup_or_restore(args, settings, lang)
     async with Database(settings.database) as db:
         return await _outbox(args, db, lang)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
+
+
+def _print_backup(lang: str, report: bk.BackupReport) -> None:
+    tables = " · ".join(f"{name} {n}" for name, n in report.tables.items() if n)
+    print(t(lang, "ops.backup.db", name=bk.DB_NAME, size=_size(report.db_bytes), schema=report.schema_version,
+            integrity=report.integrity))  # fmt: skip
+    print(t(lang, "ops.backup.tables", tables=tables))
+    print(t(lang, "ops.backup.photos", files=report.photo_files, size=_size(report.photo_bytes),
+            named=report.report_photos))  # fmt: skip
+    print(t(lang, "ops.backup.manifest", path=report.path / bk.MANIFEST))
+
+
+async def _backup_or_restore(args: argparse.Namespace, settings: Settings, lang: str) -> int:
+    photos = settings.photo_dir or settings.db_path.parent / "photos"
+    try:
+        if args.command == "backup":
+            dest = Path(args.dest)
+            report = await asyncio.to_thread(bk.backup, settings.db_path, photos, dest)
+            print(t(lang, "ops.backup.done", path=dest))
+            _print_backup(lang, report)
+            return 0
+        src = Path(args.src)
+        restored = await asyncio.to_thread(bk.restore, src, settings.db_path, photos, force=args.force)
+    except bk.BackupError as exc:
+        print(t(lang, f"ops.backup.{exc.code}", detail=exc.detail), file=sys.stderr)
+        return 1
+    print(t(lang, "ops.restore.done", path=src, target=restored.target))
+    _print_backup(lang, restored.backup)
+    if restored.previous is not None:
+        print(t(lang, "ops.restore.previous", path=restored.previous))
+    if restored.live:
+        print(t(lang, "ops.restore.live"))
+    print(t(lang, "ops.restore.photos", n=restored.photos_added))
+    return 0
 
 
 async def _outbox(args: argparse.Namespace, db: Database, lang: str) -> int:

@@ -86,12 +86,18 @@ class Database:
         if str(self.path) != ":memory:":
             prepare_database_files(self.path)  # 0600 before SQLite creates anything (WAL/SHM copy the mode)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = aiosqlite.Row
-        await self._conn.execute("PRAGMA journal_mode=WAL")
-        await self._conn.execute("PRAGMA synchronous=NORMAL")
-        await self._conn.execute("PRAGMA foreign_keys=ON")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
-        await self.migrate()
+        try:
+            self._conn.row_factory = aiosqlite.Row
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            await self._conn.execute("PRAGMA synchronous=NORMAL")
+            await self._conn.execute("PRAGMA foreign_keys=ON")
+            await self._conn.execute("PRAGMA busy_timeout=5000")
+            await self.migrate()
+        except BaseException:
+            # e.g. "file is not a database": aiosqlite's thread is not a daemon, so an unclosed connection would
+            # keep the process from ever exiting after the error was reported.
+            await self.close()
+            raise
         return self
 
     async def close(self) -> None:
