@@ -73,7 +73,8 @@ class Runtime:
             raise
 
     async def _start(self, poll_timeout: int) -> None:
-        self.live = LiveMarker(self.settings.db_path).hold()  # `rider-bot restore` sees a running bot by this
+        if not self.settings.database_url:  # `rider-bot restore` (SQLite) sees a running bot by this
+            self.live = LiveMarker(self.settings.db_path).hold()
         self.services = await open_services(self.settings, self.clock)
         settings = self.settings
         if settings.offline_demo:

@@ -219,12 +219,17 @@ async def _doctor(settings: Settings, lang: str) -> int:
 
     # The bot's own token store when the database is sound and current (opening it then changes nothing), so
     # the check reuses the bot's token instead of replacing it; otherwise a throwaway one.
-    async with Database(token_store(settings.db_path)) as db:
-        api = WeChatApi(db, base=settings.wechat_api_base, appid=settings.wechat_appid, secret=settings.wechat_secret)
-        try:
-            return await run_doctor(settings, lang, api.token)
-        finally:
-            await api.close()
+    db = Database(settings.database_url or token_store(settings.db_path))
+    try:
+        await db.open()
+    except Exception:  # PostgreSQL unreachable: the database check reports it; the token check still runs
+        db = await Database(":memory:").open()
+    api = WeChatApi(db, base=settings.wechat_api_base, appid=settings.wechat_appid, secret=settings.wechat_secret)
+    try:
+        return await run_doctor(settings, lang, api.token)
+    finally:
+        await api.close()
+        await db.close()
 
 
 def _add_csv_group(sub: Any, name: str, text: str) -> Any:

@@ -179,8 +179,9 @@ async def refresh(db: Database, report_now: datetime) -> None:
         REPORTS.labels(status).set(n)
     local = report_now.isoformat()
     row = await db.fetchone(
-        "SELECT SUM(status IN ('forwarded', 'transferred', 'reopened') AND julianday(accept_due) < julianday(?)),"
-        "       SUM(julianday(resolve_due) < julianday(?))"
+        "SELECT SUM(CASE WHEN status IN ('forwarded', 'transferred', 'reopened')"
+        "                 AND julianday(accept_due) < julianday(?) THEN 1 ELSE 0 END),"
+        "       SUM(CASE WHEN julianday(resolve_due) < julianday(?) THEN 1 ELSE 0 END)"
         " FROM reports WHERE status IN ('forwarded', 'transferred', 'reopened', 'accepted')",
         (local, local),
     )

@@ -17,12 +17,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.app import Runtime
 from bot.config import Settings
 from bot.store.db import Database
 from tests.chat import ChatUser, buttons
 from tests.reporting import bind, grid_at, jpeg
 
+pytestmark = pytest.mark.sqlite_only("SQLite's online backup API; PostgreSQL has pg_dump")
 REPO = Path(__file__).resolve().parent.parent
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 RIDERS, REPORTS_EACH = 6, 2

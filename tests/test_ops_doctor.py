@@ -21,6 +21,7 @@ from bot.standin.wechat import WeChatStandIn
 from bot.store.db import Database
 from bot.webserver import WebServer
 
+pytestmark = pytest.mark.sqlite_only("checks the SQLite file itself (quick_check, its mode, its directory)")
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "918273645:DOCTOR-check-Hs7Ty2Qm9Lw4"
 WECHAT_SECRET = "wechat-secret-Pz8Kc3Vb"

@@ -191,6 +191,7 @@ async def test_metrics_are_refused_to_other_addresses_and_proxied_requests(runti
     assert "metrics-secret-42" not in allowed.text
 
 
+@pytest.mark.sqlite_only("turns the database read-only with SQLite's PRAGMA query_only")
 async def test_readyz_names_the_failing_item(runtime: Runtime) -> None:
     assert runtime.web is not None and runtime.services is not None
     services = runtime.services

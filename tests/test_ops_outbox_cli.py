@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from bot.app import Runtime
 from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue
+from bot.store.errors import INTEGRITY_ERRORS
 
 REPO = Path(__file__).resolve().parent.parent
 BLOCKER = 5001
@@ -103,14 +103,13 @@ async def test_dead_letters_listed_retried_and_dropped_while_the_bot_runs(runtim
     code, said, _ = await cli(db_path, "outbox", "retry", "--all-dead")
     assert code == 0 and "没有失败的消息" in said
 
-    with sqlite3.connect(db_path) as conn:
-        query = "SELECT outbox_id, action, actor, from_status, note FROM outbox_audit ORDER BY id"
-        audit = conn.execute(query).fetchall()
-        assert [(a[0], a[1], a[3]) for a in audit] == [(ids[0], "retry", "dead"), (ids[1], "drop", "dead"),
-                                                      (ids[2], "retry", "dead")]  # fmt: skip
-        assert audit[0][2] == "值班员小李" and audit[1][2]  # --by, else the system user
-        assert "Forbidden" in audit[0][4]
-        kept = json.loads(audit[1][4])
-        assert kept["id"] == ids[1] and json.loads(kept["payload"])["text"] == "第2条通知"
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            conn.execute("DELETE FROM outbox_audit")
+    query = "SELECT outbox_id, action, actor, from_status, note FROM outbox_audit ORDER BY id"
+    audit = await services.db.fetchall(query)
+    assert [(a[0], a[1], a[3]) for a in audit] == [(ids[0], "retry", "dead"), (ids[1], "drop", "dead"),
+                                                  (ids[2], "retry", "dead")]  # fmt: skip
+    assert audit[0][2] == "值班员小李" and audit[1][2]  # --by, else the system user
+    assert "Forbidden" in audit[0][4]
+    kept = json.loads(audit[1][4])
+    assert kept["id"] == ids[1] and json.loads(kept["payload"])["text"] == "第2条通知"
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
+        await services.db.write("DELETE FROM outbox_audit")

@@ -73,6 +73,9 @@ def _print_backup(lang: str, report: bk.BackupReport) -> None:
 
 
 async def _backup_or_restore(args: argparse.Namespace, settings: Settings, lang: str) -> int:
+    if settings.database_url:  # SQLite's online backup API; PostgreSQL has its own tools
+        print(t(lang, "ops.backup.not_sqlite"), file=sys.stderr)
+        return 2
     photos = settings.photo_dir or settings.db_path.parent / "photos"
     try:
         if args.command == "backup":

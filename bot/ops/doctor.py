@@ -22,10 +22,12 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from bot.config import Settings
 from bot.store.db import _migrations
+from bot.store.url import redact
 from bot.texts import t
 
 MIN_FREE_BYTES = 1024**3  # 1 GiB: SQLite needs room for the WAL and for checkpoints; photos are ~100 KB each
@@ -84,7 +86,7 @@ async def _bot_api(settings: Settings, client: httpx.AsyncClient) -> _BotApi:
 def _config(lang: str, settings: Settings) -> Finding:
     shown = {
         "mode": settings.mode,
-        "db_path": str(settings.db_path),
+        "database": settings.database_name,
         "http": f"{settings.http_host}:{settings.http_port}" if settings.http_port is not None else "-",
         "telegram_token": mask(settings.telegram_token),
         "webhook_secret": mask(settings.webhook_secret),
@@ -153,6 +155,27 @@ def _database(lang: str, settings: Settings) -> Finding:
         return Finding("database", False, detail, t(lang, "ops.doctor.fix.db_readonly", path=path))
     if path.stat().st_mode & 0o077:
         return Finding("database", False, detail, t(lang, "ops.doctor.fix.private", path=path, mode="600"))
+    return Finding("database", True, detail)
+
+
+async def _postgres(lang: str, url: str) -> Finding:
+    """Connect and read the schema version, nothing more (opening it as a `Database` would migrate it)."""
+    latest = len(_migrations())
+    where = redact(url)
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+            version = (
+                int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")) if exists else 0
+            )
+        finally:
+            await conn.close()
+    except Exception as exc:  # the driver's messages may quote the URL: name the kind only
+        return Finding("database", False, f"{where}: {type(exc).__name__}", t(lang, "ops.doctor.fix.pg_unreachable"))
+    detail = t(lang, "ops.doctor.pg", url=where, version=version, latest=latest)
+    if version > latest:
+        return Finding("database", False, detail, t(lang, "ops.doctor.fix.db_newer"))
     return Finding("database", True, detail)
 
 
@@ -234,7 +257,8 @@ async def examine(
     webhook = _webhook(lang, settings, api)
     if webhook is not None:
         findings.append(webhook)
-    findings += [_database(lang, settings), _disk(lang, settings), _photos(lang, settings)]
+    database = await _postgres(lang, settings.database_url) if settings.database_url else _database(lang, settings)
+    findings += [database, _disk(lang, settings), _photos(lang, settings)]
     findings.append(
         clock_finding(lang, settings, api.server_date if api else None, api.local_at_answer if api else None)
     )

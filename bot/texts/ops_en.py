@@ -78,4 +78,9 @@ TEXTS: dict[str, str] = {
     "ops.doctor.fix.wechat": (
         "check RIDER_WECHAT_APPID, RIDER_WECHAT_SECRET and the IP allow-list of the official account"
     ),
+    "ops.backup.not_sqlite": (
+        "backup and restore are for SQLite; for PostgreSQL use pg_dump / pg_restore (and copy the photo directory)."
+    ),
+    "ops.doctor.pg": "PostgreSQL {url} · schema version {version}/{latest}",
+    "ops.doctor.fix.pg_unreachable": "PostgreSQL unreachable: check RIDER_DATABASE_URL, the server, pg_hba.conf",
 }

@@ -64,4 +64,9 @@ TEXTS: dict[str, str] = {
     "ops.doctor.fix.photos_writable": "{path} 不可写：交给运行机器人的用户",
     "ops.doctor.fix.clock": "系统时钟不准：启用时间同步（timedatectl set-ntp true）",
     "ops.doctor.fix.wechat": "检查 RIDER_WECHAT_APPID、RIDER_WECHAT_SECRET 和公众号后台的 IP 白名单",
+    "ops.backup.not_sqlite": (
+        "backup 和 restore 用于 SQLite 数据库；PostgreSQL 请用 pg_dump / pg_restore（照片目录另行复制）。"
+    ),
+    "ops.doctor.pg": "PostgreSQL {url} · 架构版本 {version}/{latest}",
+    "ops.doctor.fix.pg_unreachable": "连不上 PostgreSQL：检查 RIDER_DATABASE_URL、服务器是否运行、pg_hba.conf 和密码",
 }
