@@ -68,6 +68,9 @@ class Settings:
     wechat_appid: str | None = None
     wechat_secret: str | None = None  # AppSecret, for the access token (customer-service messages, media, menu)
     wechat_api_base: str = "https://api.weixin.qq.com"
+    invite_secret: str | None = None  # HMAC key for invite codes; default: <database>.invite-secret, made once
+    join_failure_budget: int = 10  # wrong invite codes from everyone within 15 min before /join pauses
+    bot_username: str | None = None  # the bot's @username, for t.me/<bot>?start=CODE invite links
     wechat_require_encryption: bool = False  # safe mode only: plain POSTs (unauthenticated bodies) refused
     metrics_token: str | None = None  # GET /metrics from anywhere but 127.0.0.1 needs "Authorization: Bearer …"
     ready_bot_api_max_age: float = 300.0  # /readyz fails when no Bot API call succeeded for this long…
@@ -110,6 +113,7 @@ class Settings:
             "wechat_aes_key",
             "wechat_secret",
             "metrics_token",
+            "invite_secret",
         )
         for secret in secrets:
             if out[secret]:
@@ -152,6 +156,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "RIDER_WECHAT_SECRET": ("wechat_secret", str),
     "RIDER_WECHAT_API_BASE": ("wechat_api_base", str),
     "RIDER_WECHAT_REQUIRE_ENCRYPTION": ("wechat_require_encryption", None),
+    "RIDER_INVITE_SECRET": ("invite_secret", str),
+    "RIDER_BOT_USERNAME": ("bot_username", str),
     "RIDER_QUIET_HOURS": ("quiet_hours", str),
     "RIDER_DIGEST_AT": ("digest_at", time.fromisoformat),
     "RIDER_METRICS_TOKEN": ("metrics_token", str),
@@ -249,5 +255,9 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("console_tiles must be an http(s) URL template such as https://…/{z}/{x}/{y}.png")
     if settings.wechat_aes_key and (len(settings.wechat_aes_key) != 43 or not settings.wechat_appid):
         raise ConfigError("wechat_aes_key must be the 43-character EncodingAESKey, and needs wechat_appid")
+    if settings.invite_secret is not None and len(settings.invite_secret) < 16:
+        raise ConfigError("invite_secret must be at least 16 characters (better: 32 random bytes, hex)")
+    if settings.join_failure_budget < 1:
+        raise ConfigError("join_failure_budget must be at least 1")
     if settings.wechat_require_encryption and not settings.wechat_aes_key:
         raise ConfigError("wechat_require_encryption needs wechat_aes_key (safe mode)")

@@ -23,6 +23,7 @@ from tests.conftest import DEFAULT_NOW
 from tests.reporting import jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.sqlite_only("the modes of SQLite's own files")
 
 
 def mode(path: Path) -> int:

@@ -24,7 +24,8 @@ from bot.app import Runtime
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.people import InviteError, Role, RoleService, ScopeError, normalise_code
-from bot.people.invites import ALPHABET, code_hash, new_code
+from bot.people.invites import ALPHABET, CODE_LENGTH, code_hash, new_code
+from bot.people.secret import invite_key, secret_path
 from bot.services.container import Services
 from bot.store.db import Database
 from bot.store.users import get_or_create_user
@@ -40,8 +41,9 @@ GRID_ROWS = [
     (GRID, "第1网格", "grid", COMMUNITY),
     (GRID2, "第2网格", "grid", COMMUNITY),
 ]
-DISPLAY = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b")
+DISPLAY = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){3}\b")
 ZH = "zh-CN"
+SECRET = "invite-secret-for-tests-0123456789"
 
 
 async def add_grids(db: Database) -> None:
@@ -101,7 +103,7 @@ async def test_a_cli_code_makes_a_grid_worker_once(services: Services, rider: Ch
 async def test_join_without_a_code_explains_how(services: Services, rider: ChatUser) -> None:
     [reply] = await rider.send("/join")
     assert reply["text"] == t(ZH, "join.usage")
-    assert "/join K7P2-9XQM" in reply["text"]
+    assert "/join K7P2-9XQM-4HTW-B3ZD" in reply["text"]
     [reply] = await rider.send("/join    ")
     assert reply["text"] == t(ZH, "join.usage")
 
@@ -170,7 +172,9 @@ async def test_the_database_never_holds_a_plain_code(services: Services, rider: 
     canon = [normalise_code(c) for c in codes]
     assert all(canon)
     rows = await services.db.fetchall("SELECT * FROM invites")
-    assert {row["code_hash"] for row in rows} == {hashlib.sha256(c.encode()).hexdigest() for c in canon if c}
+    key = invite_key(secret_path(settings.db_path))  # the secret beside the database, not in it
+    assert {row["code_hash"] for row in rows} == {code_hash(c, key) for c in canon if c}
+    assert not {row["code_hash"] for row in rows} & {hashlib.sha256(c.encode()).hexdigest() for c in canon if c}
     for row in rows:
         stored = " ".join(str(row[k]) for k in row.keys())  # noqa: SIM118 - aiosqlite.Row is not a mapping
         for code, plain in zip(codes, canon, strict=True):
@@ -329,7 +333,7 @@ async def test_two_people_racing_for_one_code(services: Services) -> None:
 
 # --- normalisation (hypothesis) ----------------------------------------------------------------------------
 
-codes = st.text(alphabet=ALPHABET, min_size=8, max_size=8)
+codes = st.text(alphabet=ALPHABET, min_size=CODE_LENGTH, max_size=CODE_LENGTH)
 LOOKALIKES = {"0": "0Oo", "1": "1IiLl"}
 SEPARATORS = ["", "", "", " ", "-", "  ", " - ", "\u2014", "\u3000"]
 
@@ -382,7 +386,7 @@ def test_no_slip_normalises_to_the_code(data: st.DataObject, code: str) -> None:
 @hsettings(max_examples=300)
 def test_random_text_is_either_rejected_or_a_canonical_code(text: str) -> None:
     result = normalise_code(text)
-    assert result is None or (len(result) == 8 and set(result) <= set(ALPHABET))
+    assert result is None or (len(result) == CODE_LENGTH and set(result) <= set(ALPHABET))
 
 
 @given(data=st.data(), noise=st.text(max_size=16))
@@ -391,7 +395,7 @@ async def test_only_the_code_redeems_in_a_real_database(data: st.DataObject, noi
     """End to end through the store: a typed version of the code redeems; random text and slips never do."""
     async with Database(":memory:") as db:
         await add_grids(db)
-        roles = RoleService(db, ManualClock(DEFAULT_NOW))
+        roles = RoleService(db, ManualClock(DEFAULT_NOW), invite_secret=SECRET)
         user = await get_or_create_user(db, "telegram", "1")
         drawn = data.draw(codes)  # the code is drawn, not random, so hypothesis can replay and shrink
         with patch("bot.people.invites.new_code", return_value=drawn):
@@ -406,4 +410,6 @@ async def test_only_the_code_redeems_in_a_real_database(data: st.DataObject, noi
                 await roles.invites.redeem(user, attempt)
             assert caught.value.code == "invalid"
         assert await roles.invites.redeem(user, data.draw(typed_versions(canonical))) == Role("worker", GRID)
-        assert code_hash(canonical) == (await db.fetchone("SELECT code_hash FROM invites"))["code_hash"]
+        assert (
+            code_hash(canonical, SECRET.encode()) == (await db.fetchone("SELECT code_hash FROM invites"))["code_hash"]
+        )

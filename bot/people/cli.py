@@ -13,8 +13,10 @@ from datetime import timedelta
 
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.people.invites import start_link
 from bot.people.model import ROLES, Role, ScopeError
 from bot.people.roles import RoleService
+from bot.people.secret import secret_path
 from bot.store.db import Database
 from bot.texts import t
 
@@ -61,7 +63,13 @@ async def run_invite(args: argparse.Namespace, settings: Settings, lang: str) ->
     if scope is None:
         return status
     async with Database(settings.database) as db:
-        roles = RoleService(db, SystemClock(settings.tz), settings.admins)
+        roles = RoleService(
+            db,
+            SystemClock(settings.tz),
+            settings.admins,
+            invite_secret=settings.invite_secret,
+            invite_secret_file=secret_path(settings.db_path),
+        )
         try:
             code = await roles.invites.create_invite(args.role, scope, ttl=timedelta(hours=args.ttl_hours), by=args.by)
         except ScopeError as exc:
@@ -73,4 +81,6 @@ async def run_invite(args: argparse.Namespace, settings: Settings, lang: str) ->
     assert expires is not None
     local = expires.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
     print(t(lang, "invite.created", code=code, role=described, expires=local, tz=settings.timezone))
+    if settings.bot_username:
+        print(t(lang, "invite.link", link=start_link(settings.bot_username, code)))
     return 0

@@ -7,9 +7,12 @@ without touching the database.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.clock import Clock
-from bot.people.invites import InviteService
+from bot.people.invites import GLOBAL_BUDGET, InviteService
 from bot.people.model import ROLES, Role, ScopeError, utc_stamp
+from bot.people.secret import invite_key, secret_path
 from bot.store import keepers as keeper_store
 from bot.store import roles as store
 from bot.store.db import Database
@@ -23,11 +26,23 @@ ADMIN_CHANNEL = "telegram"
 class RoleService:
     """Roles of our users (any channel), checked and named here so every door answers the same way."""
 
-    def __init__(self, db: Database, clock: Clock, admin_ids: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        admin_ids: tuple[int, ...] = (),
+        *,
+        invite_secret: str | None = None,
+        invite_secret_file: Path | None = None,
+        join_budget: int = GLOBAL_BUDGET,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.admin_ids = tuple(admin_ids)
-        self.invites = InviteService(db, clock, self)
+        if invite_secret_file is None and db.path is not None and str(db.path) != ":memory:":
+            invite_secret_file = secret_path(db.path)
+        key = invite_key(invite_secret_file, invite_secret)
+        self.invites = InviteService(db, clock, self, key, global_budget=join_budget)
 
     def _configured_admin(self, user: User) -> bool:
         return user.channel == ADMIN_CHANNEL and user.external_id in {str(i) for i in self.admin_ids}

@@ -18,6 +18,7 @@ from bot.keepers.suggestions import SuggestionService
 from bot.media.photos import PhotoStore
 from bot.outbox.dispatcher import OutboxDispatcher, Sender
 from bot.people.roles import RoleService
+from bot.people.secret import secret_path
 from bot.points.service import PointsService
 from bot.presenters.whereabouts import stale_text
 from bot.reports import questions as q
@@ -104,7 +105,14 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         ebike_speed_kmh=settings.ebike_speed_kmh,
         geocoder=geocoder,
     )
-    roles = RoleService(db, clock, settings.admins)
+    roles = RoleService(
+        db,
+        clock,
+        settings.admins,
+        invite_secret=settings.invite_secret,
+        invite_secret_file=secret_path(settings.db_path),
+        join_budget=settings.join_failure_budget,
+    )
     parsed = q.load(settings.categories_toml, {code for code, _, _ in await roles.departments()})
     if not parsed.ok:
         # Like a bad place list: no half-valid questionnaire; `rider-bot questions check` says what is wrong.

@@ -168,10 +168,29 @@ async def failures_since(conn: Connection, user_id: int, since: str) -> int:
     return int(row["n"]) if row else 0
 
 
-async def record_failure(conn: Connection, user_id: int, at: str, forget_before: str) -> None:
-    """Record one failed attempt and drop this user's attempts too old to matter, so the table stays small."""
-    await conn.execute("DELETE FROM join_attempts WHERE user_id = ? AND at <= ?", (user_id, forget_before))
-    await conn.execute("INSERT INTO join_attempts (user_id, at) VALUES (?, ?)", (user_id, at))
+async def guesses_since(conn: Connection, since: str) -> int:
+    """Wrong well-formed codes from everyone together since `since`: the global /join budget."""
+    async with conn.execute("SELECT COUNT(*) AS n FROM join_attempts WHERE guessed = 1 AND at > ?", (since,)) as cur:
+        row = await cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
+async def guessers_since(conn: Connection, since: str) -> int:
+    """How many accounts those guesses came from (for the admins' alert)."""
+    async with conn.execute(
+        "SELECT COUNT(DISTINCT user_id) AS n FROM join_attempts WHERE guessed = 1 AND at > ?", (since,)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
+async def record_failure(conn: Connection, user_id: int, at: str, forget_before: str, *, guessed: bool = True) -> None:
+    """Record one failed attempt (`guessed`: a well-formed code, which counts against the global budget too)
+    and drop everyone's attempts too old to matter, so the table stays small."""
+    await conn.execute("DELETE FROM join_attempts WHERE at <= ?", (forget_before,))
+    await conn.execute(
+        "INSERT INTO join_attempts (user_id, at, guessed) VALUES (?, ?, ?)", (user_id, at, 1 if guessed else 0)
+    )
 
 
 async def clear_failures(conn: Connection, user_id: int) -> None:

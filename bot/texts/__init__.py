@@ -21,6 +21,8 @@ from bot.texts.reports_en import TEXTS as _EN_REPORTS
 from bot.texts.reports_zh_CN import TEXTS as _ZH_REPORTS
 from bot.texts.schedule_en import TEXTS as _EN_SCHEDULE
 from bot.texts.schedule_zh_CN import TEXTS as _ZH_SCHEDULE
+from bot.texts.security_en import TEXTS as _EN_SECURITY
+from bot.texts.security_zh_CN import TEXTS as _ZH_SECURITY
 from bot.texts.store_en import TEXTS as _EN_STORE
 from bot.texts.store_zh_CN import TEXTS as _ZH_STORE
 from bot.texts.ux_en import TEXTS as _EN_UX
@@ -38,6 +40,7 @@ _ZH = {
     **_ZH_OPS,
     **_ZH_CONSOLE,
     **_ZH_STORE,
+    **_ZH_SECURITY,
 }
 _EN = {
     **_EN_MAIN,
@@ -50,6 +53,7 @@ _EN = {
     **_EN_OPS,
     **_EN_CONSOLE,
     **_EN_STORE,
+    **_EN_SECURITY,
 }
 
 DEFAULT_LANG = "zh-CN"

@@ -130,7 +130,7 @@ TEXTS: dict[str, str] = {
     "role.scope_unknown_department": "there is no department with code “{scope}”. Departments: {departments}",
     "role.scope_admin_scope": "administrators have no scope; do not give a grid, scope or department.",
     "join.usage": (
-        "Put the invite code your administrator gave you after /join, for example:\n/join K7P2-9XQM\n"
+        "Put the invite code your administrator gave you after /join, for example:\n/join K7P2-9XQM-4HTW-B3ZD\n"
         "Upper or lower case, with or without the dash."
     ),
     "join.ok": "✅ Your new role: {role}",

@@ -131,7 +131,7 @@ TEXTS: dict[str, str] = {
     "role.scope_unknown_department": "没有代码为「{scope}」的部门。可用的部门：{departments}",
     "role.scope_admin_scope": "管理员没有范围，请不要指定网格、范围或部门。",
     "join.usage": (
-        "请在 /join 后面加上管理员给你的邀请码，例如：\n/join K7P2-9XQM\n不区分大小写，短横线和空格可有可无。"
+        "请在 /join 后面加上管理员给你的邀请码，例如：\n/join K7P2-9XQM-4HTW-B3ZD\n不区分大小写，短横线和空格可有可无。"
     ),
     "join.ok": "✅ 你已成为{role}",
     "join.invalid": "❌ 邀请码不对，请核对后再试（不区分大小写，字母 O 和数字 0 都可以）。",

@@ -7,12 +7,17 @@ from dataclasses import replace
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.people.invites import normalise_code
 from bot.texts import t
-from handlers.telegram import menus
+from handlers.telegram import menus, people
 from handlers.telegram.common import main_keyboard, who
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    # An invite link (t.me/<bot>?start=CODE) arrives as "/start CODE": the same as /join CODE.
+    if context.args and normalise_code("".join(context.args)) is not None:
+        await people.join(update, context)
+        return
     w = await who(update, context)
     first = update.effective_user.first_name if update.effective_user else ""
     name = f"，{first}" if w.lang.startswith("zh") and first else (f", {first}" if first else "")
