@@ -14,11 +14,11 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.ops.backup import LiveMarker
 from bot.outbox.dispatcher import Sender
 from bot.schedule.jobs import install as install_jobs
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
+from bot.store.backup import LiveMarker
 from bot.texts import t
 from bot.webserver import WebServer
 from handlers.telegram import publish_commands, register

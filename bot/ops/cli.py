@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.ops import backup as bk
 from bot.ops import doctor
 from bot.ops import outbox_admin as admin
+from bot.store import backup as bk
 from bot.store.db import Database
 from bot.texts import t
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -22,11 +21,10 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
 from bot.config import Settings
-from bot.store.db import _migrations
+from bot.store import probe
 from bot.store.url import redact
 from bot.texts import t
 
@@ -132,20 +130,16 @@ def _webhook(lang: str, settings: Settings, api: _BotApi | None) -> Finding | No
 
 def _database(lang: str, settings: Settings) -> Finding:
     path = settings.db_path
-    latest = len(_migrations())
+    latest = probe.latest_version()
     if not path.exists():
         if os.access(_existing_parent(path), os.W_OK):
             return Finding("database", True, t(lang, "ops.doctor.db_new", path=path, latest=latest))
         return Finding("database", False, str(path), t(lang, "ops.doctor.fix.db_dir", path=path.parent))
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            version = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return Finding("database", False, f"{path}: {exc}"[:200], t(lang, "ops.doctor.fix.db_broken"))
+        found = probe.sqlite_file(path)
+    except probe.ProbeFailed as exc:
+        return Finding("database", False, str(exc), t(lang, "ops.doctor.fix.db_broken"))
+    check, version = found.check, found.version
     detail = t(lang, "ops.doctor.db", path=path, version=version, latest=latest, check=check)
     if check != "ok":
         return Finding("database", False, detail, t(lang, "ops.doctor.fix.db_broken"))
@@ -160,21 +154,13 @@ def _database(lang: str, settings: Settings) -> Finding:
 
 async def _postgres(lang: str, url: str) -> Finding:
     """Connect and read the schema version, nothing more (opening it as a `Database` would migrate it)."""
-    latest = len(_migrations())
     where = redact(url)
     try:
-        conn = await asyncpg.connect(url, timeout=10)
-        try:
-            exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
-            version = (
-                int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")) if exists else 0
-            )
-        finally:
-            await conn.close()
-    except Exception as exc:  # the driver's messages may quote the URL: name the kind only
-        return Finding("database", False, f"{where}: {type(exc).__name__}", t(lang, "ops.doctor.fix.pg_unreachable"))
-    detail = t(lang, "ops.doctor.pg", url=where, version=version, latest=latest)
-    if version > latest:
+        found = await probe.postgres(url)
+    except probe.ProbeFailed as exc:
+        return Finding("database", False, f"{where}: {exc}", t(lang, "ops.doctor.fix.pg_unreachable"))
+    detail = t(lang, "ops.doctor.pg", url=where, version=found.version, latest=found.latest)
+    if found.version > found.latest:
         return Finding("database", False, detail, t(lang, "ops.doctor.fix.db_newer"))
     return Finding("database", True, detail)
 
@@ -183,14 +169,10 @@ def token_store(db_path: Path) -> Path:
     """The database itself if it is a sound one at the newest schema, else an in-memory stand-in (so the doctor
     never migrates, or fails on, the database it is examining)."""
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-        try:
-            version = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        found = probe.sqlite_file(db_path)
+    except probe.ProbeFailed:
         return Path(":memory:")
-    return db_path if version == len(_migrations()) else Path(":memory:")
+    return db_path if found.check == "ok" and found.version == found.latest else Path(":memory:")
 
 
 def _existing_parent(path: Path) -> Path:
