@@ -98,6 +98,11 @@ def update_handled(channel: str, kind: str, outcome: str, handler: str, seconds:
     HANDLER_SECONDS.labels(handler).observe(seconds)
 
 
+def update_refused(channel: str, kind: str, outcome: str) -> None:
+    """Dropped before any handler ran (a redelivery, a flood): counted, no latency to observe."""
+    UPDATES.labels(channel, kind, outcome).inc()
+
+
 def bot_api_answered(status: int) -> None:
     """Any HTTP answer from the Bot API proves it reachable and our token accepted (401/404 would not)."""
     global _last_bot_api_ok

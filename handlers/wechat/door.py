@@ -37,10 +37,12 @@ from wechatpy.parser import parse_message
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from bot import metrics, observe
 from bot.outbox import messages as out
 from bot.outbox.messages import Message
 from bot.outbox.store import Recipient, enqueue, stamp, utcnow
 from bot.services.container import Services
+from bot.store.errors import is_storage_error
 from bot.store.users import User
 from bot.texts import t
 from handlers.wechat import render
@@ -157,14 +159,16 @@ class WeChatDoor:
         fresh, stored = await self._claim(key, inbound.openid)
         if not fresh:
             log.info("WeChat retry of %s: not processed again", key)
+            metrics.update_refused(CHANNEL, inbound.kind, "duplicate")
             return stored or None
         user = await self.services.users.identify(CHANNEL, inbound.openid, "")
         if not (inbound.kind == "event" and inbound.event == "location"):  # that one ticks by itself
             verdict = self._flood_check(inbound.openid)
             if verdict != "ok":
+                metrics.update_refused(CHANNEL, inbound.kind, "flood")
                 slow_down = [out.text(t(user.lang, "flood.slow_down"))] if verdict == "warn" else []
                 return await self._answer(key, user, message, slow_down)
-        task = asyncio.create_task(self._work(user, inbound), name=f"wechat-{key}")
+        task = asyncio.create_task(self._work(user, inbound, key), name=f"wechat-{key}")
         try:
             done, _ = await asyncio.wait({task}, timeout=PASSIVE_WINDOW)
         except asyncio.CancelledError:
@@ -192,14 +196,26 @@ class WeChatDoor:
         flood = getattr(self.services, "flood", None)
         return flood.check(f"{CHANNEL}:{openid}") if flood is not None else "ok"
 
-    async def _work(self, user: User, inbound: Inbound) -> list[Message]:
+    async def _work(self, user: User, inbound: Inbound, key: str = "") -> list[Message]:
         async with self._lock(inbound.openid):  # one message of a user at a time, in arrival order
+            token = observe.begin(CHANNEL, key, inbound.openid, inbound.kind)
+            started = time.perf_counter()
             try:
                 fresh = await self.services.users.identify(CHANNEL, inbound.openid, "")
                 return await self.conversation.handle(fresh, inbound)
-            except Exception:
+            except Exception as exc:
+                storage = is_storage_error(exc)
+                observe.note_outcome("storage_error" if storage else "error")
+                if storage:
+                    metrics.storage_error(CHANNEL)
                 log.exception("WeChat message from user %s failed", user.id)
                 return [out.text(t(user.lang, "error.generic"))]
+            finally:
+                handling = observe.current()
+                assert handling is not None
+                metrics.update_handled(CHANNEL, inbound.kind, handling.outcome, "wechat.conversation",
+                                       time.perf_counter() - started)  # fmt: skip
+                observe.end(token)
 
     def _adopt(self, key: str, user: User, task: asyncio.Task[list[Message]]) -> None:
         async def finish_late() -> None:
