@@ -31,7 +31,9 @@ def mode(path: Path) -> int:
 
 
 def database_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("rider.sqlite3*"))
+    """The database, SQLite's sidecars and the invite secret (not the pid in the bot's `.lock`)."""
+    names = {"rider.sqlite3", "rider.sqlite3-wal", "rider.sqlite3-shm", "rider.sqlite3.invite-secret"}
+    return sorted(p for p in folder.glob("rider.sqlite3*") if p.name in names)
 
 
 @pytest.fixture(autouse=True)
@@ -84,14 +86,37 @@ async def test_files_an_older_version_left_readable_are_tightened(settings: Sett
     os.chmod(tmp_path / "rider.sqlite3-wal", 0o666)
     await run_rider(replace(settings, db_path=db_path))
     found = {p.name: mode(p) for p in database_files(tmp_path)}
-    assert found and set(found.values()) == {0o600}, found
+    # (run_rider saw the WAL made 0666 above tightened to 0600 while the bot ran; a clean stop removes it)
+    assert {"rider.sqlite3", "rider.sqlite3.invite-secret"} <= set(found) and set(found.values()) == {0o600}, found
+
+
+def cli_env(db_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RIDER_", "TELEGRAM_"))}
+    env["RIDER_DB_PATH"] = str(db_path)
+    return env
+
+
+async def test_a_backup_is_private_and_does_not_carry_the_invite_secret(settings: Settings, tmp_path: Path) -> None:
+    db_path = tmp_path / "rider.sqlite3"
+    await run_rider(replace(settings, db_path=db_path))
+    dest = tmp_path / "backups" / "tonight"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot.cli", "backup", str(dest)],
+        cwd=ROOT, env=cli_env(db_path), capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    files = [p for p in dest.rglob("*") if p.is_file()]
+    assert len(files) >= 4, files  # database, manifest, the photo and its shareable copy
+    assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
+    assert {mode(p) for p in [dest, *(p for p in dest.rglob("*") if p.is_dir())]} == {0o700}
+    assert not [p for p in files if "invite-secret" in p.name]
 
 
 async def test_exports_are_private_with_or_without_personal_data(settings: Settings, tmp_path: Path) -> None:
     db_path = tmp_path / "rider.sqlite3"
     await run_rider(replace(settings, db_path=db_path))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RIDER_", "TELEGRAM_"))}
-    env["RIDER_DB_PATH"] = str(db_path)
+    env = cli_env(db_path)
     for extra, name in (
         ([], "plain.csv"),
         (["--with-personal-data"], "personal.csv"),
