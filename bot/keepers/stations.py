@@ -5,14 +5,17 @@ a suggested place's location). Each door calls these, so Telegram and WeChat beh
 from __future__ import annotations
 
 from bot.keepers import actions
+from bot.keepers.common import FLAG_DIALOG, NOTE_DIALOG, PHOTO_DIALOG, SUGGEST_DIALOG
 from bot.keepers.corrections import CorrectionService
 from bot.keepers.service import KeeperService
 from bot.keepers.suggestions import SuggestionService
 from bot.points.service import PointsService
 from bot.reports.common import Reply
+from bot.store import dialogs
 from bot.store.users import User
 from bot.texts import t
 
+_OUR_DIALOGS = frozenset({NOTE_DIALOG, PHOTO_DIALOG, FLAG_DIALOG, SUGGEST_DIALOG})
 COMMANDS = ("station", "status", "hours", "amenities", "phone", "redeem", "points", "suggest")
 
 
@@ -66,21 +69,35 @@ class Stations:
             return await self.corrections.resolve(user, target, right=letter == "y")
         return await self.keepers.on_button(user, action)
 
+    async def _asked(self, user: User) -> str | None:
+        """The kind of our pending question, or None: one read on every message, so a rider's ordinary text,
+        photo or location costs the report flow and the finder nothing more."""
+        found = await dialogs.get_dialog(self.keepers.deps.db, user.id)
+        return found.kind if found is not None and found.kind in _OUR_DIALOGS else None
+
     async def on_text(self, user: User, text: str) -> Reply | None:
         """An answer to a question of ours, or None (then the text is someone else's business)."""
-        for service in (self.keepers, self.corrections, self.suggestions):
-            reply = await service.on_text(user, text)
-            if reply is not None:
-                return reply
+        kind = await self._asked(user)
+        if kind == NOTE_DIALOG:
+            return await self.keepers.on_text(user, text)
+        if kind == FLAG_DIALOG:
+            return await self.corrections.on_text(user, text)
+        if kind == SUGGEST_DIALOG:
+            return await self.suggestions.on_text(user, text)
         return None
 
     async def on_photo(self, user: User, data: bytes) -> Reply | None:
-        for service in (self.keepers, self.corrections, self.suggestions):
-            reply = await service.on_photo(user, data)
-            if reply is not None:
-                return reply
+        kind = await self._asked(user)
+        if kind == PHOTO_DIALOG:
+            return await self.keepers.on_photo(user, data)
+        if kind == FLAG_DIALOG:
+            return await self.corrections.on_photo(user, data)
+        if kind == SUGGEST_DIALOG:
+            return await self.suggestions.on_photo(user, data)
         return None
 
     async def on_location(self, user: User, lat: float, lon: float) -> Reply | None:
         """The location of a place being suggested, or None (then it is a search or a report's place)."""
+        if await self._asked(user) != SUGGEST_DIALOG:
+            return None
         return await self.suggestions.on_location(user, lat, lon)
