@@ -28,5 +28,6 @@ async def test_a_wechat_keeper_and_a_wechat_rider(runtime: Runtime, wang: WeChat
     assert "哪里不对" in text_of(menu)
     [thanks] = await wang.tap(menu, "电话不对")
     assert "已转给" in text_of(thanks)
+    await runtime.services.outbox.wait_idle(8.0)  # the thanks was a passive reply; the notice goes through the outbox
     notices = keeper.wx.sent_to(keeper.openid)
     assert any("电话不对" in text_of(m) for m in notices), "the keeper's notice went out on WeChat"
