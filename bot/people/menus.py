@@ -12,7 +12,7 @@ from bot.store import users as user_store
 from bot.store.db import Database
 from bot.store.users import User
 
-RIDER_COMMANDS = ("start", "report", "myreports", "points", "lang", "help")
+RIDER_COMMANDS = ("start", "report", "myreports", "points", "suggest", "lang", "help")
 _EXTRA = {
     "worker": ("queue",),
     "department": ("queue",),

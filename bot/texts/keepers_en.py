@@ -3,6 +3,7 @@
 TEXTS = {
     # roles and invites
     "role.keeper": "station keeper",
+    "cmd.suggest": "Suggest a new place",
     "role.scope_unknown_place": "There is no place with id “{scope}” (a station keeper's scope must be a place).",
     # live lines in riders' answers
     "live.just_now": "just now",

@@ -3,6 +3,7 @@
 TEXTS = {
     # roles and invites
     "role.keeper": "驿站管理员",
+    "cmd.suggest": "推荐新地点",
     "role.scope_unknown_place": "没有编号为「{scope}」的地点（驿站管理员的范围必须是一个地点）。",
     # live lines in riders' answers
     "live.just_now": "刚刚",
