@@ -218,3 +218,20 @@ async def test_bad_reward_files_change_nothing(runtime: Runtime, settings: Setti
     assert [tuple(r) for r in await runtime.services.db.fetchall("SELECT * FROM rewards")] == before
     status, _, err = await cli(settings, "points", "adjust", "telegram:777", "5", "--reason", "x", capsys=capsys)
     assert status == 1 and "没有这个用户" in err
+
+
+async def test_guessing_codes_is_limited(runtime: Runtime, loaded: ChatUser, clock: ManualClock) -> None:
+    rider = loaded
+    keeper = await join(runtime, 4001, PLACE)
+    code = await make_code(rider)
+    guesses = [f"{n:06d}" for n in range(20) if f"{n:06d}" != code][:10]
+    for guess in guesses:
+        [refused] = await keeper.send(f"/redeem {guess}")
+        assert "没有这个兑换码" in refused["text"]
+    [limited] = await keeper.send(f"/redeem {code}")
+    assert "次数太多" in limited["text"], "even the right code waits: a guesser cannot tell"
+    clock.advance(timedelta(minutes=16))
+    [late] = await keeper.send(f"/redeem {code}")
+    assert "已核销" in late["text"], "after the window, and the code (30 minutes) still valid"
+    refusals = await runtime.services.db.fetchall("SELECT new FROM place_audit WHERE field = 'redeem_refused'")
+    assert len(refusals) == 10

@@ -24,11 +24,14 @@ from bot.people.model import utc_stamp
 from bot.points.qr import qr_png
 from bot.presenters.places import distance_text
 from bot.reports.common import POINTS_JOINED, POINTS_VALID, Reply
+from bot.store import keepers as keeper_store
 from bot.store import points as store
 from bot.store.users import User
 from bot.texts import t
 
 CODE_TTL = timedelta(minutes=30)
+MAX_GUESSES = 10  # codes nobody issued, per keeper within GUESS_WINDOW, before /redeem waits
+GUESS_WINDOW = timedelta(minutes=15)
 FRESH_LOCATION = timedelta(hours=1)
 NEAR_RADIUS_M = 5000.0
 NEAR_MAX = 5
@@ -165,6 +168,8 @@ class PointsService:
             return Reply([out.text(t(lang, "keeper.not_keeper"))])
         now = self.deps.now()
         stamp, day = utc_stamp(now), self._today(now)
+        if await keeper_store.refusals_since(self.deps.db, keeper.id, utc_stamp(now - GUESS_WINDOW)) >= MAX_GUESSES:
+            return Reply([out.text(t(lang, "redeem.rate_limited", minutes=int(GUESS_WINDOW.total_seconds() // 60)))])
         try:
             async with self.deps.db.transaction() as conn:
                 found = await store.redemption_by_code(conn, code)
@@ -197,6 +202,10 @@ class PointsService:
                                          balance=balance - found.cost))  # fmt: skip
                     await enqueue(conn, f"{ref}:told", recipient(rider), message)
         except RedeemRefused as refused:
+            # Every refusal is audited on the keeper's place; codes nobody issued also count towards the limit
+            # on guessing (six digits are typed, not secret: a keeper must not be able to try them all).
+            async with self.deps.db.transaction() as conn:
+                await keeper_store.audit(conn, sorted(mine)[0], keeper.id, "redeem_refused", code, refused.code, stamp)
             return Reply([out.text(t(lang, refused.code, **refused.params))])
         self.deps.wake_outbox()
         return Reply([out.text(t(lang, "redeem.confirmed", name=reward[0].name, cost=found.cost))])

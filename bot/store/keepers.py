@@ -100,6 +100,16 @@ async def stale_places(db: Database, before: str) -> list[StaleRow]:
     return [StaleRow(r["id"], r["name"], r["kind"], r["lat"], r["lon"], r["confirmed_at"], r["by"]) for r in rows]
 
 
+async def refusals_since(db: Database, actor_id: int, since: str) -> int:
+    """How many /redeem codes this keeper tried that nobody had issued, since `since` (the guessing limit)."""
+    row = await db.fetchone(
+        "SELECT COUNT(*) FROM place_audit WHERE actor_id = ? AND field = 'redeem_refused'"
+        " AND new = 'redeem.unknown' AND at > ?",
+        (actor_id, since),
+    )
+    return int(row[0]) if row else 0
+
+
 async def audit_rows(db: Database, place_id: str, limit: int = 50) -> list[Row]:
     return await db.fetchall(
         "SELECT actor_id, field, old, new, at FROM place_audit WHERE place_id = ? ORDER BY id DESC LIMIT ?",

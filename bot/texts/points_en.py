@@ -30,6 +30,7 @@ TEXTS = {
     "redeem.qr_caption": "Code {code}",
     "redeem.usage": "Send “/redeem CODE” with the six digits, e.g. “/redeem 123456”.",
     "redeem.unknown": "❌ No such code; please check the six digits.",
+    "redeem.rate_limited": "⏳ Too many codes that do not exist; please try again in {minutes} minutes.",
     "redeem.other_place": "⛔ This code is for “{place}”, not for your station.",
     "redeem.used": "⚠️ This code has been used already; each code works once.",
     "redeem.expired": "⌛ This code has expired (valid 30 minutes); the rider can make a new one.",

@@ -30,6 +30,7 @@ TEXTS = {
     "redeem.qr_caption": "兑换码 {code}",
     "redeem.usage": "请发送「/redeem 六位兑换码」，例如「/redeem 123456」。",
     "redeem.unknown": "❌ 没有这个兑换码，请核对六位数字。",
+    "redeem.rate_limited": "⏳ 核销失败次数太多，请 {minutes} 分钟后再试。",
     "redeem.other_place": "⛔ 这是「{place}」的兑换码，不能在你的驿站核销。",
     "redeem.used": "⚠️ 这个兑换码已经用过了，每个码只能用一次。",
     "redeem.expired": "⌛ 这个兑换码已过期（30 分钟有效），请骑手重新生成。",
