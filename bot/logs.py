@@ -91,9 +91,11 @@ def setup_logging(settings: Settings, level: int = logging.INFO) -> None:
 def _json_option(settings: Settings, handler: logging.Handler) -> None:
     """RIDER_LOG_FORMAT=json (bot/logjson.py); in text mode the per-update lines stay quiet (metrics count them)."""
     observe.set_hash_key(settings.telegram_token or "")
+    updates = logging.getLogger("bot.updates")
     if settings.log_format == "json":
         secrets = [settings.telegram_token, settings.webhook_secret, settings.wechat_secret, settings.metrics_token]
         handler.setFormatter(JsonFormatter([s for s in secrets if s]))
         handler.filters.insert(0, KeepTemplate())
+        updates.setLevel(logging.NOTSET)  # set either way: a second setup (a restart in-process, tests) may switch
     else:
-        logging.getLogger("bot.updates").setLevel(logging.WARNING)
+        updates.setLevel(logging.WARNING)
