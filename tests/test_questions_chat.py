@@ -167,6 +167,9 @@ async def test_a_forged_answer_changes_nothing(runtime: Runtime, rider: ChatUser
     assert "必须回答" in answer["text"] and "必须回答" in refused["text"]
     draft = await runtime.services.db.fetchone("SELECT data FROM dialogs")
     assert '"answers"' not in draft["data"] and '"skipped"' not in draft["data"]
+    [cancelled] = await rider.send("/cancel")  # /cancel works while a question waits
+    assert "已取消" in cancelled["text"]
+    assert await runtime.services.db.fetchone("SELECT 1 FROM dialogs") is None
 
 
 def test_the_bundled_file_is_valid() -> None:

@@ -10,7 +10,7 @@ import pytest
 from bot.app import Runtime
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
 from bot.geo.coords import wgs84_to_gcj02
-from bot.standin.wechat import WeChatStandIn
+from bot.standin.wechat import Callback, WeChatStandIn
 from tests.reporting import jpeg
 from tests.test_wechat import APPID, SECRET, TOKEN, WeChatRider, callback, text_of, wang, wx  # noqa: F401
 
@@ -60,3 +60,29 @@ async def test_ticks_and_a_typed_number_on_wechat(runtime: Runtime, wx: WeChatSt
     [words] = await wang.say("安全出口")  # a choice typed by its label
     [summary] = await wang.tap(words, "跳过")
     assert "堵塞的是？ 电动车" in text_of(summary) and "堵在哪里？ 安全出口" in text_of(summary)
+
+
+async def test_a_withdrawn_report_is_told_to_a_wechat_worker(
+    runtime: Runtime,
+    wx: WeChatStandIn,  # noqa: F811
+    wang: WeChatRider,  # noqa: F811
+) -> None:
+    from tests.test_wechat import WeChatRider as Person
+
+    worker = Person(runtime, wx, Callback(token=TOKEN, appid=APPID), "oWorkerLi0001")
+    code = await runtime.services.roles.invites.create_invite("worker", "xz-hanfeng-diemeng-g2")
+    [joined] = await worker.say(f"/join {code}")
+    assert "✅" in text_of(joined)
+    [question] = await _category(wang, wx, "道路坑洼/井盖")
+    [words] = await wang.tap(question, "跳过")
+    [summary] = await wang.tap(words, "跳过")
+    [received] = await wang.tap(summary, "提交")
+    ref = text_of(received).split("编号 ")[1].split("。")[0]
+    await runtime.services.outbox.wait_idle()
+    before = len(wx.sent_to(worker.openid))
+    assert before > 0, "the card reached the worker on WeChat"
+    done = await runtime.services.reports.moderation.hide_report(None, int(ref[3:]), "测试撤回")
+    assert done.ok
+    await runtime.services.outbox.wait_idle()
+    told = [text_of(m) for m in wx.sent_to(worker.openid)[before:]]
+    assert told == [f"⛔ {ref} 已被管理员撤回，无需处理。"], "WeChat cannot edit: one short notice instead"
