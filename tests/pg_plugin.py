@@ -68,7 +68,16 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 # Modules that never open a database: the PostgreSQL pass leaves them out (they ran in the SQLite pass).
 NO_DATABASE = frozenset(
-    {"test_complexity", "test_coords", "test_hours", "test_index", "test_photos", "test_standin", "test_structure"}
+    {
+        "test_complexity",
+        "test_coords",
+        "test_hours",
+        "test_index",
+        "test_photos",
+        "test_questions_defs",
+        "test_standin",
+        "test_structure",
+    }
 )
 
 
