@@ -54,7 +54,8 @@ async def run_rider(settings: Settings) -> None:
         rider = ChatUser(runtime.standin, 1001, "骑手小王")
         await rider.send("/start")
         await rider.send(photo=jpeg(), caption="消防通道被堵")
-        for suffix in ("-wal", "-shm"):  # SQLite made them after we prepared the database file
+        sidecars = ("-wal", "-shm") if runtime.services.db.dialect == "sqlite" else ()  # PostgreSQL: no files
+        for suffix in sidecars:  # SQLite made them after we prepared the database file
             sidecar = settings.db_path.with_name(settings.db_path.name + suffix)
             assert mode(sidecar) == 0o600, (sidecar, oct(mode(sidecar)))
     finally:
