@@ -62,7 +62,6 @@ async def run_rider(settings: Settings) -> None:
         await runtime.stop()
 
 
-@pytest.mark.sqlite_only("the modes of SQLite's own files (database, -wal, -shm)")
 async def test_a_new_database_its_wal_shm_and_photos_are_private(settings: Settings, tmp_path: Path) -> None:
     existing = tmp_path / "srv"
     existing.mkdir()
@@ -79,7 +78,6 @@ async def test_a_new_database_its_wal_shm_and_photos_are_private(settings: Setti
     assert {mode(p) for p in [photos, *(p for p in photos.rglob("*") if p.is_dir())]} == {0o700}
 
 
-@pytest.mark.sqlite_only("the modes of SQLite's own files (database, -wal, -shm)")
 async def test_files_an_older_version_left_readable_are_tightened(settings: Settings, tmp_path: Path) -> None:
     db_path = tmp_path / "rider.sqlite3"
     await run_rider(replace(settings, db_path=db_path))

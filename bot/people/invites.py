@@ -24,14 +24,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import aiosqlite
-
 from bot.clock import Clock
 from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue
 from bot.people.model import Role, utc_stamp
 from bot.store import roles as store
-from bot.store.db import Database
+from bot.store.db import Connection, Database
 from bot.store.users import User
 from bot.texts import t
 
@@ -190,7 +188,7 @@ class InviteService:
             raise InviteError(failure)  # after COMMIT, so the failed attempt stays recorded
         return Role(row.role, row.scope)
 
-    async def _alert_admins(self, conn: aiosqlite.Connection, now: datetime) -> None:
+    async def _alert_admins(self, conn: Connection, now: datetime) -> None:
         """The budget was just spent: every admin hears it once, in the transaction that spent it."""
         window_start = utc_stamp(now - FAILURE_WINDOW)
         accounts = await store.guessers_since(conn, window_start)
