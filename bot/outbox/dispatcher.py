@@ -62,6 +62,7 @@ class OutboxDispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_sent: dict[tuple[str, str], float] = {}
+        self._direct: dict[tuple[str, str], int] = {}  # chats with a `deliver_now` in flight
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -131,6 +132,9 @@ class OutboxDispatcher:
             if chat in seen:  # per-chat order: only the oldest pending row of a chat may go
                 continue
             seen.add(chat)
+            if chat in self._direct:  # its head is being sent right now by `deliver_now`: look again soon
+                next_due = 0.05 if next_due is None else min(next_due, 0.05)
+                continue
             due_in = (datetime.fromisoformat(record["next_at"].replace("Z", "+00:00")) - now).total_seconds()
             pace_in = self._last_sent.get(chat, -1e9) + self.per_chat_interval - loop.time()
             wait = max(due_in, pace_in)
@@ -145,15 +149,39 @@ class OutboxDispatcher:
             next_due = 0.0
         return next_due
 
+    async def deliver_now(self, idem_key: str) -> None:
+        """Send one row at once, outside the passes (even before its `next_at`): an answer to the person who just
+        acted, queued in the same commit as what it confirms. Only if it is first in its chat (per-chat order
+        holds); otherwise, or if this send fails, the passes deliver it as any other row."""
+        record = await self.db.fetchone(
+            "SELECT o.*, EXISTS (SELECT 1 FROM outbox p WHERE p.status IN ('pending', 'sending')"
+            " AND p.channel = o.channel AND p.address = o.address AND p.id < o.id) AS behind"
+            " FROM outbox o WHERE o.idem_key = ? AND o.status = 'pending'",
+            (idem_key,),
+        )
+        if record is None:
+            return
+        if record["behind"]:
+            self.wake()
+            return
+        chat = (record["channel"], record["address"])
+        self._direct[chat] = self._direct.get(chat, 0) + 1  # the passes leave this chat alone meanwhile
+        try:
+            await self._deliver(row_from(record))
+        finally:
+            self._direct[chat] -= 1
+            if not self._direct[chat]:
+                del self._direct[chat]
+
     async def _deliver(self, row: OutboxRow) -> None:
         sender = self.senders.get(row.channel)
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
-                (row.id,),
-            )
-            if cursor.rowcount != 1:
-                return
+        # One statement each (claim, settle): atomic on its own, and one trip to the database thread, not three.
+        claimed = await self.db.write(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
+            (row.id,),
+        )
+        if claimed != 1:
+            return
         if sender is None:
             result = SendResult(False, permanent=True, error=f"no sender for channel {row.channel}")
         else:
@@ -167,30 +195,29 @@ class OutboxDispatcher:
 
     async def _settle(self, row: OutboxRow, result: SendResult) -> None:
         now = self.now()
-        async with self.db.transaction() as conn:
-            if result.ok:
-                await conn.execute(
-                    "UPDATE outbox SET status = 'sent', sent_at = ?, result_ref = ?, last_error = '' WHERE id = ?",
-                    (stamp(now), result.ref, row.id),
-                )
-                metrics.outbox_settled(row.channel, "sent", due_for=(now - row.due).total_seconds())
-                return
-            attempts = row.attempts + 1
-            # Transient failures are retried for as long as it takes (back-off capped at max_backoff): a notice
-            # the core promised is never dropped because Telegram or the network was down for a while.
-            if result.permanent or (self.max_attempts is not None and attempts >= self.max_attempts):
-                log.warning("outbox row %s is dead after %d attempts: %s", row.id, attempts, result.error)
-                await conn.execute(
-                    "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (result.error[:500], row.id)
-                )
-                metrics.outbox_settled(row.channel, "dead")
-                return
-            if result.retry_after is not None:
-                delay = result.retry_after
-            else:
-                delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
-            await conn.execute(
-                "UPDATE outbox SET status = 'pending', next_at = ?, last_error = ? WHERE id = ?",
-                (stamp(now + timedelta(seconds=delay)), result.error[:500], row.id),
+        if result.ok:
+            await self.db.write(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, result_ref = ?, last_error = '' WHERE id = ?",
+                (stamp(now), result.ref, row.id),
             )
-            metrics.outbox_settled(row.channel, "retry", rate_limited=result.retry_after is not None)
+            metrics.outbox_settled(row.channel, "sent", due_for=(now - row.due).total_seconds())
+            return
+        attempts = row.attempts + 1
+        # Transient failures are retried for as long as it takes (back-off capped at max_backoff): a notice
+        # the core promised is never dropped because Telegram or the network was down for a while.
+        if result.permanent or (self.max_attempts is not None and attempts >= self.max_attempts):
+            log.warning("outbox row %s is dead after %d attempts: %s", row.id, attempts, result.error)
+            await self.db.write(
+                "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (result.error[:500], row.id)
+            )
+            metrics.outbox_settled(row.channel, "dead")
+            return
+        if result.retry_after is not None:
+            delay = result.retry_after
+        else:
+            delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
+        await self.db.write(
+            "UPDATE outbox SET status = 'pending', next_at = ?, last_error = ? WHERE id = ?",
+            (stamp(now + timedelta(seconds=delay)), result.error[:500], row.id),
+        )
+        metrics.outbox_settled(row.channel, "retry", rate_limited=result.retry_after is not None)

@@ -1,7 +1,8 @@
 """Channel-neutral outgoing messages: what the core wants said, before any door decides how to say it.
 
 A message is a small JSON-able dict so it can wait in the outbox table across restarts:
-  {"kind": "text", "text": …, "buttons": [[{"text": …, "data": …} | {"text": …, "url": …}]], "keyboard": …}
+  {"kind": "text", "text": …, "buttons": [[{"text": …, "data": …} | {"text": …, "url": …}]], "keyboard": …,
+   "lang": …}
   {"kind": "photo", "sha256": …, "file_ref": …, "file_channel": …, "caption": …, "buttons": …}
   {"kind": "venue", "lat": …, "lon": …, "title": …, "address": …, "buttons": …}
 `keyboard` names a reply keyboard the door knows ("main", "location", "remove"); `data` is an action payload
@@ -16,12 +17,16 @@ Message = dict[str, Any]
 Buttons = list[list[dict[str, str]]]
 
 
-def text(body: str, buttons: Buttons | None = None, keyboard: str | None = None) -> Message:
+def text(body: str, buttons: Buttons | None = None, keyboard: str | None = None, lang: str | None = None) -> Message:
+    """`lang` is the language of a named `keyboard`'s labels when the message waits in the outbox (a direct
+    answer is rendered in the asker's language anyway)."""
     message: Message = {"kind": "text", "text": body}
     if buttons:
         message["buttons"] = buttons
     if keyboard:
         message["keyboard"] = keyboard
+    if lang:
+        message["lang"] = lang
     return message
 
 

@@ -27,6 +27,9 @@ class Reply:
     retire: bool = False  # the pressed message's buttons are spent: the door removes them
     # …or replaced: the card the worker holds carries the next possible actions after every step
     rebutton: out.Buttons | None = None
+    # Outbox rows (idempotency keys) that answer this step, queued in its commit so they survive a crash: the door
+    # sends them right after its own answer (`Services.send_now`); the outbox delivers any it could not.
+    queued: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 from bot.geo.coords import out_of_china
 from bot.media.photos import PhotoRejected
 from bot.outbox import messages as out
-from bot.outbox.store import enqueue
+from bot.outbox.store import Recipient, enqueue, utcnow
 from bot.presenters.places import distance_text
 from bot.reports import actions
 from bot.reports import notices as n
@@ -28,6 +28,7 @@ from bot.store.users import User
 from bot.texts import all_labels, t
 
 log = logging.getLogger(__name__)
+RECEIPT_GRACE = timedelta(seconds=3)  # how long the outbox leaves a receipt to the door that answers the step
 
 
 class DraftingMixin:
@@ -313,12 +314,23 @@ class DraftingMixin:
             report = await self.assign_to(
                 conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules
             )
+            # The receipt is queued first, in this transaction: a committed report's rider is always told (a kill
+            # right after COMMIT cannot lose it), and it leaves ahead of the forwards queued just below.
+            assignee = await self.assignee_text(user.lang, report)
+            text = t(user.lang, "report.received", ref=report.ref, assignee=assignee)
+            await self._receipt(conn, user, f"r{report.id}:receipt", out.text(text, keyboard="main", lang=user.lang))
             await self.announce(conn, report, people, [p["sha256"] for p in draft["photos"]], followers=1)
             await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
         self.wake_outbox()
-        assignee = await self.assignee_text(user.lang, report)
-        text = t(user.lang, "report.received", ref=report.ref, assignee=assignee)
-        return Reply([out.text(text, keyboard="main")], retire=True)
+        return Reply(retire=True, queued=[f"r{report.id}:receipt"])
+
+    @staticmethod
+    async def _receipt(conn: aiosqlite.Connection, user: User, key: str, message: out.Message) -> None:
+        """The answer to a committing step, as an outbox row in the commit's own transaction. The door sends it
+        right after its own answer (`Reply.queued`); the dispatcher holds it back for RECEIPT_GRACE meanwhile, and
+        sends it itself only if the door could not (a failed send, a crash)."""
+        to = Recipient(user.id, user.channel, user.external_id, user.lang)
+        await enqueue(conn, key, to, message, not_before=utcnow() + RECEIPT_GRACE)
 
     async def submit_api(
         self,
@@ -404,10 +416,12 @@ class DraftingMixin:
                 conn, target.id, at=now, actor_id=user.id, action="join", from_status=target.status,
                 to_status=target.status, note=f"SP-{own:06d}",
             )  # fmt: skip
+            merged = out.text(t(user.lang, "report.merged", ref=target.ref), keyboard="main", lang=user.lang)
+            await self._receipt(conn, user, f"r{own}:receipt", merged)
             await self._forward_joined(conn, target, own, [p["sha256"] for p in draft["photos"]])
             await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
         self.wake_outbox()
-        return Reply([out.text(t(user.lang, "report.merged", ref=target.ref), keyboard="main")], retire=True)
+        return Reply(retire=True, queued=[f"r{own}:receipt"])
 
     async def _forward_joined(self, conn: Connection, target: Report, own: int, photos: list[str]) -> None:
         """A merged duplicate's photos reach whoever holds the report now: new evidence (another angle, a

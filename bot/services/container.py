@@ -61,6 +61,17 @@ class Services:
         if self.outbox is not None:
             self.outbox.wake()
 
+    async def send_now(self, idem_key: str) -> None:
+        """An answer queued in a commit goes out at once, like a direct reply; if this send fails (or the process
+        dies first) the row is still pending and the dispatcher delivers it."""
+        if self.outbox is None:
+            return
+        try:
+            await self.outbox.deliver_now(idem_key)
+        except Exception:
+            log.exception("could not send %s at once; the outbox will", idem_key)
+            self.outbox.wake()
+
     async def start_outbox(self, senders: dict[str, Sender], **options: float) -> OutboxDispatcher:
         """The doors bring their senders; from then on every queued message flows out."""
         self.outbox = OutboxDispatcher(self.db, senders, **options)

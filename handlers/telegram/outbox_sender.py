@@ -18,7 +18,7 @@ class TelegramSender:
 
     async def send(self, address: str, payload: Message) -> SendResult:
         try:
-            sent = await render.send(self.bot, int(address), payload, self.photos)
+            sent = await render.send(self.bot, int(address), payload, self.photos, payload.get("lang") or "zh-CN")
         except RetryAfter as exc:
             retry = exc.retry_after
             seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)

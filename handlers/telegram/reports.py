@@ -36,6 +36,8 @@ async def send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, w: Who,
     chat_id = chat.id if chat.type == "private" else w.user.external_id
     for message in reply.messages:
         await render.send(context.bot, chat_id, message, w.services.photos, w.user.lang)
+    for key in reply.queued:  # e.g. "已收到": an outbox row of the commit, sent now like a direct reply
+        await w.services.send_now(key)
 
 
 def _command(call: Callable[[Services, User], Awaitable[Reply]]) -> Callable[..., Awaitable[None]]:

@@ -284,6 +284,8 @@ class Conversation:
             reply = await reports.rider_button(user, payload)
         else:
             reply = await reports.show(user, payload)
+        for key in reply.queued:  # e.g. "已收到": an outbox row of the commit, sent now through the outbox's sender
+            await self.services.send_now(key)
         return reply_messages(reply)
 
     # ------------------------------------------------------------------ places
