@@ -196,6 +196,18 @@ class Rider:
                 (la0, la1), (lo0, lo1) = COMMUNITY_BOX
                 where = (self.rng.uniform(la0, la1), self.rng.uniform(lo0, lo1))
                 self.standin.inject_message(self.user_id, location=where, first_name="骑手")
+            elif action == "answer":  # skip if allowed, else finish a multiple choice, pick one, or type a number
+                options = [b for b in inline(prompt) if b["callback_data"].startswith("rd:a:")]
+                datas = [b["callback_data"] for b in options]
+                special = [d for d in datas if d.endswith((":_skip", ":_done"))]
+                values = [d for d in datas if d not in special]
+                ticked = any(b["text"].startswith("☑") for b in options)  # a multiple choice with one picked
+                if special and (special[0].endswith(":_skip") or not values or ticked):
+                    self._tap(prompt, special[0])
+                elif values:  # the last: "no" for yes/no, which keeps every report with the grid's worker
+                    self._tap(prompt, values[-1])
+                else:
+                    self.standin.inject_message(self.user_id, text="1", first_name="骑手")
             elif action == "category":
                 choices = [b for b in inline(prompt) if ":cat:" in b["callback_data"]]
                 self._tap(prompt, self.rng.choice(choices)["callback_data"])
@@ -234,6 +246,8 @@ def action_of(message: dict) -> str | None:
     datas = {b.get("callback_data") for b in inline(message)}
     if ACK.search(text):
         return "done"
+    if "❓ 问题" in text:  # a category's own question (data/categories.toml)
+        return "answer"
     if "rd:ok" in datas:
         return "ok"
     if "rd:new" in datas:
