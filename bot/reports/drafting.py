@@ -325,7 +325,7 @@ class DraftingMixin:
         return Reply(retire=True, queued=[f"r{report.id}:receipt"])
 
     @staticmethod
-    async def _receipt(conn: aiosqlite.Connection, user: User, key: str, message: out.Message) -> None:
+    async def _receipt(conn: Connection, user: User, key: str, message: out.Message) -> None:
         """The answer to a committing step, as an outbox row in the commit's own transaction. The door sends it
         right after its own answer (`Reply.queued`); the dispatcher holds it back for RECEIPT_GRACE meanwhile, and
         sends it itself only if the door could not (a failed send, a crash)."""
