@@ -14,7 +14,9 @@ import pytest
 
 from bot.app import Runtime
 from bot.config import Settings
+from bot.store import apikeys
 from tests.chat import ChatUser, buttons
+from tests.conftest import DEFAULT_NOW
 from tests.reporting import bind, grid_at, jpeg
 from tests.test_reports_cli import ROOT, read_csv
 
@@ -213,9 +215,6 @@ async def test_three_false_reports_put_a_ban_suggestion_before_an_admin(
 
 
 async def test_a_banned_open311_client_is_refused(runtime: Runtime, settings: Settings) -> None:
-    from bot.store import apikeys
-    from tests.conftest import DEFAULT_NOW
-
     key = await apikeys.create_key(runtime.services.db, "noisy-platform", DEFAULT_NOW.isoformat())
     client = await runtime.services.users.identify("open311", "noisy-platform", "noisy-platform")
     code, out, _ = await cli(settings, "--lang", "en", "users", "ban", str(client.id), "--days", "1", "--reason", "x")

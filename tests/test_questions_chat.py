@@ -13,6 +13,7 @@ import pytest
 
 from bot.app import Runtime
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
+from bot.reports.questions_file import load
 from tests.chat import ChatUser, buttons
 from tests.reporting import bind, grid_at, jpeg
 from tests.test_reports_cli import cli, read_csv
@@ -173,8 +174,6 @@ async def test_a_forged_answer_changes_nothing(runtime: Runtime, rider: ChatUser
 
 
 def test_the_bundled_file_is_valid() -> None:
-    from bot.reports.questions import load
-
     parsed = load(Path(DEFAULT_CATEGORIES_TOML), {"zhujian", "chengguan", "gongan", "wuye", "xiaofang", "shizheng"})
     assert parsed.ok, parsed.errors
     kinds = {q.type for q in parsed.questionnaire.questions}

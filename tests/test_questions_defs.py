@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.reports.categories import CATEGORIES
-from bot.reports.questions import AnswerError, Question, Value, normalise, parse_text
+from bot.reports.questions import AnswerError, Question, Value, normalise
+from bot.reports.questions_file import parse_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPARTMENTS = {"zhujian", "chengguan", "gongan", "wuye", "xiaofang", "shizheng"}

@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.clock import SystemClock
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
 from bot.reports import export as ex
-from bot.reports import questions as q
+from bot.reports import questions_file as q
 from bot.reports.cli import read_ref
 from bot.reports.model import ref_of
 from bot.reports.moderation import Moderation

@@ -27,7 +27,7 @@ from bot.reports import export as ex
 from bot.reports.categories import CATEGORIES, category
 from bot.reports.model import parse_ref, ref_of
 from bot.reports.notices import age_text, status_text
-from bot.reports.questions import load as load_questions
+from bot.reports.questions_file import load as load_questions
 from bot.reports.states import Status
 from bot.store.db import Database
 from bot.texts import t

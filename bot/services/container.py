@@ -21,7 +21,7 @@ from bot.people.roles import RoleService
 from bot.people.secret import secret_path
 from bot.points.service import PointsService
 from bot.presenters.whereabouts import stale_text
-from bot.reports import questions as q
+from bot.reports import questions_file as q
 from bot.reports.service import ReportPolicy, ReportService
 from bot.schedule.deadlines import DeadlineWatcher, SupervisorViews
 from bot.schedule.quiet import parse_quiet
