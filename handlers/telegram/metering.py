@@ -80,7 +80,8 @@ def name_handlers(application: Application) -> None:
     """After registration: each handler's callback notes its name, so metrics and logs say who answered."""
     for handlers in application.handlers.values():
         for handler in handlers:
-            handler.callback = _named(handler.callback)
+            if callable(getattr(handler, "callback", None)):  # a ConversationHandler has its own inside
+                handler.callback = _named(handler.callback)
 
 
 class MeteredRequest(HTTPXRequest):
