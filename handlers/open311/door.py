@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot import metrics
 from bot.geo.coords import out_of_china
 from bot.reports import export as ex
 from bot.reports.categories import CATEGORIES, CATEGORY_BY_TOKEN
@@ -29,6 +30,7 @@ from bot.reports.model import Report, ref_of
 from bot.services.container import Services
 from bot.store import apikeys
 from bot.store.db import Connection
+from bot.store.errors import is_storage_error
 from handlers.open311 import attributes, records
 from handlers.open311 import params as p
 from handlers.open311.formats import FORMATS, ApiError, error, render, render_one
@@ -61,8 +63,11 @@ async def endpoint(request: Request) -> Response:
         return await _dispatch(request, method, base.strip("/"), fmt)
     except ApiError as exc:
         return error(exc.status, exc.description, fmt, exc.headers, exc.more)
-    except Exception:  # an answer in the spec's format even for our own bug; the log has the traceback
+    except Exception as exc:  # an answer in the spec's format even for our own bug; the log has the traceback
         log.exception("open311 %s %s failed", request.method, request.url.path)
+        if is_storage_error(exc):  # disk full, read-only, database gone: the client should simply try later
+            metrics.storage_error("open311")
+            return error(503, "storage unavailable, nothing was saved: try again later", fmt, {"Retry-After": "60"})
         return error(500, "internal error", fmt)
 
 
