@@ -131,7 +131,7 @@ async def test_far_from_all_data_says_what_we_cover(rider: ChatUser) -> None:
     for spot in ((34.5, 122.5), (31.2304, 121.4737)):  # the Yellow Sea, Shanghai
         [reply] = await rider.share_location(*spot)
         assert "目前覆盖：徐州、马鞍山、宿州、禹城、泗县" in reply["text"], reply["text"]
-        assert "网格员或管理员" in reply["text"], "and how to suggest a station"
+        assert "/suggest" in reply["text"], "and how to suggest a station"
         assert "公里" not in reply["text"] and "骑行" not in reply["text"]
 
 

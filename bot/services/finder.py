@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pypinyin import lazy_pinyin
-
 from bot.clock import Clock
 from bot.geo.coords import out_of_china
 from bot.geo.index import great_circle_m
@@ -130,7 +128,7 @@ class FinderService:
         self._search = PlaceSearch(catalog.places)
         counts = Counter(p.city for p in catalog.places if p.city)
         self.cities: tuple[str, ...] = tuple(c for c, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0])))
-        self._city_names = city_names(catalog.places)
+        self._city_names: dict[str, tuple[str, float, float]] | None = None  # built on the first typed search
 
     def covers(self, lat: float, lon: float) -> bool:
         """Within `coverage_m` of some place we know: a rider in Shanghai or at sea gets "not here yet", not a
@@ -195,6 +193,8 @@ class FinderService:
         query = " ".join(text.split())
         if len(query) > MAX_QUERY:
             return SearchAnswer(query[:20], "too_long")
+        if self._city_names is None:  # pypinyin's dictionaries cost ~0.5 s to load: not at start, not on the loop
+            self._city_names = await asyncio.to_thread(city_names, self.catalog.places)
         city = self._city_names.get(normalise(query))
         if city is not None:
             return SearchAnswer(query, "city", geocoded=city)
@@ -219,6 +219,8 @@ def city_names(places: Iterable[Place]) -> dict[str, tuple[str, float, float]]:
     """Every way a rider may type a city in our data (徐州, 徐州市, Xuzhou) → (city, centre lat, centre lon).
 
     The centre is the median of the city's places: where our stations are, not the city hall."""
+    from pypinyin import lazy_pinyin  # heavy (its phrase dictionary): only when a rider first types something
+
     coords: dict[str, list[tuple[float, float]]] = {}
     for p in places:
         if p.city:

@@ -24,7 +24,7 @@ TEXTS: dict[str, str] = {
     "ux.approx_short": "ℹ️ approximate positions",
     "ux.outside_coverage": (
         "😕 We have no stations near here yet.\nCovered today: {cities}.\n"
-        "Know a station or a friendly shop here? Tell the local grid worker or an admin its name and place; once "
+        "Know a station or a friendly shop here? Suggest it with /suggest (or tell the local grid worker); once "
         "checked it will show up here."
     ),
     "ux.details": "ℹ️ Details",

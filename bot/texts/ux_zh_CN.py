@@ -23,7 +23,7 @@ TEXTS: dict[str, str] = {
     "ux.approx_short": "ℹ️ 坐标为大致位置",
     "ux.outside_coverage": (
         "😕 这里附近还没有驿站数据。\n目前覆盖：{cities}。\n"
-        "知道附近的驿站或友好商家？把名称和位置告诉当地网格员或管理员，核实后就会出现在这里。"
+        "知道附近的驿站或友好商家？发送 /suggest 推荐（或告诉当地网格员），核实后就会出现在这里。"
     ),
     "ux.details": "ℹ️ 详情",
     "ux.more_filters": "🔎 更多",
