@@ -105,6 +105,8 @@ async def test_same_migrations_and_a_transaction_commits_all_or_nothing(pg_url: 
         row = await db.fetchone("SELECT external_id, COALESCE(SUM(id), 0) AS s FROM users GROUP BY external_id")
         assert row["external_id"] == "4242" and row["s"] == 1 and isinstance(row["s"], int)
         assert dict(row) == {"external_id": "4242", "s": 1}
+        await db.write("UPDATE users SET display_name = ? WHERE id = 1", ("a\x00b",))  # SQLite keeps U+0000
+        assert (await db.fetchone("SELECT display_name FROM users"))[0] == "ab"
 
 
 async def test_constraints_and_the_audit_log_raise_store_errors(pg_url: str) -> None:

@@ -304,7 +304,8 @@ async def test_geojson_export_is_points_in_lon_lat_order(
 # Any text SQLite can hold as UTF-8 (no lone surrogates), often starting with what a spreadsheet would run.
 descriptions = st.tuples(
     st.sampled_from(["", "=", "+", "-", "@", "\t", "\r", "'", "'=", '"', ",", "\n", "=1+2", "@SUM(A1)"]),
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+    # U+0000: PostgreSQL's text cannot hold it (its store drops it); every other character round-trips on both.
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40),
 ).map("".join)
 
 

@@ -8,7 +8,7 @@ on purpose:
   its uncommitted rows, as they do on SQLite's single connection; other tasks read committed data from the pool.
 - Values are bound the way SQLite's type affinity stores them: an int for a TEXT column becomes its text, a numeric
   string for an INTEGER column its number (asyncpg itself refuses any mismatch). The parameter types come from the
-  server, prepared once per statement text.
+  server, prepared once per statement text. The one thing PostgreSQL cannot store, U+0000 in text, is dropped.
 - `SUM`/`AVG` come back as int/float (PostgreSQL's numeric would be Decimal).
 Errors come out as `bot.store.errors` classes, never as asyncpg's.
 """
@@ -57,6 +57,9 @@ def _coerce(value: Any, type_name: str) -> Any:
     if type_name in _TEXT:
         if isinstance(value, bool):
             return str(int(value))
+        if isinstance(value, str):
+            # PostgreSQL's text cannot hold U+0000 (SQLite's can): it is dropped, not a crash on a hostile message.
+            return value.replace("\x00", "") if "\x00" in value else value
         return str(value) if isinstance(value, int | float) else value
     if type_name in _INT:
         if isinstance(value, bool):
