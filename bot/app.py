@@ -22,6 +22,7 @@ from bot.store.backup import LiveMarker
 from bot.texts import t
 from bot.webserver import WebServer
 from handlers.telegram import publish_commands, register
+from handlers.telegram.guard import DurableUpdateQueue, Gate, replay
 from handlers.telegram.metering import MeteredRequest, MeteredUpdateProcessor, name_handlers
 from handlers.telegram.outbox_sender import TelegramSender
 from handlers.telegram.webhook import TelegramWebhook
@@ -40,12 +41,16 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
         .post_init(publish_commands)
         .request(MeteredRequest(connection_pool_size=16))
         .get_updates_request(MeteredRequest(connection_pool_size=1, read_timeout=40))
-        .concurrent_updates(MeteredUpdateProcessor(64))
     )
+    # Recorded on arrival and marked done after the handlers (re-run after a crash); flood-checked, then per chat,
+    # then a worker: see handlers/telegram/guard.py and ordering.py.
+    gate = Gate(services)
+    builder = builder.update_queue(DurableUpdateQueue(gate)).concurrent_updates(MeteredUpdateProcessor(gate, 64))
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
     application = builder.build()
     application.bot_data["services"] = services
+    application.bot_data["gate"] = gate
     register(application)
     name_handlers(application)
     return application
@@ -116,6 +121,9 @@ class Runtime:
             if self.standin is not None:  # the offline demo's chat page links to the console (one-tap sign-in)
                 label = t("zh-CN", "console.demo_link")
                 self.standin.links = [{"label": label, "url": f"{self.services.console.base_url}demo"}]
+        # Updates an earlier process took in but did not finish (killed mid-way): queued again before any new one
+        # is fetched, so Telegram's redelivery of one of them is dropped as already recorded.
+        await replay(self.application, self.application.bot_data["gate"])
         updater = self.application.updater
         assert updater is not None
         if settings.mode == "webhook" and not settings.offline_demo:

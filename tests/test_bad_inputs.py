@@ -129,7 +129,8 @@ async def test_a_flooding_user_is_told_once_and_cannot_slow_others(settings: Set
         assert "米兰社区" in reply["text"], "the other user is answered while the flood is dropped"
         await settle(runtime)
         texts = [m["text"] for m in runtime.standin.bot_messages(flooder.user_id)]
-        assert len(texts) == 6 and texts[-1] == "消息太快了，请稍等几秒再发。"
+        # 5 answered, and one warning, sent as soon as the flood is seen (before the admitted 5 are all answered)
+        assert len(texts) == 6 and texts.count("消息太快了，请稍等几秒再发。") == 1
     finally:
         await runtime.stop()
 

@@ -97,9 +97,11 @@ class DraftingMixin:
             if limited:
                 return limited
             draft = {"photos": []}
-        if len(draft["photos"]) >= MAX_PHOTOS:
+        again = any(p["sha256"] == stored.sha256 for p in draft["photos"])  # e.g. a re-run after a crash
+        if len(draft["photos"]) >= MAX_PHOTOS and not again:
             return Reply([*notes, out.text(t(user.lang, "draft.photo_limit"))])
-        draft["photos"].append({"sha256": stored.sha256, "file_ref": file_ref})
+        if not again:
+            draft["photos"].append({"sha256": stored.sha256, "file_ref": file_ref})
         if caption.strip() and not draft.get("description"):
             draft["description"] = caption.strip()[:MAX_WORDS]
             draft["asked_words"] = True

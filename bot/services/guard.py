@@ -1,12 +1,17 @@
 """Door-side protection every channel shares: each inbound message acts once, and no one can flood.
 
 Duplicates: platforms deliver at least once, so the first sight of a (channel, key) is recorded durably and a
-second one is dropped. Flooding: a token bucket per user (a burst, then a steady rate); a user over the limit is
+second one is dropped. Interruptions: an update is recorded with its contents when it arrives and marked done
+when its handlers finish (`InboundLedger`), so one cut off by a crash is run again at the next start instead of
+being lost (or dropped as "already seen" when the platform redelivers it).
+ Flooding: a token bucket per user (a burst, then a steady rate); a user over the limit is
 told once to slow down and then ignored until the bucket refills, so they cannot slow anyone else down.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot import metrics
 from bot.store.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,16 +85,61 @@ class FloodGuard:
             del self._buckets[key]
 
 
-async def first_sight(db: Database, channel: str, key: str, keep: timedelta = timedelta(days=2)) -> bool:
-    """True the first time (channel, key) is seen; False for a redelivery. Old entries are pruned."""
-    now = datetime.now(UTC)
-    fresh = (
-        await db.write(
-            "INSERT INTO inbound_seen (channel, key, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (channel, key, now.isoformat(timespec="seconds")),
+class InboundLedger:
+    """Each inbound update from arrival to done, durably, for one process (`boot`): at least once, and once.
+
+    `arrive` records an update before the platform learns it was received; `finish` marks it done (and drops its
+    contents) after its handlers ran; `unfinished` hands a new process the updates an earlier one took in but did
+    not finish. An update that never finishes (it kills the process every time) is given up after `max_tries`."""
+
+    def __init__(self, db: Database, *, keep: timedelta = timedelta(days=2), max_tries: int = 3) -> None:
+        self.db = db
+        self.keep = keep
+        self.max_tries = max_tries
+        self.boot = secrets.token_hex(8)
+
+    async def arrive(self, channel: str, key: str, payload: str) -> bool:
+        """True the first time (channel, key) arrives; False for a redelivery (done, or already taken in)."""
+        now = datetime.now(UTC)
+        fresh = (
+            await self.db.write(
+                "INSERT INTO inbound_seen (channel, key, at, done, payload, boot) VALUES (?, ?, ?, 0, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (channel, key, now.isoformat(timespec="seconds"), payload, self.boot),
+            )
+            == 1
         )
-        == 1
-    )
-    if fresh and hash(key) % 500 == 0:  # prune now and then, not on every message
-        await db.write("DELETE FROM inbound_seen WHERE at < ?", ((now - keep).isoformat(timespec="seconds"),))
-    return fresh
+        if fresh and hash(key) % 500 == 0:  # prune now and then, not on every message
+            cutoff = (now - self.keep).isoformat(timespec="seconds")
+            await self.db.write("DELETE FROM inbound_seen WHERE at < ? AND done = 1", (cutoff,))
+        return fresh
+
+    async def finish(self, channel: str, key: str) -> None:
+        await self.db.write(
+            "UPDATE inbound_seen SET done = 1, payload = NULL WHERE channel = ? AND key = ?", (channel, key)
+        )
+
+    async def unfinished(self, channel: str) -> list[tuple[str, str]]:
+        """(key, payload) of every update earlier processes took in and did not finish, in arrival order, now
+        taken over by this process; those tried `max_tries` times already are given up (logged)."""
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT key, payload, tries FROM inbound_seen WHERE channel = ? AND done = 0 AND boot != ?"
+                " ORDER BY at, rowid",
+                (channel, self.boot),
+            )
+            taken: list[tuple[str, str]] = []
+            for key, payload, tries in rows:
+                if tries >= self.max_tries or payload is None:
+                    log.warning("giving up inbound %s %s after %d interrupted tries", channel, key, tries)
+                    await conn.execute(
+                        "UPDATE inbound_seen SET done = 1, payload = NULL WHERE channel = ? AND key = ?",
+                        (channel, key),
+                    )
+                    continue
+                await conn.execute(
+                    "UPDATE inbound_seen SET boot = ?, tries = tries + 1 WHERE channel = ? AND key = ?",
+                    (self.boot, channel, key),
+                )
+                taken.append((key, payload))
+        return taken

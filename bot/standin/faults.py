@@ -29,6 +29,8 @@ class Faults:
     drop_when: str = "after"
     methods: frozenset[str] | None = None  # lower-case method names; None = every send*/edit* method
     injected: list[dict] = field(default_factory=list)  # log: {"method", "kind"}
+    #: Seconds every file download (getFile's file_path) takes before it starts: a slow network or a big photo.
+    download_delay: float = 0.0
     _forced: deque[str] = field(default_factory=deque, repr=False)
 
     def fail_next(self, kind: str = "429", n: int = 1) -> None:

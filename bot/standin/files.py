@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 
@@ -121,6 +122,8 @@ class FilesMixin:
         if request.path_params["token"] != self.token:
             return _json({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401)
         record = self._files_by_path.get(request.path_params["file_path"])
+        if self.faults.download_delay > 0:
+            await asyncio.sleep(self.faults.download_delay)
         return self._serve_file(record)
 
     def _serve_file(self, record: _File | None) -> Response:

@@ -1,34 +1,127 @@
-"""Runs before every other handler: drop redelivered updates and floods before they reach the core."""
+"""What every update passes before a handler acts on it: recorded once (and re-run if a crash cut it off), and
+flood-checked when it arrives.
+
+Telegram counts an update as received when the next getUpdates confirms it (or the webhook answers 200). PTB does
+that before handlers run, so an update still queued or half-handled at a kill used to be lost, and one Telegram
+did redeliver was dropped as "already seen". Now the update queue itself records each update durably before PTB
+can confirm it (`DurableUpdateQueue.put` is awaited by the updater before its next getUpdates, and by the webhook
+before it answers), the update processor marks it done after its handlers, and the next start re-runs whatever
+was not done (`replay`). A redelivery of a recorded update is dropped.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+from typing import Any
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
-from bot import observe
-from bot.services.guard import first_sight
+from bot import metrics, observe
+from bot.services.container import Services
+from bot.services.guard import InboundLedger
 from bot.texts import t
-from handlers.telegram.common import CHANNEL, services_of
+from handlers.telegram.common import CHANNEL
 
 log = logging.getLogger(__name__)
 
 
+class Gate:
+    """The door's bookkeeping for inbound updates: the durable ledger and the flood verdicts."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.ledger = InboundLedger(services.db)
+        self._unrecorded: dict[int, BaseException] = {}  # update_id → why it could not be recorded
+        self._verdicts: dict[int, str] = {}  # update_id → the flood guard's 'warn' or 'drop'
+
+    async def arrived(self, update: Update) -> bool:
+        """Record a new update; False for one already recorded (a redelivery: drop it)."""
+        try:
+            fresh = await self.ledger.arrive(CHANNEL, str(update.update_id), update.to_json())
+        except Exception as exc:  # e.g. disk full: the update still runs, and `guard` answers with the error
+            log.warning("could not record update %s: %s", update.update_id, type(exc).__name__)
+            self._unrecorded[update.update_id] = exc
+            return True
+        if not fresh:
+            log.info("dropped redelivered update %s", update.update_id)
+            metrics.update_refused(CHANNEL, "other", "duplicate")
+        return fresh
+
+    async def finish(self, update: object) -> None:
+        """After the handlers ran (or the flood guard stopped it): not to be run again."""
+        if not isinstance(update, Update) or self._unrecorded.pop(update.update_id, None) is not None:
+            return
+        try:
+            await self.ledger.finish(CHANNEL, str(update.update_id))
+        except Exception as exc:  # it will be re-run after a restart: at least once
+            log.warning("could not mark update %s done: %s", update.update_id, type(exc).__name__)
+
+    def admit(self, update: object) -> bool:
+        """The flood guard, asked when the update arrives (before it waits for its chat or a worker). False: it is
+        refused, and `guard` stops it (after telling the person once to slow down)."""
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is None:
+            return True
+        verdict = self.services.flood.check(f"{CHANNEL}:{user.id}")
+        if verdict == "ok":
+            return True
+        assert isinstance(update, Update)
+        self._verdicts[update.update_id] = verdict
+        return False
+
+    def failure(self, update: Update) -> BaseException | None:
+        return self._unrecorded.get(update.update_id)
+
+    def refused(self, update: Update) -> str | None:
+        return self._verdicts.pop(update.update_id, None)
+
+
+class DurableUpdateQueue(asyncio.Queue):
+    """PTB's update queue, recording each update before the updater goes on to confirm it to Telegram."""
+
+    def __init__(self, gate: Gate) -> None:
+        super().__init__()
+        self.gate = gate
+
+    async def put(self, item: Any) -> None:
+        if isinstance(item, Update) and not await self.gate.arrived(item):
+            return
+        await super().put(item)
+
+    async def put_recorded(self, item: Any) -> None:
+        """An update already in the ledger (being re-run): straight into the queue."""
+        await super().put(item)
+
+
+async def replay(application: Application, gate: Gate) -> int:
+    """Queue the updates an earlier process took in but did not finish. Call it before updates are fetched, so
+    that Telegram's redelivery of one of them is recognised as already recorded. Returns how many."""
+    queue = application.update_queue
+    assert isinstance(queue, DurableUpdateQueue)
+    unfinished = await gate.ledger.unfinished(CHANNEL)
+    for key, payload in unfinished:
+        log.info("re-running interrupted update %s", key)
+        await queue.put_recorded(Update.de_json(json.loads(payload), application.bot))
+    return len(unfinished)
+
+
 async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context)
-    if not await first_sight(services.db, CHANNEL, str(update.update_id)):
-        log.info("dropped redelivered update %s", update.update_id)
-        observe.note_outcome("duplicate")
-        raise ApplicationHandlerStop
-    user = update.effective_user
-    if user is None:
-        return
-    verdict = services.flood.check(f"{CHANNEL}:{user.id}")
-    if verdict == "ok":
+    """First handler of every update. One that could not be recorded (storage trouble) goes no further: the error
+    handler tells the person what happened. One the flood guard refused is stopped here."""
+    gate: Gate = context.application.bot_data["gate"]
+    failure = gate.failure(update)
+    if failure is not None:
+        raise failure
+    verdict = gate.refused(update)
+    if verdict is None:
         return
     observe.note_outcome("flood")
     if verdict == "warn" and update.effective_chat is not None and update.effective_chat.type == "private":
-        lang = (await services.users.identify(CHANNEL, str(user.id), user.full_name)).lang
+        user = update.effective_user
+        assert user is not None
+        lang = (await gate.services.users.identify(CHANNEL, str(user.id), user.full_name)).lang
         await context.bot.send_message(update.effective_chat.id, t(lang, "flood.slow_down"))
     raise ApplicationHandlerStop
