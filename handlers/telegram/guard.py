@@ -24,6 +24,7 @@ from bot.services.container import Services
 from bot.services.guard import InboundLedger
 from bot.texts import t
 from handlers.telegram.common import CHANNEL
+from handlers.telegram.metering import update_kind
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Gate:
             return True
         if not fresh:
             log.info("dropped redelivered update %s", update.update_id)
-            metrics.update_refused(CHANNEL, "other", "duplicate")
+            metrics.update_refused(CHANNEL, update_kind(update), "duplicate")
         return fresh
 
     async def finish(self, update: object) -> None:
