@@ -214,4 +214,20 @@ stations, no reports). Peak memory is the child's own VmHWM (`ru_maxrss` would c
 `exec`).
 
 {_startup_notes(results)}
+
+## 6. The web console's map viewport
+
+`PointCache.map_view` (bot/console/points.py), the query behind every pan and zoom of the console's map, for an
+admin (everything) and a street supervisor (a scope over that street's grids), default filters (open reports), in
+a country, a city, a district and a street view over 100 000 reports around the five sample cities. Baseline: a
+plain read of the whole table (`SELECT id, lat, lon, status FROM reports`, every row fetched) through the same
+`Database` in the same run — what any map would pay per view if it touched every report once.
+
+Answering in SQL (`queries.map_view`, kept as the reference the tests compare against) costs about a full read
+per view or more: the bounding box cannot use an index for both coordinates, and lateness needs julianday() on two
+deadlines per row. So the console keeps the map's columns in numpy arrays, refreshed through the audit log's change
+cursor (every change to a report writes an event: one indexed MAX per view, then only the changed reports), and a
+view is a few vector masks plus, above 1 500 reports in view, a 64×64 grouping (`np.unique`/`bincount`): a small
+fraction of a full read. The first view of a process pays one full read plus building the arrays (in a worker
+thread, swapped in at once), which is the informational row in the table.
 """

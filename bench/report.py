@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench import analysis
 from bench.common import Figure, dur, mib, ms, us
+from bench.console import ConsoleResult
 from bench.e2e import LoadResult
 from bench.forwarding import CaseResult
 from bench.intake import IntakeResult
@@ -26,6 +27,7 @@ class Results:
     intake: IntakeResult | None = None
     forwarding: list[CaseResult] = field(default_factory=list)
     startup: tuple[StartResult, StartResult, StartResult] | None = None
+    console: ConsoleResult | None = None
     log: list[str] = field(default_factory=list)
 
 
@@ -206,6 +208,36 @@ def startup_figures(runs: tuple[StartResult, StartResult, StartResult] | None) -
     ]
 
 
+def console_figures(r: ConsoleResult | None) -> list[Figure]:
+    if r is None:
+        return []
+    rows = []
+    for v in r.views:
+        rows.append(
+            Figure(
+                f"console map viewport, {v.view} view, {v.who}, {r.reports:,} reports",
+                f"p95 {ms(v.p95_s)} (p50 {ms(v.p50_s)}; {v.items:,} {v.answered})",
+                f"full-table read {ms(r.full_read_s)}",
+                v.p95_s / r.full_read_s,
+                "p95 ÷ full read",
+                "≤ 200 ms p95",
+                v.p95_s <= 0.2,
+            )
+        )
+    rows.append(
+        Figure(
+            f"console map, first read into memory, {r.reports:,} reports",
+            f"{dur(r.cold_load_s)} once per process (SQL for one country view: {ms(r.sql_country_s)})",
+            f"full-table read {ms(r.full_read_s)}",
+            r.cold_load_s / r.full_read_s,
+            "÷ full read",
+            "",
+            None,
+        )
+    )
+    return rows
+
+
 def figures(results: Results) -> list[Figure]:
     return [
         *nearest_figures(results.nearest),
@@ -213,6 +245,7 @@ def figures(results: Results) -> list[Figure]:
         *intake_figures(results.intake),
         *forwarding_figures(results.forwarding),
         *startup_figures(results.startup),
+        *console_figures(results.console),
     ]
 
 

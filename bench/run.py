@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import e2e, forwarding, intake, nearest, report, startup
+from bench import console, e2e, forwarding, intake, nearest, report, startup
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,8 @@ class Plan:
     fwd_cases: list[forwarding.Case]
     start_stations: int
     start_reports: int
+    console_reports: int = 100_000
+    console_queries: int = 30
 
 
 QUICK = Plan(
@@ -78,6 +80,7 @@ FULL = Plan(
     ],
     start_stations=100_000,
     start_reports=1_000_000,
+    console_queries=200,
 )
 
 
@@ -86,12 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes and short loads: under two minutes")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where PERFORMANCE.md and the plots go")
     parser.add_argument(
-        "--only", choices=["nearest", "e2e", "intake", "forwarding", "startup"], action="append",
+        "--only", choices=["nearest", "e2e", "intake", "forwarding", "startup", "console"], action="append",
         help="run only these figures (the report then covers only them)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    only = set(args.only or ["nearest", "e2e", "intake", "forwarding", "startup"])
+    only = set(args.only or ["nearest", "e2e", "intake", "forwarding", "startup", "console"])
     lines: list[str] = []
 
     def log(text: str) -> None:
@@ -119,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     if "startup" in only:
         log(f"[5] start-up with {plan.start_stations:,} stations and {plan.start_reports:,} reports")
         results.startup = startup.run(plan.start_stations, plan.start_reports, log)
+    if "console" in only:
+        log(f"[6] the web console's map viewport over {plan.console_reports:,} reports vs a full-table read")
+        results.console = asyncio.run(console.run(plan.console_reports, plan.console_queries, log))
     log(f"total {time.perf_counter() - started:.0f} s")
     results.log = lines
     args.out.mkdir(parents=True, exist_ok=True)

@@ -96,3 +96,80 @@ async def _stats(runtime: Runtime, *args: str) -> dict:
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     return json.loads(out)
+
+
+def _normal(view: dict) -> tuple:
+    """Order-free form of a map answer (float averages rounded: memory and SQL add in different orders)."""
+    if "points" in view:
+        return ("points", view["count"], sorted(tuple(sorted(p.items())) for p in view["points"]))
+    cells = sorted((c["n"], round(c["lat"], 4), round(c["lon"], 4), c["late"]) for c in view["clusters"])
+    return ("clusters", view["count"], cells)
+
+
+BOXES = {
+    "country": BBox(28.0, 110.0, 40.0, 124.0),
+    "xuzhou": BBox(34.20, 117.12, 34.30, 117.26),
+    "street": BBox(34.238, 117.20, 34.262, 117.232),
+}
+FILTERS = [
+    ConsoleFilter(),
+    ConsoleFilter(state="all"),
+    ConsoleFilter(state="late"),
+    ConsoleFilter(state="accepted", category="lights"),
+    ConsoleFilter(state="all", grid="xz-hanfeng-diemeng", age=3),
+    ConsoleFilter(state="all", q="SP-000007"),
+]
+
+
+async def test_the_maps_memory_gives_the_sql_answer_and_follows_changes(runtime: Runtime) -> None:
+    from bot.console import points as points_module
+
+    services = runtime.services
+    now = services.clock.now()
+    await seed_reports(runtime, 300, now, seed=5)
+    cache = services.console.points
+    scopes = [Scope.of(roles, services.grids) for roles in PEOPLE.values()]
+    old_max, seen = points_module.MAX_POINTS, set()
+    for limit in (old_max, 20):  # both answers: single points, and the server's cells
+        points_module.MAX_POINTS = limit
+        try:
+            for scope in scopes:
+                for flt in FILTERS:
+                    for name, box in BOXES.items():
+                        mine = await cache.map_view(scope, flt, services.grids, now, box, "gcj02")
+                        reference = await _sql_view(services, scope, flt, now, box, limit)
+                        assert _normal(mine) == _normal(reference), (name, flt, scope)
+                        seen.add((_normal(mine)[0], mine["count"] > 0))
+        finally:
+            points_module.MAX_POINTS = old_max
+    assert seen == {("points", True), ("points", False), ("clusters", True)}
+    # a change through the service is seen at the next read (the audit event moves the cursor)
+    report_id = (await services.db.fetchone("SELECT id FROM reports WHERE status = 'forwarded' LIMIT 1"))[0]
+    admin = await services.users.identify("telegram", "77003", "管理员")
+    await services.roles.grant(admin.id, "admin", "", by="test")
+    version = (await services.db.fetchone("SELECT version FROM reports WHERE id = ?", (report_id,)))[0]
+    await services.reports.act_accept(admin, report_id, version)
+    everything, flt = Scope(everything=True), ConsoleFilter(q=f"SP-{report_id:06d}", state="all")
+    [point] = (await cache.map_view(everything, flt, services.grids, now, BOXES["country"], "wgs84"))["points"]
+    assert point["status"] == "accepted"
+    backlog = await cache.backlog(now)
+    assert (
+        sum(n for n, _ in backlog.values())
+        == (
+            await services.db.fetchone(
+                "SELECT COUNT(*) FROM reports WHERE status IN ('new','forwarded','accepted','transferred','reopened')"
+                " AND grid_id IS NOT NULL AND hidden_at IS NULL"
+            )
+        )[0]
+    )
+
+
+async def _sql_view(services, scope, flt, now, box, limit):
+    from bot.console import queries
+
+    old = queries.MAX_POINTS
+    queries.MAX_POINTS = limit
+    try:
+        return await map_view(services.db, scope, flt, services.grids, now, box, "gcj02")
+    finally:
+        queries.MAX_POINTS = old

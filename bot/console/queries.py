@@ -209,7 +209,9 @@ class BBox:
 async def map_view(
     db: Database, scope: Scope, flt: ConsoleFilter, grids: Any, now: datetime, box: BBox, crs: str
 ) -> dict[str, Any]:
-    """{"points": [...]} or {"clusters": [...]} for the viewport (WGS-84 in, `crs` out), plus the count."""
+    """{"points": [...]} or {"clusters": [...]} for the viewport (WGS-84 in, `crs` out), plus the count.
+
+    The reference in SQL; the console answers from memory (points.PointCache.map_view, the same answer)."""
     where, params = _clause(scope, flt, grids, now)
     where += " AND r.lat BETWEEN ? AND ? AND r.lon BETWEEN ? AND ?"
     params += [box.south, box.north, box.west, box.east]
@@ -249,18 +251,11 @@ def _convert_rings(geometry: Any, crs: str) -> Any:
     return geometry
 
 
-async def grid_layer(db: Database, scope: Scope, grids: Any, now: datetime, crs: str) -> list[dict[str, Any]]:
-    """The grids in scope as GeoJSON features (level 'grid' only) with their open and late backlog."""
-    stamp = _utc(now)
-    open_marks = ",".join("?" * len(OPEN))
-    counts = {
-        row["grid_id"]: (row["n"], row["late"] or 0)
-        for row in await db.fetchall(
-            f"SELECT r.grid_id, COUNT(*) AS n, SUM({late_sql()}) AS late FROM reports r"
-            f" WHERE r.status IN ({open_marks}) AND r.grid_id IS NOT NULL GROUP BY r.grid_id",
-            [stamp, stamp, *sorted(s.value for s in OPEN)],
-        )
-    }
+async def grid_layer(
+    db: Database, scope: Scope, now: datetime, crs: str, backlog: dict[str, tuple[int, int]]
+) -> list[dict[str, Any]]:
+    """The grids in scope as GeoJSON features (level 'grid' only) with their open and late backlog
+    (`backlog`: grid id → (open, late), from PointCache.backlog)."""
     features = []
     for row in await db.fetchall("SELECT id, name, geometry FROM grids WHERE level = 'grid' ORDER BY id"):
         if not scope.grid_visible(row["id"]):
@@ -270,7 +265,7 @@ async def grid_layer(db: Database, scope: Scope, grids: Any, now: datetime, crs:
         except ValueError:
             continue
         geometry = {**geometry, "coordinates": _convert_rings(geometry.get("coordinates"), crs)}
-        n, late = counts.get(row["id"], (0, 0))
+        n, late = backlog.get(row["id"], (0, 0))
         features.append({"type": "Feature", "geometry": geometry,
                          "properties": {"id": row["id"], "name": row["name"], "open": n, "late": late}})  # fmt: skip
     return features

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.console.auth import ConsoleAuth, Session
+from bot.console.points import PointCache
 from bot.console.scope import Scope
 from bot.reports.model import Report
 from bot.reports.service import ReportService
@@ -22,6 +23,7 @@ class ConsoleService:
         #: Public address of the console ending in "/console/"; set from settings or once the HTTP server is up.
         self.base_url = base_url
         self.tiles_crs = tiles_crs
+        self.points = PointCache(auth.db)  # the map's reports in memory (docs/PERFORMANCE.md)
 
     @property
     def grids(self) -> Any:

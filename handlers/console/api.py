@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from bot.console.auth import Session
 from bot.console.numbers import collect_numbers
-from bot.console.queries import BBox, ConsoleFilter, change_cursor, export_filter, grid_layer, map_view
+from bot.console.queries import BBox, ConsoleFilter, change_cursor, export_filter, grid_layer
 from bot.media.photos import PhotoRejected
 from bot.reports.export import BOM, export_fields, export_records, protect_cell
 from bot.store.reports import get_report
@@ -33,8 +33,8 @@ async def map_data(request: Request, session: Session, lang: str) -> Response:
         return JSONResponse({"error": "bbox=south,west,north,east"}, status_code=400)
     console = services.console
     flt = ConsoleFilter.parse(request.query_params)
-    data = await map_view(
-        services.db, console.scope(session), flt, console.grids, services.clock.now(), box, console.tiles_crs
+    data = await console.points.map_view(
+        console.scope(session), flt, console.grids, services.clock.now(), box, console.tiles_crs
     )
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
@@ -43,9 +43,9 @@ async def map_data(request: Request, session: Session, lang: str) -> Response:
 async def grids_data(request: Request, session: Session, lang: str) -> Response:
     services = services_of(request)
     console = services.console
-    features = await grid_layer(
-        services.db, console.scope(session), console.grids, services.clock.now(), console.tiles_crs
-    )
+    now = services.clock.now()
+    backlog = await console.points.backlog(now)
+    features = await grid_layer(services.db, console.scope(session), now, console.tiles_crs, backlog)
     return JSONResponse({"type": "FeatureCollection", "features": features}, headers={"Cache-Control": "no-store"})
 
 
