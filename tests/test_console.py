@@ -290,3 +290,60 @@ async def test_what_a_moderator_hid_is_not_shown(runtime: Runtime, people: dict[
         assert (await http.get(f"/console/photos/{shown}/{sha}")).status_code == 404
         text = (await http.get("/console/export.csv?state=all")).content.decode("utf-8-sig")
         assert f"SP-{hidden:06d}" not in text and f"SP-{shown:06d}" in text
+
+
+async def test_english_on_request_and_no_open_redirect(runtime: Runtime, people: dict[str, ChatUser]) -> None:
+    async with client(runtime) as http:
+        await sign_in(http, await console_link(people["boss"]))
+        zh = await http.get("/console/queue")
+        assert "工单" in zh.text and '<html lang="zh-CN">' in zh.text
+        switched = await http.get("/console/lang", params={"to": "en", "back": "/console/queue?state=all"})
+        assert switched.status_code == 303 and switched.headers["location"] == "/console/queue?state=all"
+        en = await http.get("/console/queue")
+        assert "Queue" in en.text and "Reported" in en.text and '<html lang="en">' in en.text
+        for back in ("https://evil.example/", "//evil.example/", "/console//evil.example"):
+            away = await http.get("/console/lang", params={"to": "zh-CN", "back": back})
+            assert away.headers["location"] == "/console/", back
+
+
+async def test_live_updates_announce_a_change(runtime: Runtime, people: dict[str, ChatUser]) -> None:
+    import asyncio
+
+    report_id = await file_report(people["rider"], HERE, "实时更新")
+    async with client(runtime) as http:
+        csrf = await sign_in(http, await console_link(people["boss"]))
+        async with http.stream("GET", "/console/events") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.aiter_lines()
+            assert await asyncio.wait_for(anext(lines), 10) == "retry: 3000"
+            assert await asyncio.wait_for(anext(lines), 10) == "event: hello"
+
+            async with client(runtime) as other:
+                other.cookies = http.cookies
+                done = await other.post(f"/console/reports/{report_id}/accept", data={"version": "2", "csrf": csrf})
+                assert done.status_code == 303
+
+            async def change() -> str:
+                async for line in lines:
+                    if line.startswith("event: "):
+                        return line
+                return ""
+
+            assert await asyncio.wait_for(change(), 10) == "event: change"
+    async with client(runtime) as anonymous:
+        assert (await anonymous.get("/console/events")).status_code == 401
+
+
+async def test_a_report_page_lists_the_duplicates_merged_into_it(runtime: Runtime, people: dict[str, ChatUser]) -> None:
+    first = await file_report(people["rider"], HERE, "第一次上报")
+    rider2 = ChatUser(runtime.standin, 1002, "骑手小张")
+    await rider2.send(photo=jpeg((10, 10, 200)), caption="同一个问题", replies=2)
+    [categories] = await rider2.share_location(HERE[0] + 0.0001, HERE[1])
+    _, [offer] = await rider2.tap(categories, "消防通道堵塞")
+    _, [merged] = await rider2.tap(offer, "补充我的照片")
+    row = await runtime.services.db.fetchone("SELECT id FROM reports WHERE merged_into = ?", (first,))
+    assert row is not None, merged
+    async with client(runtime) as http:
+        await sign_in(http, await console_link(people["boss"]))
+        page = await http.get(f"/console/reports/{first}")
+        assert f'href="/console/reports/{row[0]}"' in page.text and "合并进来的重复上报" in page.text

@@ -505,3 +505,17 @@ async def test_what_riders_type_on_wechat_too(runtime: Runtime, wang: WeChatRide
     assert "筛选：🚻卫生间" in text_of(toilets)
     [city] = await wang.say("Xuzhou")
     assert text_of(city).startswith("🏙 徐州")
+
+
+async def test_console_link_on_wechat_for_a_supervisor_only(runtime: Runtime, wang: WeChatRider) -> None:
+    [refused] = await wang.say("/console")
+    assert text_of(refused) == t("zh-CN", "console.no_role")
+    user = await _user_row(runtime, wang.openid)
+    await runtime.services.roles.grant(user["id"], "supervisor", "xz-hanfeng", by="test")
+    [answer] = await wang.say("看板")
+    link = text_of(answer)
+    assert "/console/login?t=" in link
+    url = link[link.index("http") :].split()[0].split('"')[0]
+    async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False) as client:
+        page = await client.get(url)
+        assert page.status_code == 200 and "登录" in page.text

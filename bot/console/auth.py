@@ -93,6 +93,10 @@ class ConsoleAuth:
                 "INSERT INTO console_links (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (_hash(token), user.id, utc_stamp(now), utc_stamp(now + LINK_TTL)),
             )
+            # Housekeeping while we hold the writer: links and sessions over a day past their end are useless.
+            old = utc_stamp(now - timedelta(days=1))
+            await conn.execute("DELETE FROM console_links WHERE expires_at < ?", (old,))
+            await conn.execute("DELETE FROM console_sessions WHERE expires_at < ?", (old,))
         return token
 
     async def link_owner(self, token: str) -> User:
