@@ -150,6 +150,7 @@ async def report(request: Request, session: Session, lang: str) -> Response:
     return await page(request, session, lang, active="queue", title=row.ref, body=body,
                       scripts=("live.js", "report.js"),
                       data={"live": f"{PREFIX}/events", "report": report_id, "version": found.version,
+                            "now": now.isoformat(),
                             "texts": {"left": t(lang, "console.report.left", time="{time}"),
                                       "over": t(lang, "console.report.over", time="{time}")}})  # fmt: skip
 

@@ -3,6 +3,8 @@
   "use strict";
   var data = window.consoleData || JSON.parse((document.getElementById("console-data") || {}).textContent || "{}");
   var texts = data.texts || {};
+  // The server's clock decides what is late; count from it, not from this device's clock.
+  var skew = data.now ? new Date(data.now) - Date.now() : 0;
   function fmt(minutes) {
     minutes = Math.abs(Math.floor(minutes));
     var zh = document.documentElement.lang === "zh-CN";
@@ -12,7 +14,7 @@
   }
   function tick() {
     document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
-      var minutes = (new Date(el.dataset.due) - new Date()) / 60000;
+      var minutes = (new Date(el.dataset.due) - (Date.now() + skew)) / 60000;
       if (isNaN(minutes)) return;
       var template = minutes >= 0 ? texts.left : texts.over;
       if (template) el.textContent = template.replace("{time}", fmt(minutes));
