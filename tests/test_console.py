@@ -347,3 +347,24 @@ async def test_a_report_page_lists_the_duplicates_merged_into_it(runtime: Runtim
         await sign_in(http, await console_link(people["boss"]))
         page = await http.get(f"/console/reports/{first}")
         assert f'href="/console/reports/{row[0]}"' in page.text and "合并进来的重复上报" in page.text
+
+
+async def test_a_post_from_another_site_is_refused(runtime: Runtime, people: dict[str, ChatUser]) -> None:
+    report_id = await file_report(people["rider"], HERE, "跨站请求")
+    link = await console_link(people["boss"])
+    evil = {"Origin": "https://evil.example"}
+    async with client(runtime) as http:
+        refused = await http.post("/console/login", data={"t": link.split("t=")[1]}, headers=evil)
+        assert refused.status_code == 403 and "rider_console" not in http.cookies
+        ours = {"Origin": runtime.web.url}
+        csrf = await sign_in(http, link)  # the link was not spent by the refused POST
+        answer = await http.post(
+            f"/console/reports/{report_id}/accept", data={"version": "2", "csrf": csrf}, headers=evil
+        )
+        assert answer.status_code == 403
+        row = await runtime.services.db.fetchone("SELECT status FROM reports WHERE id = ?", (report_id,))
+        assert row[0] == "forwarded"
+        done = await http.post(
+            f"/console/reports/{report_id}/accept", data={"version": "2", "csrf": csrf}, headers=ours
+        )
+        assert done.status_code == 303

@@ -23,6 +23,7 @@ from handlers.console.web import (
     message_page,
     read_form,
     redirect,
+    same_origin,
     services_of,
     signed_in,
 )
@@ -45,7 +46,7 @@ async def act(request: Request, session: Session, lang: str) -> Response:
         fields, files = await read_form(request)
     except BadForm as exc:
         return message_page(request, lang, t(lang, "console.bad_request", detail=str(exc)), status=400)
-    if not csrf_ok(session, fields.get("csrf")):
+    if not same_origin(request) or not csrf_ok(session, fields.get("csrf")):
         return message_page(request, lang, t(lang, "console.csrf"), status=403)
     if verb not in VERBS:
         return message_page(request, lang, t(lang, "console.not_found"), status=404)

@@ -25,6 +25,7 @@ from handlers.console.web import (
     message_page,
     read_form,
     redirect,
+    same_origin,
     secure,
     services_of,
 )
@@ -51,6 +52,9 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    if not same_origin(request):
+        lang = lang_of(request)
+        return message_page(request, lang, t(lang, "console.csrf"), status=403)
     try:
         form, _ = await read_form(request)
     except BadForm:

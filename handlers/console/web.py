@@ -150,6 +150,21 @@ def csrf_ok(session: Session, sent: str | None) -> bool:
     return bool(sent) and hmac.compare_digest(session.csrf, str(sent))
 
 
+def same_origin(request: Request) -> bool:
+    """A browser's POST names its page's origin; one from another site is refused before anything is read
+    (defence in depth beside the CSRF token, and the only guard of the sign-in form, which has no session yet)."""
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser form (curl, the tests' client): the token checks still apply
+        return True
+    base = services_of(request).console.base_url
+    ours = {f"{request.url.scheme}://{request.url.netloc}"}
+    if request.headers.get("host"):
+        ours |= {f"http://{request.headers['host']}", f"https://{request.headers['host']}"}
+    if base.startswith(("http://", "https://")):
+        ours.add("/".join(base.split("/")[:3]))
+    return origin in ours
+
+
 Handler = Callable[[Request, Session, str], Awaitable[Response]]
 
 
