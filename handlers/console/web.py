@@ -54,7 +54,7 @@ async def current_session(request: Request) -> Session | None:
 
 
 def headers(request: Request) -> dict[str, str]:
-    """Framing only by ourselves (the big screen), no referrer (a sign-in link must not leak through one),
+    """Framing only by ourselves (the big screen), no referrer to other sites (a sign-in link must not leak),
     scripts only from our own files."""
     tiles = services_of(request).settings.console_tiles or ""
     tile_origin = ""
@@ -70,7 +70,7 @@ def headers(request: Request) -> dict[str, str]:
         "Content-Security-Policy": csp,
         "X-Frame-Options": "SAMEORIGIN",
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
 
