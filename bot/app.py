@@ -119,8 +119,9 @@ class Runtime:
             if not self.services.console.base_url:  # no public console_url configured: our own address
                 self.services.console.base_url = f"{self.web.url}/console/"
             if self.standin is not None:  # the offline demo's chat page links to the console (one-tap sign-in)
-                label = t("zh-CN", "console.demo_link")
-                self.standin.links = [{"label": label, "url": f"{self.services.console.base_url}demo"}]
+                self.standin.links = [{"label": t("zh-CN", "console.demo_link"),
+                                       "title": t("zh-CN", "console.demo_link_title"),
+                                       "url": f"{self.services.console.base_url}demo"}]  # fmt: skip
         # Updates an earlier process took in but did not finish (killed mid-way): queued again before any new one
         # is fetched, so Telegram's redelivery of one of them is dropped as already recorded.
         await replay(self.application, self.application.bot_data["gate"])

@@ -116,7 +116,8 @@ async def test_the_demo_chat_page_signs_its_supervisor_in_with_one_tap(runtime: 
     chat = await desk.new_page()
     await chat.goto(runtime.standin.url)
     link = chat.get_by_test_id("page-link")
-    await expect(link).to_contain_text("管理看板")
+    await expect(link).to_contain_text("看板")
+    await expect(link).to_have_attribute("title", "管理看板：社区书记一键登录")
     async with desk.expect_page() as opened:
         await link.click()
     console = await opened.value

@@ -117,7 +117,7 @@ class StandIn(ChatsMixin, UpdatesMixin, WebhookMixin, FilesMixin, MarkupMixin, B
         self.token = token
         self.boot_id = secrets.token_hex(6)  # the chat page notices a restart (a new stand-in) by this changing
         self.presets: list[dict] = list(presets or [])
-        #: Links the chat page shows in its top bar ({"label", "url"}), e.g. the offline demo's web console.
+        #: Links the chat page shows in its top bar ({"label", "url", "title"?}), e.g. the offline demo's console.
         self.links: list[dict] = []
         head = token.split(":", 1)[0]
         self.bot_user: dict = {

@@ -8,7 +8,8 @@ TEXTS: dict[str, str] = {
     "console.no_role": "The console is for street/community supervisors, departments and admins. Ask an admin for an invite code (/join).",
     "console.rate_limited": "Too many sign-in links asked for; please try again in 10 minutes.",
     "console.not_configured": "The console is not switched on (no HTTP server configured).",
-    "console.demo_link": "🖥 Console (one-tap sign-in as the supervisor)",
+    "console.demo_link": "🖥 Console",
+    "console.demo_link_title": "Web console: one-tap sign-in as the supervisor",
     "wechat.cmd.console": "console|dashboard",
     # chrome
     "console.title": "Grid console",

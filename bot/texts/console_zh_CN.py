@@ -8,7 +8,8 @@ TEXTS: dict[str, str] = {
     "console.no_role": "管理看板仅供街道/社区书记、部门和管理员使用。需要权限请向管理员索取邀请码（/join）。",
     "console.rate_limited": "登录链接申请太频繁了，请 10 分钟后再试。",
     "console.not_configured": "管理看板没有开启（未配置 HTTP 服务）。",
-    "console.demo_link": "🖥 管理看板（社区书记一键登录）",
+    "console.demo_link": "🖥 看板",
+    "console.demo_link_title": "管理看板：社区书记一键登录",
     "wechat.cmd.console": "看板|管理看板|console",
     # chrome
     "console.title": "网格管理看板",

@@ -56,7 +56,11 @@ async def console(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except SignInError as exc:
         await message.reply_text(t(w.lang, f"console.{exc.code}"))
         return
-    button = InlineKeyboardMarkup([[InlineKeyboardButton(t(w.lang, "console.link_button"), url=url)]])
+    # Telegram refuses buttons to plain-HTTP or private addresses (the whole message would fail): the button
+    # only for a public https:// console (or the offline demo's stand-in); the link is in the text either way.
+    button = None
+    if url.startswith("https://") or w.services.settings.offline_demo:
+        button = InlineKeyboardMarkup([[InlineKeyboardButton(t(w.lang, "console.link_button"), url=url)]])
     await message.reply_text(
         t(w.lang, "console.link", url=url),
         reply_markup=button,

@@ -886,6 +886,7 @@
       a.target = "_blank";
       a.rel = "noopener";
       a.textContent = link.label;
+      a.title = link.title || "";
       a.dataset.testid = "page-link";
       document.querySelector(".topbar .switcher").before(a);
     }
