@@ -231,15 +231,21 @@ async def map_view(
     cell_lat = (box.north - box.south) / 64
     cell_lon = (box.east - box.west) / 64
     clusters = []
+    cy, cx = _floor("((r.lat - ?) / ?)"), _floor("((r.lon - ?) / ?)")
     for row in await db.fetchall(
         f"SELECT COUNT(*) AS n, AVG(r.lat) AS lat, AVG(r.lon) AS lon, SUM({late_sql()}) AS late"
-        f" FROM reports r WHERE {where}"
-        " GROUP BY CAST((r.lat - ?) / ? AS INTEGER), CAST((r.lon - ?) / ? AS INTEGER)",
-        [stamp, stamp, *params, box.south, cell_lat, box.west, cell_lon],
+        f" FROM reports r WHERE {where} GROUP BY {cy}, {cx}",
+        [stamp, stamp, *params, *[box.south, cell_lat] * 3, *[box.west, cell_lon] * 3],
     ):
         lat, lon = from_wgs84(row["lat"], row["lon"], crs)
         clusters.append({"n": row["n"], "lat": round(lat, 6), "lon": round(lon, 6), "late": int(row["late"] or 0)})
     return {"count": sum(c["n"] for c in clusters), "clusters": clusters}
+
+
+def _floor(expr: str) -> str:
+    """floor() of a non-negative number in both dialects: SQLite's CAST truncates, PostgreSQL's rounds (so one
+    step down when the cast went up). `expr`'s placeholders appear three times: pass its parameters thrice."""
+    return f"(CAST({expr} AS INTEGER) - CASE WHEN CAST({expr} AS INTEGER) > {expr} THEN 1 ELSE 0 END)"
 
 
 def _convert_rings(geometry: Any, crs: str) -> Any:
