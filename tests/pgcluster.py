@@ -215,7 +215,16 @@ def _in_thread(factory: Any) -> Any:
 
 def read(target: str | Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """A read through the store, for tests that inspect a database from outside the bot (either backend)."""
-    return [tuple(r.values()) for r in read_dicts(target, sql, params)]
+    from bot.store.db import Database
+
+    async def go() -> list[tuple[Any, ...]]:
+        db = await Database(target).open()
+        try:
+            return [tuple(r) for r in await db.fetchall(sql, params)]  # by position: unnamed columns stay apart
+        finally:
+            await db.close()
+
+    return _in_thread(go)
 
 
 def read_dicts(target: str | Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
