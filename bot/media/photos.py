@@ -30,6 +30,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -63,6 +64,7 @@ _SHA_RE = re.compile(r"[0-9a-fA-F]{64}")
 _GPS_IFD = 0x8825
 _GPS_LAT_REF, _GPS_LAT, _GPS_LON_REF, _GPS_LON, _GPS_STATUS, _GPS_MAP_DATUM = 1, 2, 3, 4, 9, 18
 _SHARED_QUALITY = 85
+MAX_SHARED_SIDE = 4096  # pixels on the long side of the shareable copy (Telegram shows at most 2560)
 
 # HEIF brands (iPhone "高效" photos, sent as a file) and AVIF share the ISO-BMFF `ftyp` box.
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
@@ -116,10 +118,29 @@ class StoredPhoto:
 class PhotoStore:
     """Content-addressed originals plus metadata-free shareable copies under one directory."""
 
-    def __init__(self, root: Path, *, max_bytes: int = 10 * 1024 * 1024, max_pixels: int = 40_000_000) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_bytes: int = 10 * 1024 * 1024,
+        max_pixels: int = 40_000_000,
+        max_decoded_bytes: int = 128 * 1024 * 1024,
+        max_side: int = MAX_SHARED_SIDE,
+        max_jobs: int = 1,
+    ) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        # Memory is bounded by these, not by what riders send: a legal 40-megapixel PNG of 0.1 MB decodes to
+        # 120–160 MB, and each copy on the way to a JPEG costs that again. So at most `max_jobs` photos are
+        # decoded at once (in `max_jobs` threads of their own; others wait their turn), JPEGs are decoded at a
+        # reduced scale (Pillow's draft), anything larger than `max_side` is reduced right after decoding, and a
+        # picture whose decoded form would exceed `max_decoded_bytes` is refused ("too large") before decoding.
+        self.max_decoded_bytes = max_decoded_bytes
+        self.max_side = max_side
+        # Their own threads, not the default pool's: glibc gives each thread its own malloc arena and keeps what a
+        # big decode freed there, so memory would grow with the number of threads that ever decoded a photo.
+        self._jobs = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="photo-job")
 
     async def put(self, data: bytes) -> StoredPhoto:
         """Validate and store a photo, or raise `PhotoRejected`; storing the same bytes again writes nothing."""
@@ -129,7 +150,7 @@ class PhotoStore:
             raise PhotoRejected("too_big", limit=self.max_bytes, size=size)
         if size == 0:
             raise PhotoRejected("not_an_image")
-        return await asyncio.to_thread(self._put_sync, bytes(data))
+        return await asyncio.get_running_loop().run_in_executor(self._jobs, self._put_sync, bytes(data))
 
     async def shareable(self, sha256: str) -> bytes:
         """The metadata-free JPEG: the only form of a photo that may leave the core."""
@@ -164,7 +185,7 @@ class PhotoStore:
 
     def _put_sync(self, data: bytes) -> StoredPhoto:
         digest = hashlib.sha256(data).hexdigest()
-        fmt, image, gps = _decode(data, self.max_pixels)
+        fmt, image, gps, (width, height) = _decode(data, self.max_pixels, self.max_decoded_bytes, self.max_side)
         mime, ext = _ACCEPTED[fmt]
         with image:
             folder = self._dir(digest)
@@ -176,7 +197,6 @@ class PhotoStore:
             original_path = folder / f"{digest}.{ext}"
             if not original_path.exists():
                 _write_atomically(original_path, data)
-            width, height = image.size
         return StoredPhoto(sha256=digest, mime=mime, width=width, height=height, size=len(data), gps=gps)
 
 
@@ -209,8 +229,11 @@ def _open(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
 
 
-def _decode(data: bytes, max_pixels: int) -> tuple[str, Image.Image, tuple[float, float] | None]:
-    """Decide by content whether these bytes are a photo we take; return it decoded and upright.
+def _decode(
+    data: bytes, max_pixels: int, max_decoded_bytes: int = 1 << 62, max_side: int = 1 << 30
+) -> tuple[str, Image.Image, tuple[float, float] | None, tuple[int, int]]:
+    """Decide by content whether these bytes are a photo we take; return it decoded (at most `max_side` pixels
+    on its long side) and upright, with the original's size.
 
     Pillow raises a zoo of exception types on hostile input (OSError, SyntaxError, struct.error, ValueError,
     EOFError, …) and which one is an implementation detail, so everything from a decoder counts as "not an
@@ -229,39 +252,71 @@ def _decode(data: bytes, max_pixels: int) -> tuple[str, Image.Image, tuple[float
     with probe:
         fmt = probe.format or ""
         width, height = probe.size
+        bands = 4 if probe.mode in ("P", "PA", "RGBA", "LA", "CMYK") else len(probe.getbands())
+        if fmt in ("JPEG", "MPO"):  # decoded at 1/2, 1/4 or 1/8 scale when that still covers max_side
+            probe.draft("RGB" if bands >= 3 else "L", (max_side, max_side))
+        decoded_bytes = probe.size[0] * probe.size[1] * max(bands, 1)
     if fmt not in _ACCEPTED:  # pragma: no cover - `formats=` already restricts this
         raise PhotoRejected("unsupported_type", found=fmt or None)
     if width <= 0 or height <= 0:
         raise PhotoRejected("not_an_image")
     # The header is all we have read so far: a 100 000 × 100 000 PNG of a few KB stops here, not in malloc.
-    if width * height > max_pixels:
+    if width * height > max_pixels or decoded_bytes > max_decoded_bytes:
         raise PhotoRejected("too_many_pixels", limit=max_pixels, size=width * height)
 
     image: Image.Image | None = None
+    upright: Image.Image | None = None
     try:
         with _open(data) as checker:
             checker.verify()  # chunk CRCs and structure; Pillow requires a fresh open afterwards
         image = _open(data)
+        if fmt in ("JPEG", "MPO"):
+            image.draft("RGB" if bands >= 3 else "L", (max_side, max_side))
         image.load()  # the full decode is what catches a truncated JPEG
         try:
             exif = image.getexif()
         except Exception:
             exif = Image.Exif()
         gps = _gps_from_exif(exif)
+        image = _fit(image, max_side)
         upright = _upright(image)
     except Image.DecompressionBombError:
         raise PhotoRejected("too_many_pixels", limit=max_pixels, size=width * height) from None
     except Exception:
         raise PhotoRejected("not_an_image") from None
     finally:
-        if image is not None:
+        if image is not None and image is not upright:
             image.close()
-    return fmt, upright, gps
+    with contextlib.suppress(Exception):
+        if exif.get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: the upright photo's size, as the phone showed it
+            width, height = height, width
+    return fmt, upright, gps, (width, height)
+
+
+def _fit(image: Image.Image, max_side: int) -> Image.Image:
+    """At most `max_side` pixels on the long side (the shareable copy needs no more; the original is kept as
+    sent): reduced right after decoding, so later copies are small. The big decode is closed at once."""
+    factor = math.ceil(max(image.size) / max_side)
+    if factor <= 1:
+        return image
+    try:
+        smaller = image.reduce(factor)
+    except (ValueError, NotImplementedError):  # modes reduce() does not take (a palette image)
+        smaller = image.copy()
+        smaller.thumbnail((max_side, max_side))
+    smaller.info = dict(image.info)
+    with contextlib.suppress(Exception):  # keep the orientation tag for _upright
+        smaller.getexif().update(image.getexif())
+    image.close()
+    return smaller
 
 
 def _upright(image: Image.Image) -> Image.Image:
-    """The image as the phone showed it; a broken Orientation tag is not worth refusing a hazard photo for."""
+    """The image as the phone showed it; a broken Orientation tag is not worth refusing a hazard photo for.
+    Without an orientation to apply, the image itself (no copy: each copy of a big photo is 100 MB)."""
     try:
+        if image.getexif().get(0x0112, 1) in (0, 1):
+            return image
         return ImageOps.exif_transpose(image)
     except Exception:
         return image.copy()
@@ -293,7 +348,8 @@ def _shareable_jpeg(image: Image.Image) -> bytes:
     """Re-encode as a bare JPEG: only pixels survive, so nothing the camera wrote can leak."""
     clean = _srgb_pixels(image)
     # convert()/copy() carry `info` over, and Pillow's JPEG writer re-emits info["comment"] (and may grow
-    # to re-emit more): start the output from an empty dict rather than trusting the writer's defaults.
+    # to re-emit more): start the output from an empty dict rather than trusting the writer's defaults. (When
+    # `clean` is the decoded image itself, that is ours to change: it is thrown away after this.)
     clean.info.clear()
     out = io.BytesIO()
     clean.save(out, "JPEG", quality=_SHARED_QUALITY)
@@ -311,7 +367,7 @@ def _srgb_pixels(image: Image.Image) -> Image.Image:
     if mode.startswith("I") or mode == "F":  # 16-bit greyscale PNG: scale down, do not clip to white
         return image.convert("I").point(lambda v: v * (1 / 257)).convert("L")
     if mode == "L":
-        return image.copy()
+        return image
     icc = image.info.get("icc_profile")
     if icc and ImageCms is not None and mode in ("RGB", "CMYK"):
         try:
@@ -321,7 +377,7 @@ def _srgb_pixels(image: Image.Image) -> Image.Image:
             converted = None
         if converted is not None:
             return converted
-    return image.convert("RGB")
+    return image if mode == "RGB" else image.convert("RGB")  # no copy of what is already plain RGB
 
 
 @functools.cache
