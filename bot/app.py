@@ -40,7 +40,10 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(publish_commands)
         .request(MeteredRequest(connection_pool_size=16))
-        .get_updates_request(MeteredRequest(connection_pool_size=1, read_timeout=40))
+        # Two connections for getUpdates: on stop PTB cancels the long poll without waiting for it to let go of
+        # its connection and calls getUpdates once more to confirm the offset; with one connection that call could
+        # wait for it and fail with PoolTimeout, an ERROR with a traceback on a clean SIGTERM (issue 11, item 11).
+        .get_updates_request(MeteredRequest(connection_pool_size=2, read_timeout=40))
     )
     # Recorded on arrival and marked done after the handlers (re-run after a crash); flood-checked, then per chat,
     # then a worker: see handlers/telegram/guard.py and ordering.py.
