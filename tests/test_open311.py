@@ -421,6 +421,7 @@ async def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(run_cli, db, *args)
 
 
+@pytest.mark.sqlite_only("scans the SQLite file's bytes for the key (stored hashed on both backends)")
 async def test_keys_from_the_cli_are_shown_once_and_stored_only_hashed(
     runtime: Runtime, api: httpx.AsyncClient
 ) -> None:
