@@ -87,6 +87,7 @@ def bench_settings(db_path: Path, standin: StandIn, **overrides: Any) -> Setting
         db_path=db_path,
         http_port=None,
         demo_people=False,
+        categories_toml=None,  # scripted riders file without the category questions (as bench/intake.py does)
     )
     known = {f.name for f in fields(Settings)}
     if "flood_burst" in known and "flood_burst" not in overrides:
