@@ -25,11 +25,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from bench.common import pct
 from bot.config import Settings
+from bot.reports import actions
 from bot.reports.actions import DraftAction
 from bot.reports.categories import CATEGORIES
 from bot.services.container import Services, open_services
@@ -111,18 +113,37 @@ async def _submit_path(services: Services, riders: list[User], points, n: int) -
         batch = riders[: min(len(riders), n - i)]
         for j, rider in enumerate(batch):
             lat, lon, _ = points[(i + j) % len(points)]
-            await dialogs.put_dialog(services.db, rider.id, "report", _draft(sha, lat, lon, i + j), _stamp())
+            draft = _draft(sha, lat, lon, i + j)
+            draft["skipped"] = [q.code for q in services.reports.questions.for_category(draft["category"])]
+            await dialogs.put_dialog(services.db, rider.id, "report", draft, _stamp())
         for rider in batch:
             t0 = time.perf_counter()
             reply = await services.reports.on_draft_button(rider, DraftAction("ok"))
             times.append(time.perf_counter() - t0)
             i += 1
             if i % 97 == 0:  # spot check: the acknowledged report is already committed, with its outbox rows
-                ref = re.search(r"SP-(\d+)", reply.messages[0]["text"])
-                assert ref is not None, reply.messages[0]["text"]
+                # The receipt "已收到，编号 SP-…" is an outbox row of the submit (Reply.queued), not a direct message.
+                [receipt] = await services.db.fetchall("SELECT payload FROM outbox WHERE idem_key = ?", reply.queued)
+                ref = re.search(r"SP-(\d+)", receipt[0])
+                assert ref is not None, receipt[0]
                 row = await services.db.fetchone("SELECT COUNT(*) FROM reports WHERE id = ?", (int(ref.group(1)),))
                 committed &= bool(row and row[0] == 1)
     return times, committed
+
+
+async def _answer_questions(rs: Any, rider: User, reply: Any) -> Any:
+    """A category's own questions (data/categories.toml), answered as a rider would: skip, or the last choice."""
+    for _ in range(12):
+        datas = [b["data"] for m in reply.messages for row in m.get("buttons") or [] for b in row if "data" in b]
+        asked = [d for d in datas if d.startswith("rd:a:")]
+        if not asked:
+            return reply
+        special = [d for d in asked if d.endswith((":_skip", ":_done"))]
+        values = [d for d in asked if d not in special]
+        ticked = any("☑" in str(m.get("buttons")) for m in reply.messages)
+        pick = special[0] if special and (special[0].endswith(":_skip") or not values or ticked) else values[-1]
+        reply = await rs.on_draft_button(rider, actions.parse(pick))
+    return reply
 
 
 async def _dialog_path(services: Services, riders: list[User], points, n: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -137,11 +158,12 @@ async def _dialog_path(services: Services, riders: list[User], points, n: int) -
         await rs.on_location(rider, lat, lon)
         await rs.on_draft_button(rider, DraftAction("cat", CATEGORIES[i % len(CATEGORIES)].token))
         reply = await rs.on_draft_button(rider, DraftAction("skip"))
+        reply = await _answer_questions(rs, rider, reply)
         if any("rd:new" in str(m.get("buttons")) for m in reply.messages):  # a similar open report nearby
             await rs.on_draft_button(rider, DraftAction("new"))
         reply = await rs.on_draft_button(rider, DraftAction("ok"))
         times.append(time.perf_counter() - t0)
-        assert "SP-" in reply.messages[0]["text"], reply.messages[0]["text"]
+        assert reply.queued and reply.queued[0].endswith(":receipt"), reply  # "已收到" is an outbox row
     return times
 
 
