@@ -98,7 +98,7 @@ class InboundLedger:
         self.max_tries = max_tries
         self.boot = secrets.token_hex(8)
 
-    async def arrive(self, channel: str, key: str, payload: str) -> bool:
+    async def arrive(self, channel: str, key: str, payload: str | None) -> bool:
         """True the first time (channel, key) arrives; False for a redelivery (done, or already taken in)."""
         now = datetime.now(UTC)
         fresh = (
