@@ -305,6 +305,58 @@ async def test_delivery_order_secret_header_and_bounded_retries(bot: Bot, standi
         await server.wait_closed()
 
 
+async def test_parallel_delivery_keeps_max_connections_in_flight_and_retries_each_update(
+    bot: Bot, standin: StandIn
+) -> None:
+    """webhook_parallel (as Telegram with max_connections > 1): several POSTs at once, never more than
+    max_connections, and a failing update retried on its own while the others get through."""
+    in_flight, most = 0, 0
+    received: list[int] = []
+    failed_once: set[int] = set()
+    release = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal in_flight, most
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        update_id = json.loads(await reader.readexactly(int(headers["content-length"])))["update_id"]
+        in_flight += 1
+        most = max(most, in_flight)
+        if most >= 3:
+            release.set()
+        await asyncio.wait_for(release.wait(), 5)
+        in_flight -= 1
+        status = 200
+        if update_id % 2 and update_id not in failed_once:  # every odd update fails its first try
+            failed_once.add(update_id)
+            status = 502
+        else:
+            received.append(update_id)
+        writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    hook_port = server.sockets[0].getsockname()[1]
+    try:
+        standin.webhook_parallel = 8
+        standin.webhook_backoff = (0.01, 0.05)
+        ids = [
+            standin.inject_update({"message": {"message_id": n, "date": 0, "chat": {"id": 1, "type": "private"}}})
+            for n in range(10)
+        ]
+        await bot.set_webhook(f"http://127.0.0.1:{hook_port}/hook", max_connections=3)
+        await standin.wait_for_webhook(lambda: standin.webhook_info()["pending_update_count"] == 0, timeout=10)
+        assert most == 3, "max_connections deliveries in flight at once, never more"
+        assert sorted(received) == ids, "every update delivered once it got a 2xx"
+        assert len(standin.webhook_deliveries) == len(ids) + len(failed_once)
+        assert {d["update_id"] for d in standin.webhook_deliveries if d["status"] == 502} == failed_once
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 async def test_delivery_gives_up_after_max_attempts(bot: Bot, standin: StandIn) -> None:
     dead_port = free_port()  # nothing listens there: connection refused
     standin.webhook_backoff = (0.01, 0.02)

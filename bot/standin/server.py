@@ -30,7 +30,8 @@ HTTP surface (all on 127.0.0.1):
 Webhooks: after ``setWebhook(url=...)`` the stand-in POSTs pending updates as JSON to that URL, in order and
 one at a time, with ``X-Telegram-Bot-Api-Secret-Token`` when a secret was set; ``getUpdates`` then answers 409
 until ``deleteWebhook``. Only http:// URLs on 127.0.0.1 / localhost / [::1] are accepted (anything else is
-"Bad Request: bad webhook: ..."), so the stand-in never sends traffic off this machine. A delivery that gets a
+"Bad Request: bad webhook: ..."), so the stand-in never sends traffic off this machine. With ``webhook_parallel``
+> 1 up to that many deliveries (at most max_connections) are in flight at once, as Telegram does. A delivery that gets a
 non-2xx answer or a connection error is retried with a doubling back-off (``webhook_backoff``) and given up
 after ``webhook_max_attempts`` tries; ``getWebhookInfo`` reports ``last_error_date``/``last_error_message``
 and every attempt is logged in ``webhook_deliveries``. ``post_to_webhook`` lets a test POST a raw update
@@ -157,6 +158,8 @@ class StandIn(ChatsMixin, UpdatesMixin, WebhookMixin, FilesMixin, MarkupMixin, B
         self.webhook_max_attempts = 6
         self.webhook_backoff: tuple[float, float] = (0.05, 1.0)
         self.webhook_timeout = 10.0
+        #: Deliveries in flight at once (capped by setWebhook's max_connections); 1: strictly one after another.
+        self.webhook_parallel = 1
         #: Every delivery attempt: {"update_id", "url", "attempt", "status" (None: no answer), "error", "ts"}.
         self.webhook_deliveries: list[dict] = []
         self._webhook: dict | None = None  # {"url", "secret_token", "max_connections", "ip_address"}

@@ -123,13 +123,17 @@ class WebhookMixin:
     # ------------------------------------------------------------------ webhook delivery
 
     async def _deliver_webhook_updates(self) -> None:
-        """The background task: POST pending updates to the webhook, oldest first, one at a time."""
+        """The background task: POST pending updates to the webhook, oldest first, one at a time — or, with
+        ``webhook_parallel`` > 1, several at once (see ``_deliver_in_parallel``)."""
         attempts = 0  # failed tries of the update at the head of the queue
         retry_at = 0.0
         generation = self._webhook_generation
         loop = asyncio.get_running_loop()
         async with httpx.AsyncClient(timeout=self.webhook_timeout, trust_env=False) as client:
             while not self._closing:
+                if self.webhook_parallel > 1:  # switched on after start (the attribute is read every round)
+                    await self._deliver_in_parallel()
+                    return
                 event = self._changed
                 if generation != self._webhook_generation:  # webhook set again or removed: start afresh
                     generation, attempts, retry_at = self._webhook_generation, 0, 0.0
@@ -163,6 +167,66 @@ class WebhookMixin:
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), wait)
+
+    async def _deliver_in_parallel(self) -> None:
+        """Like Telegram with ``max_connections`` > 1: up to min(webhook_parallel, max_connections) deliveries in
+        flight, oldest first, each update retried on its own back-off. Nothing orders two updates of one chat
+        that are in flight at once (the Bot API promises no order across connections)."""
+        loop = asyncio.get_running_loop()
+        in_flight: dict[int, asyncio.Task] = {}
+        attempts: dict[int, int] = {}
+        retry_at: dict[int, float] = {}
+        generation = self._webhook_generation
+
+        async def deliver(client: httpx.AsyncClient, hook: dict, update: dict, key: int) -> None:
+            try:
+                error = await self._post_update(client, hook, update, attempts[key])
+                if error is None or attempts[key] >= self.webhook_max_attempts:
+                    if error is not None:
+                        log.warning(
+                            "stand-in: gave up delivering update %s after %d tries: %s", key, attempts[key], error
+                        )
+                    self._updates = [u for u in self._updates if u is not update]
+                    attempts.pop(key, None)
+                    retry_at.pop(key, None)
+                else:
+                    first, longest = self.webhook_backoff
+                    retry_at[key] = loop.time() + min(longest, first * 2 ** (attempts[key] - 1))
+            finally:
+                in_flight.pop(key, None)
+                self._notify()
+
+        async with httpx.AsyncClient(timeout=self.webhook_timeout, trust_env=False) as client:
+            try:
+                while not self._closing:
+                    event = self._changed
+                    if generation != self._webhook_generation:
+                        generation = self._webhook_generation
+                        attempts.clear()
+                        retry_at.clear()
+                    hook = self._webhook
+                    self._updates = [u for u in self._updates if self._allowed(u)]
+                    wait: float | None = None
+                    if hook is not None:
+                        limit = min(self.webhook_parallel, hook["max_connections"])
+                        now = loop.time()
+                        for update in self._updates:
+                            if len(in_flight) >= limit:
+                                break
+                            key = int(update["update_id"])
+                            if key in in_flight:
+                                continue
+                            if retry_at.get(key, 0.0) > now:
+                                wait = min(wait if wait is not None else 1e9, retry_at[key] - now)
+                                continue
+                            attempts[key] = attempts.get(key, 0) + 1
+                            in_flight[key] = asyncio.create_task(deliver(client, hook, update, key))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(event.wait(), wait)
+            finally:
+                for task in list(in_flight.values()):
+                    task.cancel()
+                await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
     async def _post_update(self, client: httpx.AsyncClient, hook: dict, update: dict, attempt: int) -> str | None:
         """One delivery attempt; returns the error (None when the webhook answered 2xx)."""
