@@ -67,9 +67,13 @@ class WeChatStandIn:
     uploads: dict[str, bytes] = field(default_factory=dict)  # media_id -> bytes the bot uploaded
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every API call
     tokens_issued: int = 0
+    # As WeChat does: a new token retires every earlier one (WeChat allows the old a few minutes' grace; none here,
+    # so two processes fetching their own tokens would visibly break each other).
+    one_valid_token: bool = False
 
     def __post_init__(self) -> None:
         self._tokens: set[str] = set()
+        self._refused_errcode = 42001
         self._media: dict[str, tuple[bytes, str]] = {}
         self._faults: dict[str, list[Injected]] = {}
         self._ids = itertools.count(1)
@@ -97,9 +101,11 @@ class WeChatStandIn:
         "/cgi-bin/message/custom/send") answer this errcode."""
         self._faults.setdefault(path, []).append(Injected(errcode, errmsg, times, after))
 
-    def expire_tokens(self) -> None:
-        """Every access token issued so far stops working (as after 2 h): the next call answers 42001."""
+    def expire_tokens(self, errcode: int = 42001) -> None:
+        """Every access token issued so far stops working (as after 2 h): the next call answers 42001 (or 40001,
+        "invalid credential", as when another party fetched a new token)."""
         self._tokens.clear()
+        self._refused_errcode = errcode
 
     def sent_to(self, openid: str) -> list[dict[str, Any]]:
         return [m for m in self.sent if m.get("touser") == openid]
@@ -144,7 +150,8 @@ class WeChatStandIn:
         if not token:
             return JSONResponse({"errcode": 41001, "errmsg": "access_token missing"})
         if token not in self._tokens:
-            return JSONResponse({"errcode": 42001, "errmsg": "access_token expired"})
+            errmsg = "access_token expired" if self._refused_errcode == 42001 else "invalid credential"
+            return JSONResponse({"errcode": self._refused_errcode, "errmsg": errmsg})
         return self._fault(request.url.path)
 
     async def _token(self, request: Request) -> JSONResponse:
@@ -158,6 +165,8 @@ class WeChatStandIn:
         if fault is not None:
             return fault
         token = f"ACCESS_{secrets.token_hex(12)}"
+        if self.one_valid_token:
+            self._tokens.clear()
         self._tokens.add(token)
         self.tokens_issued += 1
         return JSONResponse({"access_token": token, "expires_in": TOKEN_TTL})

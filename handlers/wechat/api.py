@@ -9,8 +9,9 @@ wechatpy still does what it is good at: signatures, safe-mode crypto, XML parsin
 The access token lives in the `wechat_tokens` table, so several processes sharing one database share one
 token (each fetch of a new token shortens the life of the old one: fetching per process would make them
 invalidate each other). It is refreshed when it has less than five minutes left, and at once when WeChat says
-it is invalid or expired (40001/40014/42001) — only if the stored token is still the one that failed, so two
-callers that fail together refresh once.
+it is invalid or expired (40001/40014/42001) — only if the stored token is still the one that failed, and only
+by the one caller in any process that claimed the refresh (bot/store/wechat_tokens.py); the others wait for
+its result and read it, or fail with its error during a short back-off.
 """
 
 from __future__ import annotations
@@ -23,11 +24,16 @@ from typing import Any
 
 import httpx
 
+from bot.store import wechat_tokens
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
-TOKEN_MARGIN_S = 300.0
+TOKEN_MARGIN_S = 300.0  # refreshed this long before it expires, so callers never meet an expired one
+LEASE_S = 30.0  # one refresh may take this long (well past the client's timeout) before another process may try
+FAILURE_BACKOFF_S = 10.0  # after WeChat refused to give a token, nobody asks again for this long
+REFRESH_WAIT_S = 20.0  # how long a caller waits for another process's refresh
+WAIT_STEP_S = 0.1
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid credential, invalid access_token, access_token expired
 
 
@@ -63,36 +69,50 @@ class WeChatApi:
 
     # ------------------------------------------------------------------ the access token
 
-    async def _stored(self) -> tuple[str, float] | None:
-        row = await self.db.fetchone("SELECT token, expires_at FROM wechat_tokens WHERE appid = ?", (self.appid,))
-        return (row["token"], float(row["expires_at"])) if row else None
-
     async def token(self, *, failed: str | None = None) -> str:
-        """A usable access token; `failed` names one WeChat just refused, which is then replaced."""
-        stored = await self._stored()
-        if stored and stored[0] != failed and stored[1] - time.time() > TOKEN_MARGIN_S:
-            return stored[0]
-        async with self._refresh_lock:
-            stored = await self._stored()  # another task (or process) may have refreshed meanwhile
-            if stored and stored[0] != failed and stored[1] - time.time() > TOKEN_MARGIN_S:
-                return stored[0]
-            return await self._fetch_token()
+        """A usable access token; `failed` names one WeChat just refused, which is then replaced (once, by one
+        process: see bot/store/wechat_tokens.py)."""
+        row = await wechat_tokens.read(self.db, self.appid)
+        if _valid(row, failed, time.time(), TOKEN_MARGIN_S):
+            return row.token  # type: ignore[union-attr]
+        async with self._refresh_lock:  # one task per channel goes on to the database's lease
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + REFRESH_WAIT_S
+            while True:
+                now = time.time()
+                row = await wechat_tokens.read(self.db, self.appid)
+                if _valid(row, failed, now, TOKEN_MARGIN_S):
+                    return row.token  # type: ignore[union-attr]
+                if row is not None and row.refresh_until > now:
+                    if row.failed_at:  # the last fetch failed moments ago: the same answer, WeChat not asked again
+                        raise _stored_error(row.last_error)
+                    if _valid(row, failed, now, 0.0):  # another process is refreshing; the old one still works
+                        return row.token
+                elif await wechat_tokens.claim_refresh(self.db, self.appid, row, now, LEASE_S):
+                    return await self._fetch_token()
+                if loop.time() >= deadline:
+                    raise WeChatApiError(-1, "another process's access token refresh did not finish")
+                await asyncio.sleep(WAIT_STEP_S)
 
     async def _fetch_token(self) -> str:
+        """Only with the lease held: ask WeChat, store the answer (or why not) for every process."""
         params = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
-        response = await self.client.get(f"{self.base}/cgi-bin/token", params=params)
-        data = _json(response)
+        try:
+            data = _json(await self.client.get(f"{self.base}/cgi-bin/token", params=params))
+        except WeChatApiError as exc:
+            await wechat_tokens.store_failure(self.db, self.appid, time.time(), f"{exc.errcode}:{exc.errmsg}", 0.0)
+            raise
+        except Exception as exc:  # WeChat unreachable: the lease is given back, the next caller tries again
+            await wechat_tokens.store_failure(self.db, self.appid, time.time(), f"-1:{type(exc).__name__}", 0.0)
+            raise
         if "access_token" not in data:
-            raise WeChatApiError(int(data.get("errcode", -1)), str(data.get("errmsg", "")))
+            errcode, errmsg = int(data.get("errcode", -1)), str(data.get("errmsg", ""))
+            now = time.time()
+            await wechat_tokens.store_failure(self.db, self.appid, now, f"{errcode}:{errmsg}", FAILURE_BACKOFF_S)
+            raise WeChatApiError(errcode, errmsg)
         token, now = str(data["access_token"]), time.time()
         expires_at = now + float(data.get("expires_in", 7200))
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO wechat_tokens (appid, token, expires_at, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(appid) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at,"
-                " updated_at = excluded.updated_at",
-                (self.appid, token, expires_at, now),
-            )
+        await wechat_tokens.store_token(self.db, self.appid, token, expires_at, now)
         log.info("fetched a new WeChat access token (valid %d s)", int(expires_at - now))
         return token
 
@@ -160,6 +180,18 @@ class WeChatApi:
 
     async def menu_create(self, menu: dict[str, Any]) -> dict[str, Any]:
         return await self._post_json("/cgi-bin/menu/create", menu)
+
+
+def _valid(row: wechat_tokens.TokenRow | None, failed: str | None, now: float, margin: float) -> bool:
+    return row is not None and bool(row.token) and row.token != failed and row.expires_at - now > margin
+
+
+def _stored_error(last_error: str) -> WeChatApiError:
+    code, _, message = last_error.partition(":")
+    try:
+        return WeChatApiError(int(code), message)
+    except ValueError:
+        return WeChatApiError(-1, last_error)
 
 
 class MediaTooBig(Exception):
