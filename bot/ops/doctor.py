@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.store import probe
 from bot.store.url import redact
 from bot.texts import t
+from bot.tls import client_context
 
 MIN_FREE_BYTES = 1024**3  # 1 GiB: SQLite needs room for the WAL and for checkpoints; photos are ~100 KB each
 MIN_FREE_SHARE = 0.05
@@ -233,7 +234,7 @@ async def examine(
 ) -> list[Finding]:
     api = None
     if settings.telegram_token:
-        async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        async with httpx.AsyncClient(timeout=10, trust_env=False, verify=client_context()) as client:
             api = await _bot_api(settings, client)
     findings = [_config(lang, settings), _token(lang, settings, api)]
     webhook = _webhook(lang, settings, api)

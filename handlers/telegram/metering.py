@@ -19,6 +19,7 @@ from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
 from bot import metrics, observe
+from bot.tls import client_context
 from handlers.telegram.ordering import PerChatUpdateProcessor
 
 log = logging.getLogger("bot.updates")
@@ -85,6 +86,11 @@ def name_handlers(application: Application) -> None:
 
 
 class MeteredRequest(HTTPXRequest):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # the process's one TLS context (bot/tls.py): building one per client loads the CA bundle again each time
+        kwargs["httpx_kwargs"] = {"verify": client_context(), **(kwargs.get("httpx_kwargs") or {})}
+        super().__init__(*args, **kwargs)
+
     async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         try:
             status, body = await super().do_request(url, method, *args, **kwargs)

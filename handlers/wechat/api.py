@@ -26,6 +26,7 @@ import httpx
 
 from bot.store import wechat_tokens
 from bot.store.db import Database
+from bot.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class WeChatApi:
         self.appid = appid
         self.secret = secret
         self._own_client = client is None
-        self.client = client or httpx.AsyncClient(timeout=timeout, trust_env=False)
+        self.client = client or httpx.AsyncClient(timeout=timeout, trust_env=False, verify=client_context())
         self._refresh_lock = asyncio.Lock()
 
     async def close(self) -> None:
