@@ -374,6 +374,30 @@ class Cluster:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    # ------------------------------------------------------------------ talking to one process
+
+    async def post_to(self, index: int, user_id: int, **message: Any) -> int:
+        """A user's message delivered to one worker directly (not through nginx), with the shared secret: the way
+        to ask a given process. Returns the update id; the answer lands in the fake Telegram's chat as usual."""
+        self.telegram.inject_message(user_id, first_name="骑手", **message)
+        update = self.telegram._updates.pop()  # taken back before the delivery task (same loop) can send it
+        url = f"http://127.0.0.1:{self.workers[index].webhook_port}{WEBHOOK_PATH}"
+        response = await self.telegram.post_to_webhook(update, url=url, secret_token=self.secret, timeout=15)
+        assert response.status_code == 200, f"worker {index} answered {response.status_code}"
+        return int(update["update_id"])
+
+    async def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:  # noqa: ASYNC109
+        """`rider-bot ARGS` against the cluster's database and configuration (an operator on one of the hosts)."""
+        env = self._env(self.workers[0])
+        command = self._command()[:-1]  # without "run"
+        proc = await asyncio.create_subprocess_exec(
+            *command, *args, cwd=self.root, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        assert proc.returncode is not None
+        return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())
+
     # ------------------------------------------------------------------ looking at it
 
     def alive(self) -> list[int]:

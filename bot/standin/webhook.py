@@ -187,20 +187,18 @@ class WebhookMixin:
         retry_at: dict[int, float] = {}
         generation = self._webhook_generation
 
-        async def deliver(client: httpx.AsyncClient, hook: dict, update: dict, key: int) -> None:
+        async def deliver(client: httpx.AsyncClient, hook: dict, update: dict, key: int, attempt: int) -> None:
             try:
-                error = await self._post_update(client, hook, update, attempts[key])
-                if error is None or attempts[key] >= self.webhook_max_attempts:
+                error = await self._post_update(client, hook, update, attempt)
+                if error is None or attempt >= self.webhook_max_attempts:
                     if error is not None:
-                        log.warning(
-                            "stand-in: gave up delivering update %s after %d tries: %s", key, attempts[key], error
-                        )
+                        log.warning("stand-in: gave up delivering update %s after %d tries: %s", key, attempt, error)
                     self._updates = [u for u in self._updates if u is not update]
                     attempts.pop(key, None)
                     retry_at.pop(key, None)
                 else:
                     first, longest = self.webhook_backoff
-                    retry_at[key] = loop.time() + min(longest, first * 2 ** (attempts[key] - 1))
+                    retry_at[key] = loop.time() + min(longest, first * 2 ** (attempt - 1))
             finally:
                 in_flight.pop(key, None)
                 self._notify()
@@ -209,9 +207,8 @@ class WebhookMixin:
             try:
                 while not self._closing:
                     event = self._changed
-                    if generation != self._webhook_generation:
+                    if generation != self._webhook_generation:  # set again: what waits is retried at once
                         generation = self._webhook_generation
-                        attempts.clear()
                         retry_at.clear()
                     hook = self._webhook
                     self._updates = [u for u in self._updates if self._allowed(u)]
@@ -229,7 +226,7 @@ class WebhookMixin:
                                 wait = min(wait if wait is not None else 1e9, retry_at[key] - now)
                                 continue
                             attempts[key] = attempts.get(key, 0) + 1
-                            in_flight[key] = asyncio.create_task(deliver(client, hook, update, key))
+                            in_flight[key] = asyncio.create_task(deliver(client, hook, update, key, attempts[key]))
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(event.wait(), wait)
             finally:
