@@ -73,6 +73,7 @@ NO_DATABASE = frozenset(
         "test_coords",
         "test_hours",
         "test_index",
+        "test_ops_deploy",
         "test_photos",
         "test_questions_defs",
         "test_standin",
