@@ -63,7 +63,7 @@ def _startup_notes(results: Results) -> str:
     )
 
 
-def document(results: Results, tables: str) -> str:
+def document(results: Results, tables: str, scaleout: str = "") -> str:
     mode_note = (
         "The quick run stops at 100k places and uses a smaller start-up database (10k stations + 100k reports);"
         " the full run adds 1M places, longer loads, the deployed-limits load and 100k stations + 1M reports."
@@ -230,4 +230,6 @@ cursor (every change to a report writes an event: one indexed MAX per view, then
 view is a few vector masks plus, above 1 500 reports in view, a 64×64 grouping (`np.unique`/`bincount`): a small
 fraction of a full read. The first view of a process pays one full read plus building the arrays (in a worker
 thread, swapped in at once), which is the informational row in the table.
+
+{scaleout}
 """

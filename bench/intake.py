@@ -22,6 +22,8 @@ import random
 import re
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,8 +105,10 @@ def _draft(sha: str, lat: float, lon: float, i: int) -> dict:
     }
 
 
-async def _submit_path(services: Services, riders: list[User], points, n: int) -> tuple[list[float], bool]:  # type: ignore[no-untyped-def]
-    """Rounds of: finished drafts for every rider (not timed), then each rider taps 提交 (timed)."""
+async def _submit_path(  # type: ignore[no-untyped-def]
+    services: Services, riders: list[User], points, n: int, tap: Callable[[], AbstractContextManager] = nullcontext
+) -> tuple[list[float], bool]:
+    """Rounds of: finished drafts for every rider (not timed), then each rider taps 提交 (timed, inside `tap()`)."""
     sha = (await services.photos.put(jpeg())).sha256
     times: list[float] = []
     committed = True
@@ -117,9 +121,10 @@ async def _submit_path(services: Services, riders: list[User], points, n: int) -
             draft["skipped"] = [q.code for q in services.reports.questions.for_category(draft["category"])]
             await dialogs.put_dialog(services.db, rider.id, "report", draft, _stamp())
         for rider in batch:
-            t0 = time.perf_counter()
-            reply = await services.reports.on_draft_button(rider, DraftAction("ok"))
-            times.append(time.perf_counter() - t0)
+            with tap():
+                t0 = time.perf_counter()
+                reply = await services.reports.on_draft_button(rider, DraftAction("ok"))
+                times.append(time.perf_counter() - t0)
             i += 1
             if i % 97 == 0:  # spot check: the acknowledged report is already committed, with its outbox rows
                 # The receipt "已收到，编号 SP-…" is an outbox row of the submit (Reply.queued), not a direct message.

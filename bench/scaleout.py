@@ -1,0 +1,101 @@
+"""The scale-out benchmarks (issue 12): PostgreSQL against SQLite, one process and many, written into
+docs/PERFORMANCE.md's section 7 (the rest of the file is `python -m bench`'s and stays as it is).
+
+    python -m bench.scaleout            # 10k stations, 3 interleaved rounds (~10 minutes on a quiet machine)
+    python -m bench.scaleout --quick    # smaller and one round (~2 minutes)
+
+Every figure is a ratio of two measurements taken in the same run, seconds apart, on fresh copies of the same data;
+the section says when it was measured and how loaded the machine was (load average, CPU seconds per component).
+Starts its own PostgreSQL 15 server (bench/pgserver.py: deployment durability) and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import pgserver, single
+from bench.single import Log, SingleResult
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    stations: int
+    riders: int  # closed-loop riders asking the finder at once
+    queries: int  # finder answers per run
+    submits: int  # 随手拍 submits per run
+    rounds: int  # each backend once per round, interleaved
+
+
+QUICK = Plan("quick", stations=2_000, riders=16, queries=300, submits=100, rounds=1)
+FULL = Plan("full", stations=10_000, riders=32, queries=800, submits=300, rounds=3)
+SMOKE = Plan("smoke", stations=200, riders=2, queries=10, submits=5, rounds=1)  # the test's: correctness only
+
+
+@dataclass
+class ScaleResults:
+    plan: Plan
+    started_utc: str
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    elapsed_s: float = 0.0
+    single: SingleResult | None = None
+    log: list[str] = field(default_factory=list)
+
+
+async def measure(plan: Plan, server_url: str, pg: single.CpuClock, log: Log) -> ScaleResults:
+    results = ScaleResults(plan, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), os.getloadavg())
+    started = time.perf_counter()
+    log(
+        f"rider-bot scale-out benchmarks, {plan.mode} mode — {results.started_utc}, Python"
+        f" {platform.python_version()}, {os.cpu_count()} cores; load average before:"
+        f" {', '.join(f'{x:.1f}' for x in results.load_before)}"
+    )
+    log(
+        f"[A] one process: PostgreSQL vs SQLite, {plan.stations:,} stations, {plan.rounds} round(s);"
+        f" answers: {plan.riders} riders, {plan.queries} questions; submits: {plan.submits}"
+    )
+    results.single = await single.run(
+        server_url, pg, plan.stations, plan.riders, plan.queries, plan.submits, plan.rounds, log
+    )
+    results.elapsed_s = time.perf_counter() - started
+    results.load_after = os.getloadavg()
+    log(f"total {results.elapsed_s:.0f} s; load average after: {', '.join(f'{x:.1f}' for x in results.load_after)}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench import scaleout_report
+
+    parser = argparse.ArgumentParser(prog="python -m bench.scaleout", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and one round")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where PERFORMANCE.md is")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    lines: list[str] = []
+
+    def log(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    with pgserver.server() as cluster:
+        results = asyncio.run(measure(plan, cluster.server_url, lambda: single.pg_cpu(cluster), log))
+    results.log = lines
+    path = args.out / "PERFORMANCE.md"
+    scaleout_report.write(results, path)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
