@@ -128,6 +128,7 @@ def count_calls(calls: Calls) -> Iterator[None]:
     pg_run = postgres.PostgresDatabase._run
     pg_types = postgres.PostgresDatabase._param_types
     pg_begin = postgres.PostgresDatabase.transaction
+    pg_reset = asyncpg.Connection.reset
 
     async def counted_sqlite(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.add()
@@ -142,6 +143,10 @@ def count_calls(calls: Calls) -> Iterator[None]:
             calls.add()  # a prepare to learn the parameter types, once per statement text
         return await pg_types(self, raw, pg_sql)
 
+    async def counted_reset(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.add()  # asyncpg's reset query when a connection goes back to the pool (unless the pool has its own)
+        return await pg_reset(self, *args, **kwargs)
+
     @contextlib.asynccontextmanager
     async def counted_transaction(self):  # type: ignore[no-untyped-def]
         calls.add(2)  # BEGIN and COMMIT
@@ -153,6 +158,7 @@ def count_calls(calls: Calls) -> Iterator[None]:
         mock.patch.object(postgres.PostgresDatabase, "_run", counted_run),
         mock.patch.object(postgres.PostgresDatabase, "_param_types", counted_types),
         mock.patch.object(postgres.PostgresDatabase, "transaction", counted_transaction),
+        mock.patch.object(asyncpg.Connection, "reset", counted_reset),
     ):
         yield
 

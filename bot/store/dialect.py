@@ -122,12 +122,14 @@ def query(sql: str, returning: str | None = None) -> str:
     return translated
 
 
+@functools.lru_cache(maxsize=4096)
 def dml_kind(sql: str) -> str | None:
     """'insert' / 'update' / 'delete' for a data-changing statement, else None."""
     match = re.match(r"\s*(INSERT|UPDATE|DELETE)\b", sql, re.IGNORECASE)
     return match.group(1).lower() if match else None
 
 
+@functools.lru_cache(maxsize=4096)
 def insert_table(sql: str) -> str | None:
     match = re.match(r"\s*INSERT\s+INTO\s+([A-Za-z_][A-Za-z_0-9]*)", sql, re.IGNORECASE)
     return match.group(1).lower() if match else None
@@ -170,5 +172,6 @@ def ddl(statement: str) -> list[str]:
     return [query("".join(out))]
 
 
+@functools.lru_cache(maxsize=4096)
 def has_returning(sql: str) -> bool:
     return re.search(r"\bRETURNING\b", _code_only(sql), re.IGNORECASE) is not None
