@@ -19,6 +19,7 @@ from bot.schedule.jobs import install as install_jobs
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
 from bot.store.backup import LiveMarker
+from bot.store.leadership import PollingGuard, hold_polling
 from bot.texts import t
 from bot.webserver import WebServer
 from handlers.telegram import publish_commands, register
@@ -72,6 +73,7 @@ class Runtime:
         self.wechat: WeChatChannel | None = None
         self.live: LiveMarker | None = None
         self.webhook: TelegramWebhook | None = None
+        self.polling: PollingGuard | None = None
 
     async def start(self, *, poll_timeout: int = 10) -> None:
         try:
@@ -85,6 +87,10 @@ class Runtime:
             self.live = LiveMarker(self.settings.db_path).hold()
         self.services = await open_services(self.settings, self.clock)
         settings = self.settings
+        if settings.mode != "webhook" and not settings.offline_demo:
+            # One getUpdates consumer per bot token: a second poller on this database refuses to start (AnotherPoller)
+            # rather than fight the first over 409 Conflicts; many processes means webhook mode.
+            self.polling = await hold_polling(self.services.db)
         if settings.offline_demo:
             if settings.demo_people:
                 await seed_demo_people(self.services)
@@ -110,10 +116,14 @@ class Runtime:
         if settings.wechat_token:  # the 公众号 door (docs/WECHAT.md): its answers and notices leave through the outbox
             self.wechat = WeChatChannel(self.services)
             senders["wechat"] = self.wechat.sender
+        await self.services.start_leadership()  # one leader per database dispatches and runs the jobs
         await self.services.start_outbox(senders, per_chat_interval=settings.outbox_per_chat_interval)
         job_queue = self.application.job_queue
         assert job_queue is not None, "python-telegram-bot[job-queue] is required"
-        install_jobs(job_queue.scheduler, self.services.deadlines, settings.tz, digest_at=settings.digest_at)
+        install_jobs(
+            job_queue.scheduler, self.services.deadlines, settings.tz, digest_at=settings.digest_at,
+            leader=self.services.leadership,
+        )  # fmt: skip
         if settings.http_port is not None:
             self.web = WebServer(build_web_app(self.services))
             self.web.app.state.wechat = self.wechat
@@ -166,6 +176,9 @@ class Runtime:
         if self.services is not None:
             await self.services.close()
             self.services = None
+        if self.polling is not None:
+            await self.polling.release()
+            self.polling = None
         if self.live is not None:
             self.live.release()
             self.live = None

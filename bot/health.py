@@ -6,6 +6,9 @@
   webhook deployment may make none, so a stale stamp is refreshed by asking `probe`, i.e. getMe, before failing);
 - outbox: the oldest message that is due has waited less than the threshold (held messages, e.g. reminders
   waiting out quiet hours, are not due and do not count).
+
+A fourth entry, leader, never fails: it says whether this process is the one that dispatches and runs the jobs,
+and on a standby which process is (bot/store/leadership.py); a stalled leader shows up in the outbox check.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import UTC, datetime
 from bot import metrics
 from bot.outbox.store import stamp
 from bot.store.db import Database
+from bot.store.leadership import Leadership, current_leader
 
 
 @dataclass(frozen=True)
@@ -71,11 +75,29 @@ async def check_outbox(db: Database, max_lag: float) -> Check:
     return Check("outbox", True, f"{due} due, oldest {lag:.1f} s")
 
 
+async def check_leader(db: Database, leader: Leadership) -> Check:
+    if leader.is_leader:
+        return Check("leader", True, leader.describe())
+    try:
+        holder = await asyncio.wait_for(current_leader(db), timeout=5)
+    except Exception as exc:
+        holder = f"unknown ({type(exc).__name__})"
+    return Check("leader", True, f"{leader.describe()}; leader now: {holder or 'none (election under way)'}")
+
+
 async def readiness(
-    db: Database, *, bot_api_max_age: float, outbox_max_lag: float, probe: Callable[[], Awaitable[object]] | None
+    db: Database,
+    *,
+    bot_api_max_age: float,
+    outbox_max_lag: float,
+    probe: Callable[[], Awaitable[object]] | None,
+    leader: Leadership | None = None,
 ) -> list[Check]:
-    return [
+    checks = [
         await check_database(db),
         await check_bot_api(bot_api_max_age, probe),
         await check_outbox(db, outbox_max_lag),
     ]
+    if leader is not None:
+        checks.append(await check_leader(db, leader))
+    return checks

@@ -11,6 +11,7 @@ from bot.app import Runtime
 from bot.config import Settings
 from bot.logs import setup_logging
 from bot.store.errors import DatabaseUnavailable
+from bot.store.leadership import AnotherPoller
 from bot.texts import t
 
 log = logging.getLogger("bot")
@@ -29,6 +30,10 @@ async def serve(settings: Settings) -> None:
         # Not a bug: say which database (never its password) and stop, without a traceback.
         log.error("could not start: %s", exc)
         print(t("zh-CN", "db.unavailable", database=exc.database, reason=exc.reason), file=sys.stderr)
+        raise SystemExit(1) from None
+    except AnotherPoller as exc:  # an operator's mistake, not a bug: say what to do instead, no traceback
+        log.error("could not start: %s", exc)
+        print(f"rider-bot: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     except Exception as exc:
         # Through logging, so the token in e.g. InvalidToken's message is redacted.

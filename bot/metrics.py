@@ -83,6 +83,10 @@ STORAGE_ERRORS = Counter(
     "rider_storage_errors", "Writes that failed for storage reasons (disk full, read-only, I/O, locked).",
     ["channel"], registry=REGISTRY,
 )  # fmt: skip
+LEADER = Gauge(
+    "rider_leader", "1 while this process is the leader (dispatches the outbox, runs the scheduled jobs), else 0.",
+    registry=REGISTRY,
+)  # fmt: skip
 HTTP_REQUESTS = Counter(
     "rider_http_requests", "Requests to the HTTP doors by door and status code.", ["door", "code"], registry=REGISTRY
 )
@@ -149,6 +153,10 @@ def flood_refused(who: str, verdict: str) -> None:
 
 def storage_error(channel: str) -> None:
     STORAGE_ERRORS.labels(channel).inc()
+
+
+def leadership_changed(leading: bool) -> None:
+    LEADER.set(1 if leading else 0)
 
 
 def http_answered(path: str, code: int) -> None:

@@ -38,6 +38,7 @@ async def ready(request: Request) -> JSONResponse:
         bot_api_max_age=settings.ready_bot_api_max_age,
         outbox_max_lag=settings.ready_outbox_max_lag,
         probe=probe,
+        leader=services.leadership,
     )
     failing = [c.name for c in checks if not c.ok]
     body = {"ok": not failing, "failing": failing, "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}

@@ -151,6 +151,7 @@ async def test_a_burst_moves_the_counters_it_should(runtime: Runtime, clock: Man
     assert value(after, "rider_outbox_rows", status="dead") == value(before, "rider_outbox_rows", status="dead") + 1
     assert value(after, "rider_outbox_rows", status="pending") == 0
     assert value(after, "rider_outbox_oldest_due_age_seconds") == 0
+    assert value(after, "rider_leader") == 1, "alone on its database, this process dispatches"
     assert value(after, "rider_reports", status="forwarded") == 1
     assert moved(before, after, "rider_http_requests_total", door="open311", code="200") == 1
     assert moved(before, after, "rider_http_requests_total", door="open311", code="404") == 1
@@ -200,7 +201,9 @@ async def test_readyz_names_the_failing_item(runtime: Runtime) -> None:
         assert health.status_code == 200 and health.json()["ok"] is True
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert ready.json()["failing"] == [] and set(ready.json()["checks"]) == {"database", "bot_api", "outbox"}
+        checks = ready.json()["checks"]
+        assert ready.json()["failing"] == [] and set(checks) == {"database", "bot_api", "outbox", "leader"}
+        assert checks["leader"]["detail"].startswith("leader"), "alone on its database, this process leads"
 
         # the outbox falls behind: the dispatcher is stopped and a message has been due for ten minutes
         assert services.outbox is not None

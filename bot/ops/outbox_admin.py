@@ -6,7 +6,8 @@ retries it; a row that must never go out is dropped. Either way `outbox_audit` k
 was (a dropped row's full content), and the audit table refuses updates and deletes.
 
 The running bot picks a retried row up by itself within a few seconds: the dispatcher looks again at least
-every 5 s even when nobody wakes it, so this command needs no connection to the running process.
+every 5 s even when nobody wakes it, so this command needs no connection to the running process (on PostgreSQL
+it also wakes the leader at once with a NOTIFY).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 
 from bot.outbox.store import stamp
 from bot.store.db import Connection, Database, Row
+from bot.store.leadership import notify_leader
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ async def retry(db: Database, ids: list[int] | None, actor: str) -> list[int]:
             await conn.execute(
                 "UPDATE outbox SET status = 'pending', attempts = 0, next_at = ? WHERE id = ?", (now, row["id"])
             )
+    if rows:
+        await notify_leader(db)
     return [r["id"] for r in rows]
 
 

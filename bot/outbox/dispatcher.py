@@ -5,6 +5,11 @@ retry_after when pushed; the dispatcher paces each chat itself and honours retry
 busy grid worker never delays everyone else. A row is marked 'sending' before the call and 'sent' after it:
 after a crash between the two, the row is sent again (at most one extra copy — the one case where the Bot
 API gives no way to know; see docs/RELIABILITY.md).
+
+With several processes on one database only the leader (bot/store/leadership.py) sends: the others' `wake` and
+`deliver_now` ask the leader to look. A leader that loses the lock stops at once (its pass is cancelled and every
+claim is fenced by the lock), and a new leader first puts back what the old one left 'sending': at most one extra
+copy per fail-over, and per-chat order holds because only one process ever claims.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from bot import metrics
 from bot.outbox.messages import Message
 from bot.outbox.store import OutboxRow, row_from, stamp, utcnow
 from bot.store.db import Database
+from bot.store.leadership import Leadership
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +56,10 @@ class OutboxDispatcher:
         base_backoff: float = 1.0,
         max_backoff: float = 300.0,
         now: Callable[[], datetime] = utcnow,
+        leader: Leadership | None = None,
     ) -> None:
         self.db = db
+        self.leader = leader or Leadership()  # alone on SQLite: this process
         self.senders = senders
         self.per_chat_interval = per_chat_interval
         self.global_interval = 1.0 / global_rate if global_rate > 0 else 0.0
@@ -65,23 +73,63 @@ class OutboxDispatcher:
         self._direct: dict[tuple[str, str], int] = {}  # chats with a `deliver_now` in flight
         self._idle = asyncio.Event()
         self._idle.set()
+        self._serving = False  # leader, and what an earlier leader left 'sending' was put back
 
     def wake(self) -> None:
-        """Something was enqueued: look now rather than at the next tick."""
-        self._wake.set()
+        """Something was enqueued: look now rather than at the next tick (or ask the leader to)."""
+        if self._serving:
+            self._wake.set()
+        else:
+            self.leader.nudge()
 
     async def start(self) -> None:
-        # Rows left 'sending' by a crash are sent again: delivery is at least once across crashes.
-        async with self.db.transaction() as conn:
-            await conn.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
-        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+        self.leader.on_wake = self._wake.set
+        leading = self.leader.is_leader
+        if leading:  # alone (SQLite) or already elected: serve before the first update is handled
+            await self._recover()
+        self._task = asyncio.create_task(self._lead(leading), name="outbox-dispatcher")
 
     async def stop(self) -> None:
+        self._serving = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def _recover(self) -> None:
+        """Rows left 'sending' by a crash or by the previous leader are sent again: at least once across crashes."""
+        guard, params = self.leader.fence()
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'" + guard, params)
+        self._serving = True
+
+    async def _lead(self, recovered: bool) -> None:
+        """Dispatch while this process leads; on losing the lead, stop at once (the pass in flight is cancelled)."""
+        while True:
+            await self.leader.wait_gained()
+            try:
+                if not recovered:
+                    await self._recover()
+                recovered = False
+                passes = asyncio.create_task(self._run(), name="outbox-passes")
+                lost = asyncio.create_task(self.leader.wait_lost())
+                try:
+                    await asyncio.wait({passes, lost}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    self._serving = False
+                    for task in (passes, lost):
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await task
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox dispatcher could not take over; retrying shortly")
+                recovered = False
+                await asyncio.sleep(1.0)
+                continue
+            await self.leader.wait_lost()
 
     async def _run(self) -> None:
         while True:
@@ -153,6 +201,9 @@ class OutboxDispatcher:
         """Send one row at once, outside the passes (even before its `next_at`): an answer to the person who just
         acted, queued in the same commit as what it confirms. Only if it is first in its chat (per-chat order
         holds); otherwise, or if this send fails, the passes deliver it as any other row."""
+        if not self._serving:  # another process leads: it sends (woken now), in order with the rest of the chat
+            self.leader.nudge()
+            return
         record = await self.db.fetchone(
             "SELECT o.*, EXISTS (SELECT 1 FROM outbox p WHERE p.status IN ('pending', 'sending')"
             " AND p.channel = o.channel AND p.address = o.address AND p.id < o.id) AS behind"
@@ -175,10 +226,14 @@ class OutboxDispatcher:
 
     async def _deliver(self, row: OutboxRow) -> None:
         sender = self.senders.get(row.channel)
+        if not (self._serving and self.leader.is_leader):
+            return
         # One statement each (claim, settle): atomic on its own, and one trip to the database thread, not three.
+        # The claim is fenced: it cannot succeed once this process no longer holds the leader's lock.
+        guard, params = self.leader.fence()
         claimed = await self.db.write(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status = 'pending'",
-            (row.id,),
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status = 'pending'" + guard,
+            (row.id, *params),
         )
         if claimed != 1:
             return

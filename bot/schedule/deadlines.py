@@ -142,12 +142,21 @@ class DeadlineWatcher:
             chosen = max(pending, key=lambda s: s.rank)
             stamp = now.isoformat(timespec="seconds")
             async with self.db.transaction() as conn:
+                # The chosen step's mark is the claim on this slot: if another process (a leader finishing its
+                # tick while a new one starts) wrote it meanwhile, that process does the step, not this one.
+                claim = await conn.execute(
+                    "INSERT INTO schedule_marks (mark, at, outcome) VALUES (?, ?, 'sent') ON CONFLICT DO NOTHING",
+                    (keys[chosen.name], stamp),
+                )
+                if claim.rowcount != 1:
+                    continue
                 for step in pending:
-                    outcome = "sent" if step is chosen else "skipped"
-                    await conn.execute(
-                        "INSERT INTO schedule_marks (mark, at, outcome) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                        (keys[step.name], stamp, outcome),
-                    )
+                    if step is not chosen:
+                        await conn.execute(
+                            "INSERT INTO schedule_marks (mark, at, outcome) VALUES (?, ?, 'skipped')"
+                            " ON CONFLICT DO NOTHING",
+                            (keys[step.name], stamp),
+                        )
                 result.skipped += len(pending) - 1
                 if any(s.name == "esc1" for s in pending):
                     metrics.deadline_breached(phase)
@@ -300,10 +309,12 @@ class DeadlineWatcher:
         audience = await self.digest_audience()
         all_stale = await stale_places(self.db, now)
         async with self.db.transaction() as conn:
-            await conn.execute(
+            claim = await conn.execute(
                 "INSERT INTO schedule_marks (mark, at, outcome) VALUES (?, ?, 'sent') ON CONFLICT DO NOTHING",
                 (day_key, now.isoformat(timespec="seconds")),
             )
+            if claim.rowcount != 1:  # another process sent today's digest meanwhile
+                return 0
             for person, scope in audience:
                 stats = await collect_stats(self.db, self._grids(), scope, now)
                 stale = stale_in_scope(all_stale, self._grids(), scope)  # places nobody confirmed for 90 days

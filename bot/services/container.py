@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from bot import metrics
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.console.auth import ConsoleAuth
@@ -31,6 +32,7 @@ from bot.services.guard import FloodGuard
 from bot.services.places_admin import build_catalog, ensure_seeded
 from bot.services.users import UserService
 from bot.store.db import Database
+from bot.store.leadership import Leadership, leadership_for
 from bot.store.users import User
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ class Services:
     console: ConsoleService = None  # type: ignore[assignment]  # set in open_services
     flood: FloodGuard = field(default_factory=FloodGuard)
     outbox: OutboxDispatcher | None = None
+    # Which process dispatches and runs the scheduled jobs (one per database; on SQLite always this one).
+    leadership: Leadership = field(default_factory=Leadership)
     # Station keepers, points and their buttons: set by open_services (they read the live catalogue through it).
     keepers: KeeperService = None  # type: ignore[assignment]
     points: PointsService = None  # type: ignore[assignment]
@@ -73,10 +77,16 @@ class Services:
             self.outbox.wake()
 
     async def start_outbox(self, senders: dict[str, Sender], **options: float) -> OutboxDispatcher:
-        """The doors bring their senders; from then on every queued message flows out."""
-        self.outbox = OutboxDispatcher(self.db, senders, **options)
+        """The doors bring their senders; from then on every queued message flows out (from the leader)."""
+        self.outbox = OutboxDispatcher(self.db, senders, leader=self.leadership, **options)
         await self.outbox.start()
         return self.outbox
+
+    async def start_leadership(self) -> None:
+        """Join the election (PostgreSQL) or lead at once (SQLite); the gauge follows every change."""
+        self.leadership.subscribe(metrics.leadership_changed)
+        await self.leadership.start()
+        metrics.leadership_changed(self.leadership.is_leader)
 
     async def reload_places(self) -> None:
         self.finder.replace_catalog(await build_catalog(self.db))
@@ -89,6 +99,7 @@ class Services:
         if self.outbox is not None:
             await self.outbox.stop()
             self.outbox = None
+        await self.leadership.stop()
         await self.db.close()
 
 
@@ -147,6 +158,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             global_per_second=settings.flood_global_per_second,
         ),
         views=None,  # type: ignore[arg-type]
+        leadership=leadership_for(db),
     )
     services.reports = ReportService(
         db,
