@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -35,7 +36,7 @@ from bot.outbox.store import Recipient, enqueue
 from bot.schedule.jobs import TICK_JOB
 from bot.standin.server import StandIn
 from bot.store.db import Database
-from bot.store.leadership import LEADER_KEY, LOCK_CLASS, current_leader, notify_leader
+from bot.store.leadership import LEADER_KEY, LEASE, LOCK_CLASS, current_leader, notify_leader
 from tests import pgcluster
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
@@ -224,6 +225,97 @@ async def _leader_is(db: Database, child: Child) -> bool:
 async def _all_sent(db: Database) -> bool:
     row = await db.fetchone("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')")
     return row[0] == 0
+
+
+class Blackhole:
+    """A TCP relay to PostgreSQL that can go silent (a lost network: both ends' sockets stay open, nothing arrives)
+    and then drop its server side (what the server's TCP keepalives decide after about 6 s, here on demand)."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.target = target
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 5432
+        self.open = asyncio.Event()
+        self.open.set()
+        self.upstream: list[asyncio.StreamWriter] = []
+        self.everything: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        parts = urlsplit(self.target)
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f"{self.host}:{self.port}", f"127.0.0.1:{port}")))
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        self.upstream.append(up_writer)
+        self.everything += [writer, up_writer]
+        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer), return_exceptions=True)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            await self.open.wait()  # silent: what arrives is held, as a network that drops everything would
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    def go_silent(self) -> None:
+        self.open.clear()
+
+    def drop_server_side(self) -> None:
+        for writer in self.upstream:
+            writer.transport.abort()
+
+    async def close(self) -> None:
+        for writer in self.everything:
+            writer.transport.abort()
+        if self.server is not None:
+            self.server.close()
+
+
+@PG_ONLY
+async def test_a_leader_cut_off_from_the_database_stops_before_another_can_start(
+    pg_url: str, tmp_path: Path, token_standin: StandIn
+) -> None:
+    db = await Database(pg_url).open()
+    network = Blackhole(pg_url)
+    await network.start()
+    first = Child(tmp_path, "first", token_standin, network.url)
+    second = Child(tmp_path, "second", token_standin, pg_url)
+    try:
+        await first.start()
+        await until(lambda: _leader_is(db, first), 10, "the first process leads")
+        await second.start()
+
+        network.go_silent()
+        silent_at = time.monotonic()
+        expected = await queue(db, [6001, 6002], per_chat=3)
+        await until(lambda: "leadership lost" in first.tail(), 10, f"the first notices\n{first.tail()}")
+        stepped_down = time.monotonic() - silent_at
+        print(f"\nleader cut off from the database stepped down after {stepped_down:.2f} s (lease {LEASE:g} s)")
+        assert stepped_down <= LEASE + 1.5
+        # The server still counts the silent connection as alive, so it still holds the lock: nobody sends.
+        assert await _leader_is(db, first)
+        assert not [s for s in sends(token_standin) if s[1] in expected]
+
+        network.drop_server_side()  # the server's keepalive verdict: the session and its lock are gone
+        dropped_at = time.time()
+        await until(lambda: _all_sent(db), 20, f"the standby sends\n{second.tail()}")
+        takeover = min(ts for ts, chat, _ in sends(token_standin) if chat in expected) - dropped_at
+        print(f"standby's first send {takeover:.2f} s after the server dropped the old leader's session")
+        assert takeover <= FAILOVER_LIMIT
+        assert await _leader_is(db, second)
+        check_deliveries(sends(token_standin), expected, kills=0)  # the old leader had claimed none: exactly once
+    finally:
+        await network.close()
+        await second.stop()
+        await first.stop()
+        await db.close()
 
 
 # ---------------------------------------------------------------------------------------------- in this process
