@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
+from types import TracebackType
 from urllib.parse import quote
 
 from bot import observe
@@ -30,6 +32,39 @@ def escape_controls(text: str) -> str:
         return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
 
     return _CONTROLS.sub(one, text)
+
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def format_exception(exc_info: ExcInfo) -> str:
+    """The traceback as Python prints it, except that each exception's own message (and its notes) is escaped:
+    `ValueError(rider_text)` is user-controlled, and a newline in it would start a line that looks like ours.
+    The frames (file, line, code) are ours and stay as they are; the chain (cause, context) is walked whole."""
+    top = traceback.TracebackException(*exc_info, compact=True)
+    pending, seen = [top], set()
+    while pending:
+        one = pending.pop()
+        if id(one) in seen:
+            continue
+        seen.add(id(one))
+        one._str = escape_controls(one._str)  # the message, as format() prints it
+        if isinstance(getattr(one, "msg", None), str):  # a SyntaxError prints msg and the offending text instead
+            one.msg = escape_controls(one.msg)
+            one.text = escape_controls(one.text.rstrip("\r\n")) if isinstance(one.text, str) else one.text
+        notes = getattr(one, "__notes__", None)
+        if notes:
+            one.__notes__ = [escape_controls(str(note)) for note in notes]
+        pending.extend(e for e in (one.__cause__, one.__context__) if e is not None)
+        pending.extend(getattr(one, "exceptions", None) or ())  # an ExceptionGroup's members
+    return "".join(top.format()).rstrip("\n")
+
+
+def _exc_info(record: logging.LogRecord) -> ExcInfo | None:
+    info = record.exc_info
+    if not info or info[1] is None:
+        return None
+    return info  # type: ignore[return-value]
 
 
 def _rendered(record: logging.LogRecord) -> str | None:
@@ -55,8 +90,9 @@ class RedactSecrets(logging.Filter):
             redacted = redacted.replace(secret, "***").replace(quote(secret, safe=""), "***")
         if redacted != message:
             record.msg, record.args = redacted, None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = logging.Formatter().formatException(record.exc_info)
+        exc_info = _exc_info(record)
+        if exc_info is not None:
+            text = format_exception(exc_info)
             for secret in self.secrets:
                 text = text.replace(secret, "***")
             record.exc_text, record.exc_info = text, None
@@ -64,8 +100,9 @@ class RedactSecrets(logging.Filter):
 
 
 class EscapeControls(logging.Filter):
-    """One record, one line: control characters in the message are escaped. A traceback (exc_text) is left
-    multi-line, as Python prints it; it is ours, not the user's, except for an exception's own message."""
+    """One record, one line: control characters in the message are escaped. A traceback stays multi-line, as
+    Python prints it (its frames are ours), but each exception's own message in it is escaped as well
+    (`format_exception`), so an exception quoting what a user sent cannot forge a line either."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = _rendered(record)
@@ -73,6 +110,11 @@ class EscapeControls(logging.Filter):
             escaped = escape_controls(message)
             if escaped != message:
                 record.msg, record.args = escaped, None
+        exc_info = _exc_info(record)
+        if exc_info is not None:
+            # Rendered here rather than by the formatter (which would reuse exc_text, so another handler's plain
+            # rendering is replaced); exc_info stays for formatters that read it (JSON).
+            record.exc_text = format_exception(exc_info)
         return True
 
 
