@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -166,6 +166,60 @@ async def test_a_burst_moves_the_counters_it_should(runtime: Runtime, clock: Man
     assert moved(after, late, "rider_deadline_breaches_total", phase="accept") == 1
     levels = [moved(after, late, "rider_escalations_total", phase="accept", level=str(n)) for n in range(1, 6)]
     assert sum(levels) == 1  # a day late: straight to the level due now, the skipped ones are not sent
+
+
+def _at(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+async def test_delivery_latency_counts_from_when_each_message_was_due(runtime: Runtime) -> None:
+    """rider_outbox_delivery_seconds: from being due to being delivered. The receipt is due at the commit and sent
+    by the door at once, before its `next_at` (the grace the dispatcher leaves the door): it must count its real
+    latency, not 0. A quiet-hours notice is due when its hold ends, and counts from there even after a retry."""
+    standin, services = runtime.standin, runtime.services
+    assert standin is not None and services is not None and services.outbox is not None
+    worker = ChatUser(standin, 2001, "网格员老李")
+    await bind(runtime, worker, "worker", grid_at(runtime, *HERE))
+    await services.outbox.wait_idle()
+    await settle(runtime)
+    last = (await services.db.fetchone("SELECT COALESCE(MAX(id), 0) FROM outbox"))[0]
+    before = await metrics_now(runtime)
+    rider = ChatUser(standin, 1301, "骑手小赵")
+    await rider.send(photo=jpeg(), caption="消防通道被堵", replies=2)
+    [categories] = await rider.share_location(*HERE)
+    _, [summary] = await rider.tap(categories, "消防通道堵塞")
+    _, [received] = await rider.tap(summary, "提交")
+    assert "已收到，编号 SP-" in received["text"]
+    await services.outbox.wait_idle(timeout=15)
+    # a notice held back for a moment (quiet hours), whose first send is refused (a 5xx): due when the hold ends
+    standin.faults.fail_next("5xx")
+    hold = utcnow() + timedelta(seconds=0.3)
+    async with services.db.transaction() as conn:
+        await enqueue(conn, "ops-test:held", Recipient(None, "telegram", str(worker.user_id)), out.text("稍后"),
+                      not_before=hold)  # fmt: skip
+    services.wake_outbox()
+    for _ in range(200):  # bounded: the retry comes base_backoff after the refused send
+        row = await services.db.fetchone("SELECT status FROM outbox WHERE idem_key = 'ops-test:held'")
+        if row[0] == "sent":
+            break
+        await asyncio.sleep(0.05)
+    await settle(runtime)
+    after = await metrics_now(runtime)
+    rows = await services.db.fetchall(
+        "SELECT idem_key, created_at, next_at, due_at, sent_at, attempts FROM outbox WHERE id > ? AND status = 'sent'",
+        (last,),
+    )
+    receipt = next(r for r in rows if r["idem_key"].endswith(":receipt"))
+    assert _at(receipt["sent_at"]) < _at(receipt["next_at"]), "the door sent the receipt before the grace ended"
+    assert [r["attempts"] for r in rows if r["idem_key"] == "ops-test:held"] == [2]
+    # everything else here (the receipt, the worker's card and pin) was due when its transaction committed
+    due = {r["idem_key"]: hold if r["idem_key"] == "ops-test:held" else _at(r["created_at"]) for r in rows}
+    latencies = [(_at(r["sent_at"]) - due[r["idem_key"]]).total_seconds() for r in rows]
+    assert all(x > 0 for x in latencies), latencies
+    assert moved(before, after, "rider_outbox_delivery_seconds_count", channel="telegram") == len(rows)
+    observed = moved(before, after, "rider_outbox_delivery_seconds_sum", channel="telegram")
+    assert observed == pytest.approx(sum(latencies), abs=1e-4), (observed, latencies)
+    assert all(_at(r["due_at"]) == due[r["idem_key"]] for r in rows)
 
 
 async def test_metrics_are_refused_to_other_addresses_and_proxied_requests(runtime: Runtime) -> None:

@@ -90,8 +90,9 @@ async def retry(db: Database, ids: list[int] | None, actor: str) -> list[int]:
                 rows.append(found[0])
         for row in rows:
             await _audit(conn, row, "retry", actor, row["last_error"])
-            await conn.execute(
-                "UPDATE outbox SET status = 'pending', attempts = 0, next_at = ? WHERE id = ?", (now, row["id"])
+            await conn.execute(  # due again from now: the delivery latency does not count the time it lay dead
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_at = ?, due_at = ? WHERE id = ?",
+                (now, now, row["id"]),
             )
     if rows:
         await notify_leader(db)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.outbox.messages import Message
@@ -50,17 +50,23 @@ async def enqueue(
     payload: Message,
     now: datetime | None = None,
     not_before: datetime | None = None,
+    grace: timedelta | None = None,
 ) -> bool:
     """Queue one message; False if this idempotency key was queued before (nothing is added twice).
 
-    `not_before` holds a message back (quiet hours); it is still durable from this moment on."""
+    `not_before` holds a message back (quiet hours): it is due then, and still durable from this moment on.
+    `grace` leaves a message that is due now to whoever answers the person in the next moments (the door sends a
+    receipt itself, `OutboxDispatcher.deliver_now`): the passes try it only after that, but its delivery latency
+    counts from when it was due, not from the end of the grace."""
     created = now or utcnow()
-    when = stamp(max(created, not_before) if not_before else created)
+    due = max(created, not_before) if not_before else created
+    attempt = due + grace if grace else due
     cursor = await conn.execute(
-        "INSERT INTO outbox (idem_key, user_id, channel, address, payload, next_at, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
-        (idem_key, to.user_id, to.channel, to.address, json.dumps(payload, ensure_ascii=False), when, stamp(created)),
-    )
+        "INSERT INTO outbox (idem_key, user_id, channel, address, payload, next_at, created_at, due_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
+        (idem_key, to.user_id, to.channel, to.address, json.dumps(payload, ensure_ascii=False), stamp(attempt),
+         stamp(created), stamp(due)),
+    )  # fmt: skip
     return cursor.rowcount == 1
 
 
@@ -81,9 +87,12 @@ def _parse(value: str) -> datetime:
 
 
 def _first_due(record: Any) -> datetime:
-    """next_at until the first attempt (it may be a quiet-hours hold), else created_at: retries move next_at, and
-    the time spent retrying is part of the delivery latency."""
+    """When the message became due to its person (`due_at`): retries move next_at, and the time spent retrying is
+    part of the delivery latency, as is a door's grace. Rows queued before `due_at` existed: next_at until the first
+    attempt (it may be a quiet-hours hold), else created_at."""
     keys = record.keys()
+    if "due_at" in keys and record["due_at"]:
+        return _parse(record["due_at"])
     if "next_at" not in keys or "created_at" not in keys:
         return utcnow()
     return _parse(record["next_at"] if record["attempts"] == 0 else record["created_at"])

@@ -11,7 +11,7 @@ from typing import Any
 from bot.geo.coords import out_of_china
 from bot.media.photos import PhotoRejected
 from bot.outbox import messages as out
-from bot.outbox.store import Recipient, enqueue, utcnow
+from bot.outbox.store import Recipient, enqueue
 from bot.presenters.places import distance_text
 from bot.reports import actions
 from bot.reports import notices as n
@@ -332,7 +332,7 @@ class DraftingMixin:
         right after its own answer (`Reply.queued`); the dispatcher holds it back for RECEIPT_GRACE meanwhile, and
         sends it itself only if the door could not (a failed send, a crash)."""
         to = Recipient(user.id, user.channel, user.external_id, user.lang)
-        await enqueue(conn, key, to, message, not_before=utcnow() + RECEIPT_GRACE)
+        await enqueue(conn, key, to, message, grace=RECEIPT_GRACE)
 
     async def submit_api(
         self,
