@@ -3,6 +3,7 @@ transactions, an append-only audit log."""
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,36 @@ async def test_the_audit_log_is_append_only(tmp_path: Path) -> None:
                 async with db.transaction() as conn:
                     await conn.execute(sql)
         assert (await db.fetchone("SELECT COUNT(*) FROM report_events"))[0] == 1
+
+
+async def test_stream_holds_one_batch_not_the_whole_result(tmp_path: Path) -> None:
+    """`Database.stream` (what exports read through) fetches `batch` rows at a time from one cursor, on both
+    backends: reading 200 000 rows costs about one batch of memory; fetching them all at once (what asyncpg's
+    `fetch` does) would cost tens of MB. Stopping early closes the cursor, and parameters bind as everywhere."""
+    sql = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)"
+        " SELECT x, 'row ' || x AS label FROM c WHERE x % ? = 0"
+    )
+    async with Database(tmp_path / "db.sqlite3") as db:
+        assert [tuple(r) async for r in db.stream(sql, (10, 3), batch=2)] == [(3, "row 3"), (6, "row 6"), (9, "row 9")]
+        tracemalloc.start()
+        try:
+            count = total = 0
+            async for row in db.stream(sql, (200_000, 1), batch=500):
+                count += 1
+                total += row[0]
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert count == 200_000 and total == 200_000 * 200_001 // 2
+        assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MB while streaming: the whole result was fetched"
+        first = []
+        async for row in db.stream(sql, (200_000, 1), batch=100):
+            first.append(row[0])
+            if len(first) == 3:
+                break
+        assert first == [1, 2, 3]
+        async with db.transaction() as conn:  # inside a write transaction: its own uncommitted rows are seen
+            await conn.execute("INSERT INTO users (channel, external_id, created_at) VALUES ('telegram', '7', 'now')")
+            seen = [r[0] async for r in db.stream("SELECT external_id FROM users", batch=1)]
+        assert seen == ["7"]

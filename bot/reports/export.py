@@ -1,6 +1,6 @@
 """Reading reports out for people outside the chat: the admin's table, one report's file, Open311-like exports.
 
-Everything here reads through `Database` and streams: rows come from a cursor in batches (`fetchmany`), so an
+Everything here reads through `Database` and streams: rows come from a cursor in batches (`Database.stream`), so an
 export of a million reports holds one batch in memory, never the whole table. Nothing here prints or parses
 arguments; `bot/reports/cli.py` does that, so these functions can also serve an HTTP door later.
 
@@ -279,13 +279,8 @@ async def iter_reports(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    async with db.conn.execute(sql, params) as cursor:
-        while True:
-            rows = await cursor.fetchmany(batch)
-            if not rows:
-                return
-            for row in rows:
-                yield _row(row)
+    async for row in db.stream(sql, params, batch=batch):
+        yield _row(row)
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,17 @@ class Database:
         # on the hot path of every chat message the hops, not SQLite, are the cost.
         return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
+    async def stream(self, sql: str, params: Iterable[Any] = (), *, batch: int = 500) -> AsyncIterator[Any]:
+        """The rows of one query, `batch` at a time from one cursor: an export of a million rows holds one batch in
+        memory, never the whole result (PostgreSQL: a server-side cursor, `PostgresDatabase.stream`)."""
+        async with self.conn.execute(sql, tuple(params)) as cursor:
+            while True:
+                rows = await cursor.fetchmany(batch)
+                if not rows:
+                    return
+                for row in rows:
+                    yield row
+
     async def write(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One statement, atomic on its own (autocommit), through the same writer lock as transactions; returns
         the number of rows changed. For the small per-message writes (a last location, a seen update id)."""

@@ -129,6 +129,12 @@ def _translate(exc: BaseException, raw: asyncpg.Connection | None = None) -> Bas
     return exc
 
 
+async def _end_read(xact: Any) -> None:
+    """A read-only transaction ends the same way whether the reader finished or stopped early."""
+    with contextlib.suppress(Exception):
+        await xact.rollback()
+
+
 class Cursor:
     """What aiosqlite's cursor offers that the code base uses: rows, rowcount, lastrowid."""
 
@@ -378,6 +384,40 @@ class PostgresDatabase(Database):
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         return await self.conn.execute_fetchall(sql, params)
+
+    async def stream(self, sql: str, params: Iterable[Any] = (), *, batch: int = 500) -> AsyncIterator[Any]:
+        """A server-side cursor (DECLARE … FETCH `batch`), in a read-only REPEATABLE READ transaction of its own so
+        the export is one consistent snapshot, as SQLite's cursor is; inside a write transaction, on its connection.
+        asyncpg's `fetch` would bring the whole result into memory first."""
+        current = self._in_transaction()
+        pg = dialect.query(sql)
+        async with contextlib.AsyncExitStack() as stack:
+            if current is not None and current._raw is not None:
+                raw = current._raw
+            else:
+                raw = await stack.enter_async_context(self._acquire())
+                xact = raw.transaction(isolation="repeatable_read", readonly=True)
+                try:
+                    await xact.start()
+                except Exception as exc:
+                    raise _translate(exc, raw) from exc
+                stack.push_async_callback(_end_read, xact)
+            try:
+                values = tuple(params)
+                if values:
+                    types = await self._param_types(raw, pg)
+                    values = tuple(_coerce(v, t) for v, t in zip(values, types, strict=False))
+                cursor = await raw.cursor(pg, *values)
+                while True:
+                    rows = await cursor.fetch(batch)
+                    if not rows:
+                        return
+                    for row in rows:
+                        yield row
+            except (StoreError, asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as exc:
+                raise _translate(exc, raw) from exc
 
     async def write(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One statement on its own (autocommit), through the same writer lock as transactions."""
