@@ -40,7 +40,10 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
         .base_url(base_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(publish_commands)
-        .request(MeteredRequest(connection_pool_size=16))
+        # Up to 64 updates are handled at once over 16 connections: a handler waits for a free one (pool_timeout)
+        # rather than failing after PTB's default 1 s with PoolTimeout — under a burst of slow photo downloads that
+        # answered riders "something went wrong" and lost their steps (the long crash run, issue 11).
+        .request(MeteredRequest(connection_pool_size=16, pool_timeout=30))
         # Two connections for getUpdates: on stop PTB cancels the long poll without waiting for it to let go of
         # its connection and calls getUpdates once more to confirm the offset; with one connection that call could
         # wait for it and fail with PoolTimeout, an ERROR with a traceback on a clean SIGTERM (issue 11, item 11).
