@@ -253,3 +253,70 @@ def integrity(target: str | Path) -> str:
             await db.close()
 
     return _in_thread(go)
+
+
+# ---------------------------------------------------------------------------------------------- faults
+# PostgreSQL's counterparts of the SQLite faults (tests/test_storage_faults.py and others), made from outside the
+# bot, on the server, as a DBA or a failing server would: the bot's own code and connections are left alone.
+
+
+def _split(db_url: str) -> tuple[str, str]:
+    """postgresql://user[:pw]@host:port/name → (server URL, database name)."""
+    server, name = db_url.rsplit("/", 1)
+    return server, name.split("?", 1)[0]
+
+
+async def terminate(db_url: str) -> int:
+    """pg_terminate_backend on every connection to the database (a restarted server, a DBA, a fail-over):
+    the number of connections ended."""
+    server, name = _split(db_url)
+    conn = await asyncpg.connect(server + "/postgres")
+    try:
+        ended = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        return sum(1 for (ok,) in ended if ok)
+    finally:
+        await conn.close()
+
+
+async def set_read_only(db_url: str, on: bool) -> None:
+    """The database turns read-only (`ALTER DATABASE … SET default_transaction_read_only`, as a DBA does before a
+    migration or when a replica is promoted the other way): sessions take the setting when they start, so the
+    bot's connections are ended and its pool reconnects into read-only sessions (or back out of them)."""
+    server, name = _split(db_url)
+    conn = await asyncpg.connect(server + "/postgres")
+    try:
+        await conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
+    finally:
+        await conn.close()
+    await terminate(db_url)
+
+
+async def kill_inside(db_url: str, table: str) -> None:
+    """The connection dies in the middle of a transaction: a trigger ends its own backend on the next INSERT into
+    `table` (deterministic, unlike racing pg_terminate_backend against a short transaction). `heal` removes it."""
+    server, name = _split(db_url)
+    conn = await asyncpg.connect(f"{server}/{name}")
+    try:
+        await conn.execute(
+            "CREATE OR REPLACE FUNCTION test_kill_own_backend() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NEW; END $$"
+        )
+        await conn.execute(
+            f'CREATE TRIGGER test_kill_own_backend BEFORE INSERT ON "{table}"'
+            " FOR EACH ROW EXECUTE FUNCTION test_kill_own_backend()"
+        )
+    finally:
+        await conn.close()
+
+
+async def heal(db_url: str, table: str) -> None:
+    server, name = _split(db_url)
+    conn = await asyncpg.connect(f"{server}/{name}")
+    try:
+        await conn.execute(f'DROP TRIGGER IF EXISTS test_kill_own_backend ON "{table}"')
+        await conn.execute("DROP FUNCTION IF EXISTS test_kill_own_backend()")
+    finally:
+        await conn.close()

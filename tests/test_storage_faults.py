@@ -10,6 +10,12 @@ Both faults are made on the bot's own SQLite connection, through the real stack 
 - **Read-only**: `PRAGMA query_only = ON`: every write fails with SQLITE_READONLY ("attempt to write a readonly
   database"), as on a file or mount that became read-only.
 
+On PostgreSQL (the second pass) the same promises are proved with the server's faults, made from outside the bot
+(tests/pgcluster.py): the database turned read-only (`ALTER DATABASE … SET default_transaction_read_only = on`,
+the bot's connections ended so that its pool reconnects into read-only sessions), and the connection lost in the
+middle of the submit transaction (a trigger ends its own backend on the report's INSERT), then every connection
+of the bot ended. A full disk stays SQLite's test: PostgreSQL's needs the server's file system to fill.
+
 See docs/RELIABILITY.md, "Storage faults".
 """
 
@@ -19,18 +25,24 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.app import Runtime
+from bot.clock import ManualClock
 from bot.config import Settings
 from bot.store.db import Database
 from bot.texts import t
+from tests import pgcluster
 from tests.chat import ChatUser, button, buttons
 from tests.reporting import bind, grid_at, jpeg
 
-pytestmark = pytest.mark.sqlite_only("fills SQLite's pages, makes its file read-only (PRAGMAs of SQLite)")
+DISK_FULL = "fills SQLite's pages (max_page_count); PostgreSQL's disk full needs the server's file system to fill"
+postgresql_only = pytest.mark.skipif(
+    pgcluster.backend() != "postgresql", reason="PostgreSQL's connection to lose; the PostgreSQL pass runs it"
+)
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 STORAGE_TEXT = t("zh-CN", "error.storage")
@@ -125,6 +137,7 @@ class DiskFull:
 # ---------------------------------------------------------------------------------------------- tests
 
 
+@pytest.mark.sqlite_only(DISK_FULL)
 async def test_a_full_transaction_reports_the_full_disk_and_leaves_the_connection_usable(tmp_path: Path) -> None:
     """SQLite rolls a transaction back by itself on SQLITE_FULL; `transaction()` must surface *that* error (not
     "cannot rollback - no transaction is active") and leave the one shared connection ready for the next write."""
@@ -187,6 +200,7 @@ def error_log() -> Iterator[ErrorLog]:
         logger.removeHandler(handler)
 
 
+@pytest.mark.sqlite_only(DISK_FULL)
 async def test_disk_full_at_submit_is_told_honestly_and_the_same_draft_goes_through_later(
     runtime: Runtime, error_log: ErrorLog
 ) -> None:
@@ -237,6 +251,15 @@ async def test_disk_full_at_submit_is_told_honestly_and_the_same_draft_goes_thro
         assert sum(acked in m.get("caption", "") for m in cards) == 1, acked
 
 
+async def read_only(db: Database, on: bool) -> None:
+    """SQLite: `PRAGMA query_only` on the bot's connection. PostgreSQL: the database is made read-only on the server
+    and the bot's connections are ended; its pool reconnects into read-only sessions (tests/pgcluster.py)."""
+    if db.dialect == "postgresql":
+        await pgcluster.set_read_only(db.url, on)  # type: ignore[attr-defined]
+    else:
+        await db.conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+
+
 async def test_a_read_only_database_gets_the_same_honest_answer_everywhere(runtime: Runtime) -> None:
     standin, db = runtime.standin, runtime.services.db
     assert standin is not None
@@ -245,7 +268,7 @@ async def test_a_read_only_database_gets_the_same_honest_answer_everywhere(runti
     await bind(runtime, worker, "worker", grid_at(runtime, *HERE))
     summary = await to_summary(rider, HERE, words="消防通道被堵")
     before = await counts(db)
-    await db.conn.execute("PRAGMA query_only = ON")
+    await read_only(db, True)
     try:
         answer, said = await tap_submit(rider, summary)
         assert answer["text"] == STORAGE_TEXT and answer["show_alert"]
@@ -257,7 +280,7 @@ async def test_a_read_only_database_gets_the_same_honest_answer_everywhere(runti
         assert standin.bot_messages(rider.user_id)[-1]["text"] == STORAGE_TEXT
         assert await counts(db) == before
     finally:
-        await db.conn.execute("PRAGMA query_only = OFF")
+        await read_only(db, False)
     assert await draft_rows(db, rider) == 1
     answer, [received] = await tap_submit(rider, summary)
     assert "已收到，编号 SP-" in received["text"]
@@ -266,3 +289,56 @@ async def test_a_read_only_database_gets_the_same_honest_answer_everywhere(runti
     await runtime.services.outbox.wait_idle(timeout=15)
     cards = [m for m in standin.bot_messages(worker.user_id) if "photo" in m]
     assert sum(ref in m.get("caption", "") for m in cards) == 1
+
+
+@postgresql_only
+async def test_a_lost_connection_is_told_honestly_and_the_bot_reconnects_by_itself(
+    settings: Settings, clock: ManualClock, pg_url: str, error_log: ErrorLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The connection dies inside the submit transaction (after the report's INSERT began): the rider gets the same
+    "could not save" as for a full disk, nothing of the report is kept, the draft is. Then every connection of the
+    bot is ended (a restarted server): the process reconnects by itself and the same ✅ 提交 files the report. The
+    URL carries a password; it appears in no log record."""
+    password = "pw-never-logged-7Qx"
+    url = pg_url.replace("://", f"://{password}@", 1) if "@" not in pg_url else pg_url.replace("@", f":{password}@", 1)
+    caplog.set_level(logging.DEBUG)
+    runtime = Runtime(replace(settings, database_url=url), clock)
+    await runtime.start(poll_timeout=1)
+    try:
+        standin, db = runtime.standin, runtime.services.db
+        assert standin is not None and db.dialect == "postgresql"
+        rider = ChatUser(standin, 1001, "骑手小王")
+        worker = ChatUser(standin, 2001, "网格员老李")
+        await bind(runtime, worker, "worker", grid_at(runtime, *HERE))
+        summary = await to_summary(rider, HERE, words="消防通道被堵")
+        before = await counts(db)
+        await pgcluster.kill_inside(pg_url, "reports")
+        try:
+            answer, said = await tap_submit(rider, summary)
+        finally:
+            await pgcluster.heal(pg_url, "reports")
+        assert answer["text"] == STORAGE_TEXT and answer["show_alert"], answer
+        assert said == [], f"nothing else may be said about a report that was not saved: {said}"
+        assert error_log.last_raised_in("_submit"), "the connection was lost inside the submit transaction"
+        assert await counts(db) == before, "no report, photo, event or outbox row from the lost transaction"
+        assert await draft_rows(db, rider) == 1, "the draft is kept"
+        # a restarted server: every connection the bot had is gone
+        assert await pgcluster.terminate(pg_url) >= 1
+        for _ in range(3):  # a connection the pool has not yet seen die may cost one more honest answer
+            answer, said = await tap_submit(rider, summary)
+            if answer.get("text") != STORAGE_TEXT:
+                break
+            assert said == []
+        [received] = said
+        assert "已收到，编号 SP-" in received["text"], received
+        ref = received["text"].split("编号 ")[1].split("。")[0]
+        assert runtime.services.outbox is not None
+        await runtime.services.outbox.wait_idle(timeout=15)
+        cards = [m for m in standin.bot_messages(worker.user_id) if "photo" in m]
+        assert sum(ref in m.get("caption", "") for m in cards) == 1
+        assert (await counts(db))["reports"] == before["reports"] + 1
+    finally:
+        await runtime.stop()
+    logged = caplog.text + "".join(str(r.exc_info) for r in caplog.records if r.exc_info)
+    assert caplog.records and password not in logged
+    assert password not in repr(db)
