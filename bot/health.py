@@ -62,10 +62,16 @@ async def check_bot_api(max_age: float, probe: Callable[[], Awaitable[object]] |
 
 async def check_outbox(db: Database, max_lag: float) -> Check:
     now = datetime.now(UTC)
-    row = await db.fetchone(
-        "SELECT MIN(next_at), COUNT(*) FROM outbox WHERE status IN ('pending', 'sending') AND next_at <= ?",
-        (stamp(now),),
-    )
+    try:
+        row = await asyncio.wait_for(
+            db.fetchone(
+                "SELECT MIN(next_at), COUNT(*) FROM outbox WHERE status IN ('pending', 'sending') AND next_at <= ?",
+                (stamp(now),),
+            ),
+            timeout=5,
+        )
+    except Exception as exc:  # the database is down: a named failing check, not a 500 from /readyz
+        return Check("outbox", False, f"cannot read the outbox: {type(exc).__name__}")
     oldest, due = (row[0], row[1]) if row else (None, 0)
     if not oldest:
         return Check("outbox", True, "nothing due")

@@ -294,6 +294,19 @@ async def set_read_only(db_url: str, on: bool) -> None:
     await terminate(db_url)
 
 
+async def set_reachable(db_url: str, reachable: bool) -> None:
+    """The database goes away for the bot (`ALLOW_CONNECTIONS false`, every connection ended: to the bot it is a
+    server that is down) or comes back."""
+    server, name = _split(db_url)
+    conn = await asyncpg.connect(server + "/postgres")
+    try:
+        await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"true" if reachable else "false"}')
+    finally:
+        await conn.close()
+    if not reachable:
+        await terminate(db_url)
+
+
 async def kill_inside(db_url: str, table: str) -> None:
     """The connection dies in the middle of a transaction: a trigger ends its own backend on the next INSERT into
     `table` (deterministic, unlike racing pg_terminate_backend against a short transaction). `heal` removes it."""
@@ -320,3 +333,25 @@ async def heal(db_url: str, table: str) -> None:
         await conn.execute("DROP FUNCTION IF EXISTS test_kill_own_backend()")
     finally:
         await conn.close()
+
+
+async def read_only(db: Any, on: bool) -> None:
+    """Either backend: the bot's database stops (or starts again) taking writes. SQLite: `PRAGMA query_only` on its
+    connection. PostgreSQL: `set_read_only` on the server; then a bounded wait until the bot's own pool hands out a
+    session with the new setting (the ended connections are noticed and replaced as they are picked up)."""
+    if db.dialect != "postgresql":
+        await db.conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+        return
+    await set_read_only(db.url, on)
+    from bot.store.errors import StorageError
+
+    want = "on" if on else "off"
+    for _ in range(100):
+        try:
+            row = await db.fetchone("SELECT current_setting('transaction_read_only')")
+        except StorageError:  # an ended connection, picked up once: the pool replaces it
+            continue
+        if row[0] == want:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the bot's sessions never became transaction_read_only = {want}")

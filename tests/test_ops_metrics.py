@@ -20,6 +20,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue, utcnow
+from tests import pgcluster
 from tests.chat import ChatUser, settle
 from tests.reporting import bind, grid_at, jpeg
 
@@ -246,7 +247,6 @@ async def test_metrics_are_refused_to_other_addresses_and_proxied_requests(runti
     assert "metrics-secret-42" not in allowed.text
 
 
-@pytest.mark.sqlite_only("turns the database read-only with SQLite's PRAGMA query_only")
 async def test_readyz_names_the_failing_item(runtime: Runtime) -> None:
     assert runtime.web is not None and runtime.services is not None
     services = runtime.services
@@ -269,14 +269,25 @@ async def test_readyz_names_the_failing_item(runtime: Runtime) -> None:
         assert ready.status_code == 503 and ready.json()["failing"] == ["outbox"], ready.text
         assert "oldest waiting" in ready.json()["checks"]["outbox"]["detail"]
 
-        # the database stops taking writes (as on a read-only mount)
-        await services.db.conn.execute("PRAGMA query_only = ON")
+        # the database stops taking writes (a read-only mount; on PostgreSQL, a database made read-only)
+        await pgcluster.read_only(services.db, True)
         try:
             ready = await client.get("/readyz")
         finally:
-            await services.db.conn.execute("PRAGMA query_only = OFF")
+            await pgcluster.read_only(services.db, False)
         assert ready.status_code == 503 and ready.json()["failing"] == ["database", "outbox"], ready.text
-        assert "readonly" in ready.json()["checks"]["database"]["detail"]
+        detail = ready.json()["checks"]["database"]["detail"]
+        assert "readonly" in detail or "read-only" in detail, detail
+        assert (await client.get("/readyz")).json()["checks"]["database"]["ok"], "writable again, at once"
+        if services.db.dialect == "postgresql":  # the server goes away, then comes back: the pool reconnects
+            await pgcluster.set_reachable(services.db.url, False)  # type: ignore[attr-defined]
+            try:
+                ready = await client.get("/readyz")
+                assert ready.status_code == 503 and "database" in ready.json()["failing"], ready.text
+                assert (await client.get("/healthz")).status_code == 200
+            finally:
+                await pgcluster.set_reachable(services.db.url, True)  # type: ignore[attr-defined]
+            assert (await client.get("/readyz")).json()["checks"]["database"]["ok"], "reconnected by itself"
         assert (await client.get("/healthz")).status_code == 200  # alive, just not ready
 
         # the Bot API goes away: polling fails, and getMe (asked because the last success is stale) fails too

@@ -251,15 +251,6 @@ async def test_disk_full_at_submit_is_told_honestly_and_the_same_draft_goes_thro
         assert sum(acked in m.get("caption", "") for m in cards) == 1, acked
 
 
-async def read_only(db: Database, on: bool) -> None:
-    """SQLite: `PRAGMA query_only` on the bot's connection. PostgreSQL: the database is made read-only on the server
-    and the bot's connections are ended; its pool reconnects into read-only sessions (tests/pgcluster.py)."""
-    if db.dialect == "postgresql":
-        await pgcluster.set_read_only(db.url, on)  # type: ignore[attr-defined]
-    else:
-        await db.conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
-
-
 async def test_a_read_only_database_gets_the_same_honest_answer_everywhere(runtime: Runtime) -> None:
     standin, db = runtime.standin, runtime.services.db
     assert standin is not None
@@ -268,7 +259,7 @@ async def test_a_read_only_database_gets_the_same_honest_answer_everywhere(runti
     await bind(runtime, worker, "worker", grid_at(runtime, *HERE))
     summary = await to_summary(rider, HERE, words="消防通道被堵")
     before = await counts(db)
-    await read_only(db, True)
+    await pgcluster.read_only(db, True)
     try:
         answer, said = await tap_submit(rider, summary)
         assert answer["text"] == STORAGE_TEXT and answer["show_alert"]
@@ -280,7 +271,7 @@ async def test_a_read_only_database_gets_the_same_honest_answer_everywhere(runti
         assert standin.bot_messages(rider.user_id)[-1]["text"] == STORAGE_TEXT
         assert await counts(db) == before
     finally:
-        await read_only(db, False)
+        await pgcluster.read_only(db, False)
     assert await draft_rows(db, rider) == 1
     answer, [received] = await tap_submit(rider, summary)
     assert "已收到，编号 SP-" in received["text"]
@@ -296,9 +287,10 @@ async def test_a_lost_connection_is_told_honestly_and_the_bot_reconnects_by_itse
     settings: Settings, clock: ManualClock, pg_url: str, error_log: ErrorLog, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The connection dies inside the submit transaction (after the report's INSERT began): the rider gets the same
-    "could not save" as for a full disk, nothing of the report is kept, the draft is. Then every connection of the
-    bot is ended (a restarted server): the process reconnects by itself and the same ✅ 提交 files the report. The
-    URL carries a password; it appears in no log record."""
+    "could not save" as for a full disk, nothing of the report is kept, the draft is. The server then refuses every
+    connection for a while: the same answer to every step. Then every connection of the bot is ended (a restarted
+    server): the process reconnects by itself and the same ✅ 提交 files the report. The URL carries a password; it
+    appears in no log record."""
     password = "pw-never-logged-7Qx"
     url = pg_url.replace("://", f"://{password}@", 1) if "@" not in pg_url else pg_url.replace("@", f":{password}@", 1)
     caplog.set_level(logging.DEBUG)
@@ -322,7 +314,18 @@ async def test_a_lost_connection_is_told_honestly_and_the_bot_reconnects_by_itse
         assert error_log.last_raised_in("_submit"), "the connection was lost inside the submit transaction"
         assert await counts(db) == before, "no report, photo, event or outbox row from the lost transaction"
         assert await draft_rows(db, rider) == 1, "the draft is kept"
+        # the server is down for a while (no connection accepted): every step gets the same honest answer
+        await pgcluster.set_reachable(pg_url, False)
+        try:
+            [reply] = await rider.send("米兰社区")
+            assert reply["text"] == STORAGE_TEXT, reply
+            answer, said = await tap_submit(rider, summary)
+            assert answer["text"] == STORAGE_TEXT and said == []
+        finally:
+            await pgcluster.set_reachable(pg_url, True)
+        assert await counts(db) == before
         # a restarted server: every connection the bot had is gone
+        await rider.send("米兰社区")  # the pool holds connections again
         assert await pgcluster.terminate(pg_url) >= 1
         for _ in range(3):  # a connection the pool has not yet seen die may cost one more honest answer
             answer, said = await tap_submit(rider, summary)

@@ -299,8 +299,13 @@ class PostgresDatabase(Database):
     async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
         try:
             raw = await self.pool.acquire()
+        except (StoreError, asyncio.CancelledError):
+            raise
         except Exception as exc:
-            raise _translate(exc) from exc
+            # Whatever the server said (down, restarting, "not accepting connections", a dropped database or
+            # role), nothing can be saved now: the honest "could not save", and the pool tries again next time.
+            reason = scrub(str(exc).replace(self.url, redact(self.url)))
+            raise StorageError(f"cannot connect to {redact(self.url)}: {type(exc).__name__}: {reason}") from exc
         try:
             yield raw
         finally:
