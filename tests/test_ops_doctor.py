@@ -20,8 +20,9 @@ from bot.standin.server import StandIn
 from bot.standin.wechat import WeChatStandIn
 from bot.store.db import Database
 from bot.webserver import WebServer
+from tests import pgcluster
 
-pytestmark = pytest.mark.sqlite_only("checks the SQLite file itself (quick_check, its mode, its directory)")
+SQLITE_FILE = "checks the SQLite file itself (quick_check, its mode, its directory); PostgreSQL: the test below"
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "918273645:DOCTOR-check-Hs7Ty2Qm9Lw4"
 WECHAT_SECRET = "wechat-secret-Pz8Kc3Vb"
@@ -81,6 +82,7 @@ def line(output: str, name: str) -> str:
     return found
 
 
+@pytest.mark.sqlite_only(SQLITE_FILE)
 async def test_a_healthy_setup_is_all_green(world: World) -> None:
     code, said = await doctor(world)
     assert code == 0, said
@@ -100,6 +102,7 @@ async def test_a_healthy_setup_is_all_green(world: World) -> None:
     assert world.wechat.tokens_issued == 1, "the stored WeChat token is reused, never replaced behind the bot's back"
 
 
+@pytest.mark.sqlite_only(SQLITE_FILE)
 async def test_each_kind_of_trouble_is_named_with_what_to_do(world: World) -> None:
     # a webhook someone else set, a wrong WeChat secret, a photo directory others can read
     async with httpx.AsyncClient() as client:
@@ -134,12 +137,39 @@ async def test_each_kind_of_trouble_is_named_with_what_to_do(world: World) -> No
     assert code == 1 and "ConnectError" in line(said, "bot token") and "TELEGRAM_BASE_URL" in said
 
 
+@pytest.mark.sqlite_only(SQLITE_FILE)
 async def test_a_missing_database_directory_and_a_broken_file(world: World, tmp_path: Path) -> None:
     broken = tmp_path / "broken.sqlite3"
     broken.write_bytes(b"this is not a database" * 100)
     broken.chmod(0o600)
     code, said = await doctor(world, RIDER_DB_PATH=str(broken))
     assert code == 1 and line(said, "数据库").startswith("❌") and "rider-bot restore" in said
+
+
+@pytest.mark.skipif(pgcluster.backend() != "postgresql", reason="the PostgreSQL pass runs it")
+async def test_the_database_check_on_postgresql(world: World, pg_url: str) -> None:
+    """With RIDER_DATABASE_URL the doctor connects and reads, changing nothing: the schema version, the URL without
+    its password; a database that takes no writes (made read-only on the server) and one that refuses
+    connections are each named with what to do, exit 1."""
+    password = "pw-doctor-never-shown"
+    url = pg_url.replace("@", f":{password}@", 1)
+    code, said = await doctor(world, RIDER_DATABASE_URL=url)
+    assert code == 0, said
+    assert line(said, "数据库").startswith("✅") and "postgresql://postgres:***@127.0.0.1" in line(said, "数据库"), said
+    await pgcluster.set_read_only(pg_url, True)
+    try:
+        code, said = await doctor(world, "--lang", "en", RIDER_DATABASE_URL=url)
+    finally:
+        await pgcluster.set_read_only(pg_url, False)
+    assert code == 1 and line(said, "database").startswith("❌"), said
+    assert "default_transaction_read_only = on" in line(said, "database") and "takes no writes" in said
+    await pgcluster.set_reachable(pg_url, False)
+    try:
+        code, said = await doctor(world, RIDER_DATABASE_URL=url)
+    finally:
+        await pgcluster.set_reachable(pg_url, True)
+    assert code == 1 and line(said, "数据库").startswith("❌") and "连不上 PostgreSQL" in said, said
+    assert password not in said
 
 
 def test_clock_skew_against_the_bot_api_server() -> None:

@@ -163,6 +163,8 @@ async def _postgres(lang: str, url: str) -> Finding:
     detail = t(lang, "ops.doctor.pg", url=where, version=found.version, latest=found.latest)
     if found.version > found.latest:
         return Finding("database", False, detail, t(lang, "ops.doctor.fix.db_newer"))
+    if found.writable:
+        return Finding("database", False, f"{detail} · {found.writable}", t(lang, "ops.doctor.fix.pg_readonly"))
     return Finding("database", True, detail)
 
 

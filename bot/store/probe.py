@@ -21,6 +21,7 @@ class Probe:
     version: int  # schema version found
     latest: int  # the newest this program knows
     check: str = "ok"  # SQLite's quick_check
+    writable: str = ""  # PostgreSQL: why writes would fail ("" when they would not)
 
 
 def latest_version() -> int:
@@ -47,8 +48,23 @@ async def postgres(url: str) -> Probe:
         try:
             exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
             version = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") if exists else 0
+            # Writes, without writing: what a new session of this role would get, on this server.
+            row = await conn.fetchrow(
+                "SELECT current_setting('default_transaction_read_only') = 'on', pg_is_in_recovery(),"
+                " to_regclass('outbox') IS NULL OR has_table_privilege('outbox', 'INSERT, UPDATE, DELETE')"
+            )
         finally:
             await conn.close()
     except Exception as exc:  # the driver's messages may quote the URL: name the kind only
         raise ProbeFailed(type(exc).__name__) from None
-    return Probe(int(version), latest_version())
+    read_only, standby, allowed = row
+    reason = (
+        "default_transaction_read_only = on"
+        if read_only
+        else "a standby (read-only replica)"
+        if standby
+        else "no INSERT/UPDATE/DELETE privilege on outbox"
+        if not allowed
+        else ""
+    )
+    return Probe(int(version), latest_version(), writable=reason)

@@ -83,4 +83,7 @@ TEXTS: dict[str, str] = {
     ),
     "ops.doctor.pg": "PostgreSQL {url} · schema version {version}/{latest}",
     "ops.doctor.fix.pg_unreachable": "PostgreSQL unreachable: check RIDER_DATABASE_URL, the server, pg_hba.conf",
+    "ops.doctor.fix.pg_readonly": (
+        "PostgreSQL takes no writes: check default_transaction_read_only, whether this is a standby, the role's grants"
+    ),
 }

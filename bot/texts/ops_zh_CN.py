@@ -69,4 +69,7 @@ TEXTS: dict[str, str] = {
     ),
     "ops.doctor.pg": "PostgreSQL {url} · 架构版本 {version}/{latest}",
     "ops.doctor.fix.pg_unreachable": "连不上 PostgreSQL：检查 RIDER_DATABASE_URL、服务器是否运行、pg_hba.conf 和密码",
+    "ops.doctor.fix.pg_readonly": (
+        "PostgreSQL 只能读不能写：检查 default_transaction_read_only、是否连到了备库、该角色的表权限"
+    ),
 }
