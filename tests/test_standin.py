@@ -246,6 +246,7 @@ async def test_injected_photo_download_returns_same_bytes(bot: Bot, standin: Sta
     buf = __import__("io").BytesIO()
     await tg_file.download_to_memory(buf)
     assert buf.getvalue() == png
+    assert [d["found"] for d in standin.downloads] == [True], "every download is recorded"
 
 
 async def test_document_size_limit(bot: Bot, standin: StandIn) -> None:

@@ -124,6 +124,7 @@ class FilesMixin:
         record = self._files_by_path.get(request.path_params["file_path"])
         if self.faults.download_delay > 0:
             await asyncio.sleep(self.faults.download_delay)
+        self.downloads.append({"file_path": request.path_params["file_path"], "found": record is not None})
         return self._serve_file(record)
 
     def _serve_file(self, record: _File | None) -> Response:

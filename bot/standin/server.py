@@ -128,6 +128,8 @@ class StandIn(ChatsMixin, UpdatesMixin, WebhookMixin, FilesMixin, MarkupMixin, B
             "username": bot_username,
         }
         self.calls: list[dict] = []
+        #: Every file download (/file/bot<token>/<file_path>): {"file_path", "found"}.
+        self.downloads: list[dict] = []
         self.callback_answers: dict[str, dict] = {}
         self.faults = Faults()
         #: When True the bot may only write to chats that have written to it (else "chat not found").
