@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import re
 import secrets
@@ -399,6 +400,25 @@ class Cluster:
         return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())
 
     # ------------------------------------------------------------------ looking at it
+
+    def dump(self, chats: list[int] = ()) -> Path:  # type: ignore[assignment]
+        """After a failure: the fake Telegram's view (every delivery attempt, every Bot API call without its
+        payload, the transcripts of `chats`) as root/telegram.json, beside the workers' and nginx's logs."""
+        calls = [
+            {k: c.get(k) for k in ("method", "ts", "ok", "error")}
+            | {"chat_id": c.get("params", {}).get("chat_id"), "text": str(c.get("params", {}).get("text", ""))[:40]}
+            for c in self.telegram.calls
+        ]
+        transcripts = {}
+        for chat in chats:
+            transcripts[str(chat)] = [
+                {k: m.get(k) for k in ("message_id", "_from_bot", "text", "caption", "location")}
+                for m in self.telegram.transcript(chat)
+            ]
+        path = self.root / "telegram.json"
+        data = {"deliveries": self.telegram.webhook_deliveries, "calls": calls, "transcripts": transcripts}
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        return path
 
     def alive(self) -> list[int]:
         return [w.index for w in self.workers if w.alive]

@@ -80,18 +80,21 @@ class Rider:
     spots: list[Spot]
     rng: random.Random
     updates: int = 20  # the quota of updates this rider sends
-    step_timeout: float = 30.0  # a kill costs a retry through nginx and perhaps a restart: be patient
+    step_timeout: float = 90.0  # a kill costs a retry through nginx and a restart (slow on a loaded machine)
     sent: int = 0
     acks: list[str] = field(default_factory=list)
     bursts: list[list[str]] = field(default_factory=list)  # the station names asked, in the order sent
     seen_id: int = 0
+    update_ids: list[int] = field(default_factory=list)  # of every update this rider caused, in order
 
     def _send(self, **kwargs: Any) -> None:
         self.telegram.inject_message(self.user_id, first_name="骑手", **kwargs)
+        self.update_ids.append(self.telegram._next_update_id - 1)
         self.sent += 1
 
     def _tap(self, message: dict, data: str) -> None:
         self.telegram.inject_callback(self.user_id, message["message_id"], data)
+        self.update_ids.append(self.telegram._next_update_id - 1)
         self.sent += 1
 
     async def _wait(self, predicate: Any) -> Any:

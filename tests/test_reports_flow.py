@@ -267,3 +267,30 @@ async def test_rate_limit_per_hour(runtime: Runtime, clock: ManualClock) -> None
     clock.advance(timedelta(hours=1, minutes=1))
     replies = await rider.send(photo=jpeg((1, 2, 3)), replies=2)
     assert "已收到第 1 张照片" in replies[0]["text"]
+
+
+async def test_a_tap_whose_query_can_no_longer_be_answered_still_moves_the_report_on(
+    runtime: Runtime, people: tuple[ChatUser, ChatUser, ChatUser]
+) -> None:
+    """Telegram refuses answerCallbackQuery for a query already answered or too old: an update re-run after its
+    process was killed mid-way (it had answered, then died), or handled late under load. The step itself (here:
+    the summary after the category) must still come, not a "something went wrong"."""
+    rider, _, _ = people
+    await rider.send(photo=jpeg(), caption="井盖松动", replies=2)
+    [categories] = await rider.share_location(*HERE)
+    standin = runtime.standin
+    before = standin.last_seq(rider.user_id)
+    query_id = standin.inject_callback(
+        rider.user_id, categories["message_id"], button(categories, "井盖")["callback_data"]
+    )
+    standin._callbacks[query_id]["answered"] = True  # before the bot sees the update: its answer will be refused
+    summary = await standin._wait_until(
+        lambda: [
+            m for m in standin.bot_messages(rider.user_id) if m["_seq"] > before and "请确认上报内容" in m["text"]
+        ],
+        8,
+    )
+    assert summary, standin.transcript(rider.user_id)[-3:]
+    assert not [m for m in standin.bot_messages(rider.user_id) if "出了点问题" in m.get("text", "")]
+    _, [received] = await rider.tap(summary[0], "提交")
+    assert "已收到，编号 SP-" in received["text"]

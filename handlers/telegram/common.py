@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram import CallbackQuery, KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.services.container import Services
@@ -12,6 +14,7 @@ from bot.store.users import User
 from bot.texts import t
 
 CHANNEL = "telegram"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,16 @@ async def who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Who:
     assert tg_user is not None
     user = await services.users.identify(CHANNEL, str(tg_user.id), tg_user.full_name)
     return Who(user, user.lang, services)
+
+
+async def answer_query(query: CallbackQuery, text: str | None = None, *, show_alert: bool = False) -> None:
+    """Answer a button press, best effort. Telegram refuses an answer to a query already answered or older than
+    its answer window ("query is too old") — an update re-run after its process was killed mid-way, or handled
+    late under load — and the step's real reply (the next question, the receipt) must go out all the same."""
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except BadRequest as exc:
+        log.info("callback query not answered (%s); replying anyway", exc.message)
 
 
 def main_keyboard(lang: str) -> ReplyKeyboardMarkup:

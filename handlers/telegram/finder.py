@@ -15,7 +15,7 @@ from bot.services.finder import NearestAnswer, live_refresh_due
 from bot.texts import t
 from handlers.telegram import callback_data as cd
 from handlers.telegram import render
-from handlers.telegram.common import Who, main_keyboard, who
+from handlers.telegram.common import Who, answer_query, main_keyboard, who
 from handlers.telegram.keyboards import filter_keyboard, nearest_keyboard, place_keyboard, venue_keyboard
 from handlers.telegram.reports import send_reply
 
@@ -117,15 +117,15 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     payload = cd.parse(query.data)
     if payload is None:
         log.info("refused callback data %r from user %s", (query.data or "")[:80], w.user.id)
-        await query.answer(t(w.lang, "callback.expired"), show_alert=True)
+        await answer_query(query, t(w.lang, "callback.expired"), show_alert=True)
         return
     if isinstance(payload, cd.FilterMenu):
-        await query.answer(t(w.lang, "filter.prompt", scope=t(w.lang, f"scope.{payload.scope}")))
+        await answer_query(query, t(w.lang, "filter.prompt", scope=t(w.lang, f"scope.{payload.scope}")))
         await _edit_or_send(update, context, None, filter_keyboard(w.lang, payload.scope, payload.amenity))
         return
     if isinstance(payload, cd.Page):
         if w.user.last_lat is None or w.user.last_lon is None:
-            await query.answer(t(w.lang, "need_location"), show_alert=True)
+            await answer_query(query, t(w.lang, "need_location"), show_alert=True)
             return
         answer = w.services.finder.nearest(
             w.user.last_lat,
@@ -134,14 +134,14 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             amenity=payload.amenity,
             offset=payload.offset,
         )
-        await query.answer()
+        await answer_query(query)
         await _edit_or_send(update, context, nearest_text(w.lang, answer), nearest_keyboard(w.lang, answer))
         return
     place = w.services.finder.place(payload.place_id)
     if place is None:
-        await query.answer(t(w.lang, "callback.expired"), show_alert=True)
+        await answer_query(query, t(w.lang, "callback.expired"), show_alert=True)
         return
-    await query.answer()
+    await answer_query(query)
     chat_id = update.effective_chat.id
     if payload.action == "venue":
         await context.bot.send_venue(

@@ -15,7 +15,7 @@ from bot.services.container import Services
 from bot.store.users import User
 from bot.texts import t
 from handlers.telegram import render
-from handlers.telegram.common import Who, who
+from handlers.telegram.common import Who, answer_query, who
 
 log = logging.getLogger(__name__)
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
@@ -24,7 +24,7 @@ DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
 async def send_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, w: Who, reply: Reply) -> None:
     query = update.callback_query
     if query is not None:
-        await query.answer(reply.alert or None, show_alert=reply.popup)
+        await answer_query(query, reply.alert or None, show_alert=reply.popup)
         if (reply.retire or reply.rebutton) and isinstance(query.message, Message):
             try:  # spent buttons go away (or become the next step's), so nobody taps a dead one later
                 await query.message.edit_reply_markup(reply_markup=render.inline_markup(reply.rebutton))
@@ -104,7 +104,7 @@ async def on_report_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     reports = w.services.reports
     if payload is None:
         await reports.refuse(w.user, None, (query.data or "")[:64], "malformed")
-        await query.answer(t(w.lang, "callback.expired"), show_alert=True)
+        await answer_query(query, t(w.lang, "callback.expired"), show_alert=True)
         return
     if isinstance(payload, actions.DraftAction):
         reply = await reports.on_draft_button(w.user, payload)
