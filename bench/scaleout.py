@@ -16,12 +16,15 @@ import asyncio
 import os
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import pgserver, single
+from bench import multi, pgserver, single
+from bench.harness import make_db
+from bench.multi import MultiResult
 from bench.single import Log, SingleResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,15 +34,21 @@ ROOT = Path(__file__).resolve().parent.parent
 class Plan:
     mode: str
     stations: int
+    # A: one process in this one (bench/single.py)
+    rounds: int  # each backend once per round, interleaved
     riders: int  # closed-loop riders asking the finder at once
     queries: int  # finder answers per run
     submits: int  # 随手拍 submits per run
-    rounds: int  # each backend once per round, interleaved
+    # B: N processes behind nginx (bench/multi.py)
+    workers: tuple[int, ...]  # PostgreSQL process counts, after one SQLite process
+    cluster_riders: int
+    cluster_queries: int
+    cluster_reports: int  # whole 随手拍 dialogs through the chat
 
 
-QUICK = Plan("quick", stations=2_000, riders=16, queries=300, submits=100, rounds=1)
-FULL = Plan("full", stations=10_000, riders=32, queries=800, submits=300, rounds=3)
-SMOKE = Plan("smoke", stations=200, riders=2, queries=10, submits=5, rounds=1)  # the test's: correctness only
+QUICK = Plan("quick", 2_000, 1, 16, 300, 100, (1, 2, 4), 16, 300, 16)
+FULL = Plan("full", 10_000, 3, 32, 800, 300, (1, 2, 4), 32, 1_000, 48)
+SMOKE = Plan("smoke", 200, 1, 2, 10, 5, (2,), 2, 6, 2)  # the test's: correctness only
 
 
 @dataclass
@@ -50,6 +59,7 @@ class ScaleResults:
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     elapsed_s: float = 0.0
     single: SingleResult | None = None
+    multi: MultiResult | None = None
     log: list[str] = field(default_factory=list)
 
 
@@ -61,13 +71,28 @@ async def measure(plan: Plan, server_url: str, pg: single.CpuClock, log: Log) ->
         f" {platform.python_version()}, {os.cpu_count()} cores; load average before:"
         f" {', '.join(f'{x:.1f}' for x in results.load_before)}"
     )
-    log(
-        f"[A] one process: PostgreSQL vs SQLite, {plan.stations:,} stations, {plan.rounds} round(s);"
-        f" answers: {plan.riders} riders, {plan.queries} questions; submits: {plan.submits}"
-    )
-    results.single = await single.run(
-        server_url, pg, plan.stations, plan.riders, plan.queries, plan.submits, plan.rounds, log
-    )
+    with tempfile.TemporaryDirectory(prefix="rider-bench-") as tmp:
+        template = Path(tmp) / "template.sqlite3"
+        await make_db(template, plan.stations)
+        pg_template = "bench_template"
+        await pgserver.fresh_database(server_url, pg_template)
+        await pgserver.load_from_sqlite(template, f"{server_url}/{pg_template}")
+        log(
+            f"[A] one process: PostgreSQL vs SQLite, {plan.stations:,} stations, {plan.rounds} round(s);"
+            f" answers: {plan.riders} riders, {plan.queries} questions; submits: {plan.submits}"
+        )
+        results.single = await single.run(
+            server_url, pg, template, pg_template, plan.rounds, plan.riders, plan.queries, plan.submits, log
+        )
+        log(
+            f"[B] webhook processes behind nginx: SQLite ×1, PostgreSQL × {', '.join(map(str, plan.workers))};"
+            f" answers: {plan.cluster_riders} riders, {plan.cluster_queries} questions; reports:"
+            f" {plan.cluster_riders // 2 or 1} riders, {plan.cluster_reports} whole dialogs"
+        )
+        results.multi = await multi.run(
+            server_url, pg, template, pg_template, list(plan.workers), plan.cluster_riders, plan.cluster_queries,
+            plan.cluster_reports, log,
+        )  # fmt: skip
     results.elapsed_s = time.perf_counter() - started
     results.load_after = os.getloadavg()
     log(f"total {results.elapsed_s:.0f} s; load average after: {', '.join(f'{x:.1f}' for x in results.load_after)}")

@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 
 from bench.common import Figure, ms
+from bench.multi import ClusterRun, MultiResult
 from bench.report import _x, table
 from bench.scaleout import ScaleResults
 from bench.single import BACKENDS, Run, SingleResult
@@ -90,6 +91,60 @@ def single_figures(s: SingleResult | None) -> list[Figure]:
     return out
 
 
+def multi_figures(m: MultiResult | None) -> list[Figure]:
+    if m is None or not m.runs:
+        return []
+    base, one = m.find("sqlite", 1), m.find("postgresql", 1)
+    out = []
+    for r in m.runs:
+        if r.backend == "sqlite":
+            continue
+        works = (
+            ("finder answers", "answers/s", lambda x: x.answers_per_s, lambda x: ms(x.answers_p50)),
+            ("随手拍 reports, whole dialog", "reports/s", lambda x: x.reports_per_s, lambda x: f"{x.reports_p50:.1f}s"),
+        )
+        for work, unit, per_s, p50 in works:
+            ratio = per_s(r) / per_s(base) if base and per_s(base) else None
+            vs_one = per_s(r) / per_s(one) if one and per_s(one) else None
+            target, met = "", None
+            if r.workers == 1:
+                target, met = "≥ 0.7× SQLite", ratio is not None and ratio >= 0.7
+            elif r.workers == 2:
+                target, met = "≥ 1.6× PostgreSQL ×1", vs_one is not None and vs_one >= 1.6
+            note = "÷ SQLite ×1" + (f" (÷ PostgreSQL ×1: {_x(vs_one)})" if r.workers > 1 else "")
+            out.append(
+                Figure(
+                    f"{r.workers} process{'es' if r.workers > 1 else ''} behind nginx, {work}, PostgreSQL",
+                    f"{per_s(r):,.1f} {unit}, p50 {p50(r)}",
+                    f"SQLite ×1: {per_s(base):,.1f} {unit}, p50 {p50(base)}" if base else "—",
+                    ratio,
+                    note,
+                    target,
+                    met,
+                )
+            )
+    return out
+
+
+def _cpu_table(m: MultiResult) -> str:
+    """CPU seconds per component over both measured phases, and how much of the machine's two cores that is."""
+    rows = [
+        "| configuration | bots | nginx | PostgreSQL | stand-in + riders | all ÷ (2 cores × wall) |"
+        " CPU ms per answer-or-report step |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in m.runs:
+        total = sum(r.cpu.values())
+        share = total / (2 * r.measured_s) if r.measured_s else float("nan")
+        steps = r.answers + 8 * r.reports  # a whole report is ~8 updates and answers
+        rows.append(
+            f"| {r.label} | {r.cpu.get('bots', 0):.1f} s | {r.cpu.get('nginx', 0):.1f} s |"
+            f" {r.cpu.get('postgresql', 0):.1f} s | {r.cpu.get('driver', 0):.1f} s | {share:.0%} |"
+            f" {total / max(1, steps) * 1e3:.1f} |"
+        )
+    return "\n".join(rows)
+
+
 def _cpu_line(s: SingleResult, work: str) -> str:
     """CPU milliseconds per answer/submit: the bot's process (with the riders and the stand-in) and PostgreSQL's."""
     parts = []
@@ -134,6 +189,50 @@ the `synchronous_commit=off` row is the like-for-like durability comparison.
 """
 
 
+def multi_analysis(r: ScaleResults) -> str:
+    m = r.multi
+    if m is None or not m.runs:
+        return ""
+    one, two, four = m.find("postgresql", 1), m.find("postgresql", 2), m.find("postgresql", 4)
+    base = m.find("sqlite", 1)
+    lines = ["**Many processes.** CPU seconds over the measured phases (answers, then reports), per component:", ""]
+    lines += [_cpu_table(m), ""]
+    if one and two and one.answers_per_s and one.reports_per_s:
+        a2, r2 = two.answers_per_s / one.answers_per_s, two.reports_per_s / one.reports_per_s
+        text = (
+            f"This run: 2 processes answer {a2:.2f}× and file {r2:.2f}× what one PostgreSQL process does (target"
+            " ≥ 1.6×)"
+        )
+        if four and four.answers_per_s:
+            text += (
+                f"; 4 processes {four.answers_per_s / one.answers_per_s:.2f}× and"
+                f" {four.reports_per_s / one.reports_per_s:.2f}×"
+            )
+        lines.append(text + ".")
+        lines.append("")
+
+    def cost(x: ClusterRun) -> float:
+        return sum(x.cpu.values()) / max(1, x.answers + 8 * x.reports)
+
+    if base and one:
+        ceiling = 2 / cost(one) if cost(one) else float("nan")
+        lines.append(
+            "Why the processes cannot scale linearly here: every component runs on the same two cores — the bots,"
+            " PostgreSQL, nginx, and the fake Telegram with its simulated riders (which on a real deployment run on"
+            " Telegram's side). The last column of the table is the whole deployment's CPU per step (an answer, or"
+            " one of the ~8 updates and answers of a report's dialog): with one PostgreSQL process"
+            f" {cost(one) * 1e3:.1f} ms, so two fully available cores cap the deployment near {ceiling:,.0f} steps/s"
+            " however many bot processes share them; a second process only helps while the first leaves a core"
+            " idle (waiting for PostgreSQL, the network or the fake Telegram). The share column says how much of"
+            " the two cores the run actually got: the rest went to other work on this shared machine. On separate"
+            " hosts (docs/SCALING.md), bot processes add their own cores and only PostgreSQL's CPU is shared: per"
+            f" step it was {one.cpu.get('postgresql', 0) / max(1, one.answers + 8 * one.reports) * 1e3:.1f} ms"
+            f" against {one.cpu.get('bots', 0) / max(1, one.answers + 8 * one.reports) * 1e3:.1f} ms in the bot."
+        )
+        lines.append("")
+    return "\n".join(lines)
+
+
 def block(r: ScaleResults) -> str:
     lb = ", ".join(f"{x:.1f}" for x in r.load_before)
     la = ", ".join(f"{x:.1f}" for x in r.load_after)
@@ -145,9 +244,10 @@ def block(r: ScaleResults) -> str:
         f"Measured {r.started_utc} on this 2-core machine, shared with other work: load average"
         f" {lb} (1, 5, 15 min) before the run and {la} after; {r.elapsed_s:.0f} s in total.",
         "",
-        table(single_figures(r.single)),
+        table(single_figures(r.single) + multi_figures(r.multi)),
         "",
         analysis(r),
+        multi_analysis(r),
         "<details><summary>This run's log</summary>",
         "",
         "```text",

@@ -15,21 +15,27 @@ PostgreSQL server's processes, so the analysis can say where the time went.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import resource
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 
-from bench import e2e, intake, pgserver, synth
+from bench import e2e, intake, synth
 from bench.common import pct
-from bench.harness import bench_settings, make_db, running, standin
+from bench.harness import bench_settings, running, standin
 from bot.config import Settings
 from bot.services.container import open_services
+
+if TYPE_CHECKING:
+    from bench.pgserver import BenchCluster
 
 Log = Callable[[str], None]
 # SQLite as deployed (WAL, synchronous=NORMAL); PostgreSQL as deployed (every commit waits for its WAL flush); and
@@ -58,7 +64,6 @@ class Run:
 
 @dataclass
 class SingleResult:
-    stations: int
     rounds: list[dict[tuple[str, str], Run]] = field(default_factory=list)
 
     def ratios(self, work: str, backend: str = "postgresql") -> list[float]:
@@ -87,7 +92,7 @@ def cpu_of(pids: list[int], *, with_reaped: bool = True) -> float:
     return total / _TICK
 
 
-def pg_cpu(cluster: pgserver.BenchCluster) -> float:
+def pg_cpu(cluster: BenchCluster) -> float:
     pids = cluster.postgres_pids()
     # The postmaster's cutime holds the backends that already exited; live children are counted on their own.
     return cpu_of(pids[:1]) + cpu_of(pids[1:], with_reaped=False)
@@ -222,17 +227,22 @@ async def _pg_database(server_url: str, name: str, *, template: str | None, nosy
 
 
 async def run(
-    server_url: str, pg: CpuClock, stations: int, riders: int, queries: int, submits: int, rounds: int, log: Log
+    server_url: str,
+    pg: CpuClock,
+    template: Path,
+    pg_template: str,
+    rounds: int,
+    riders: int,
+    queries: int,
+    submits: int,
+    log: Log,
 ) -> SingleResult:
-    """`rounds` × (answers, submits) on each of BACKENDS in turn; `pg` reads the PostgreSQL server's CPU time."""
-    out = SingleResult(stations)
+    """`rounds` × (answers, submits) on each of BACKENDS in turn, answers on copies of `template` (SQLite) and
+    `pg_template` (the same rows in PostgreSQL); `pg` reads the PostgreSQL server's CPU time."""
+    out = SingleResult()
     points = synth.queries(4000, seed=7)
     with tempfile.TemporaryDirectory(prefix="rider-bench-") as tmp:
         root = Path(tmp)
-        template = root / "template.sqlite3"
-        await make_db(template, stations)
-        await pgserver.fresh_database(server_url, "bench_template")
-        await pgserver.load_from_sqlite(template, f"{server_url}/bench_template")
         for n in range(rounds):
             results: dict[tuple[str, str], Run] = {}
             for k, backend in enumerate(BACKENDS):
@@ -241,10 +251,10 @@ async def run(
                 db_path = run_dir / "answers.sqlite3"
                 url = sub_url = None
                 if backend == "sqlite":
-                    db_path.write_bytes(template.read_bytes())
+                    await asyncio.to_thread(shutil.copyfile, template, db_path)
                 else:
                     nosync = backend.endswith("nosync")
-                    url = await _pg_database(server_url, f"answers_{n}_{k}", template="bench_template", nosync=nosync)
+                    url = await _pg_database(server_url, f"answers_{n}_{k}", template=pg_template, nosync=nosync)
                     sub_url = await _pg_database(server_url, f"submits_{n}_{k}", template=None, nosync=nosync)
                 answers = await _answers(db_path, url, riders, queries, points, pg)
                 sub = Settings(db_path=run_dir / "submits.sqlite3", http_port=None, demo_people=False,
