@@ -119,10 +119,10 @@ async def delivery_rate(server_url: str, messages: int, chats: int, log: Log) ->
     return result
 
 
-async def failover(server_url: str, kills: int, log: Log) -> FailoverResult:
+async def failover(server_url: str, kills: int, workers: int, log: Log) -> FailoverResult:
     url = await _pg_database(server_url, "failover", template=None, nosync=False)
     root = Path(tempfile.mkdtemp(prefix="rider-bench-failover-"))
-    cluster, telegram = _cluster(root, url, 3)
+    cluster, telegram = _cluster(root, url, workers)
     out = FailoverResult()
     try:
         await cluster.start()
@@ -148,6 +148,7 @@ async def failover(server_url: str, kills: int, log: Log) -> FailoverResult:
         await cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
     log(
-        f"  fail-over over {kills} kills: p50 {pct(out.kills, 50):.2f} s, p95 {out.p95:.2f} s, max {max(out.kills):.2f} s"
+        f"  fail-over over {kills} kills: p50 {pct(out.kills, 50):.2f} s, p95 {out.p95:.2f} s,"
+        f" max {max(out.kills):.2f} s"
     )
     return out

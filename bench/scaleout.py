@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import multi, pgserver, single
+from bench import leading, multi, pgserver, single
 from bench.harness import make_db
 from bench.multi import MultiResult
 from bench.single import Log, SingleResult
@@ -44,11 +44,15 @@ class Plan:
     cluster_riders: int
     cluster_queries: int
     cluster_reports: int  # whole 随手拍 dialogs through the chat
+    # C, D: the elected dispatcher (bench/leading.py)
+    dispatch_messages: int
+    kills: int
+    failover_workers: int = 3
 
 
-QUICK = Plan("quick", 2_000, 1, 16, 300, 100, (1, 2, 4), 16, 300, 16)
-FULL = Plan("full", 10_000, 3, 32, 800, 300, (1, 2, 4), 32, 1_000, 48)
-SMOKE = Plan("smoke", 200, 1, 2, 10, 5, (2,), 2, 6, 2)  # the test's: correctness only
+QUICK = Plan("quick", 2_000, 1, 16, 300, 100, (1, 2, 4), 16, 300, 16, 300, 5)
+FULL = Plan("full", 10_000, 3, 32, 800, 300, (1, 2, 4), 32, 1_000, 48, 600, 12)
+SMOKE = Plan("smoke", 200, 1, 2, 10, 5, (2,), 2, 6, 2, 20, 1, 2)  # the test's: correctness only
 
 
 @dataclass
@@ -60,6 +64,8 @@ class ScaleResults:
     elapsed_s: float = 0.0
     single: SingleResult | None = None
     multi: MultiResult | None = None
+    rate: leading.RateResult | None = None
+    failover: leading.FailoverResult | None = None
     log: list[str] = field(default_factory=list)
 
 
@@ -93,6 +99,13 @@ async def measure(plan: Plan, server_url: str, pg: single.CpuClock, log: Log) ->
             server_url, pg, template, pg_template, list(plan.workers), plan.cluster_riders, plan.cluster_queries,
             plan.cluster_reports, log,
         )  # fmt: skip
+    log(
+        f"[C] the elected dispatcher's delivery rate, 2 processes, production pacing: {plan.dispatch_messages}"
+        " messages queued at once"
+    )
+    results.rate = await leading.delivery_rate(server_url, plan.dispatch_messages, plan.dispatch_messages // 3, log)
+    log(f"[D] fail-over: {plan.failover_workers} processes, kill -9 the leader {plan.kills} times")
+    results.failover = await leading.failover(server_url, plan.kills, plan.failover_workers, log)
     results.elapsed_s = time.perf_counter() - started
     results.load_after = os.getloadavg()
     log(f"total {results.elapsed_s:.0f} s; load average after: {', '.join(f'{x:.1f}' for x in results.load_after)}")

@@ -50,7 +50,7 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
     connection goes back to the pool: one more round trip for every statement outside a transaction (measured:
     ~5 of a 随手拍 submit's ~27, bench/single.py). The store leaves no session state on pooled connections —
     advisory locks are taken and released within a call or live on dedicated connections (migrations, chat
-    locks, leadership), no LISTEN, no SET outside a transaction, no server-side cursors — so there is nothing to
+    locks, leadership), no LISTEN, no SET and no server-side cursor outside a transaction — so there is nothing to
     reset. An open transaction is still rolled back by asyncpg before this is called."""
 
 
