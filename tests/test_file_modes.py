@@ -23,7 +23,10 @@ from tests.conftest import DEFAULT_NOW
 from tests.reporting import jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.sqlite_only("the modes of SQLite's own files")
+pytestmark = pytest.mark.sqlite_only(
+    "the modes of SQLite's own files (database, -wal, -shm) and of its backup; PostgreSQL's data files are the"
+    " server's, and its backup's modes are checked in tests/test_ops_backup_pg.py"
+)
 
 
 def mode(path: Path) -> int:

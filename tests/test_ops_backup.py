@@ -26,7 +26,7 @@ from bot.store.db import Database
 from tests.chat import ChatUser, buttons
 from tests.reporting import bind, grid_at, jpeg
 
-pytestmark = pytest.mark.sqlite_only("SQLite's online backup API; PostgreSQL has pg_dump")
+pytestmark = pytest.mark.sqlite_only("SQLite's online backup API; PostgreSQL's: tests/test_ops_backup_pg.py")
 REPO = Path(__file__).resolve().parent.parent
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 RIDERS, MAX_EACH = 6, 15

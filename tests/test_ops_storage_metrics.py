@@ -4,16 +4,15 @@ is told nothing was saved, an Open311 client gets 503 with Retry-After, and ride
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from bot.app import Runtime
 from bot.store import apikeys
 from bot.texts import t
+from tests import pgcluster
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
 from tests.test_ops_metrics import metrics_now, moved
 
-pytestmark = pytest.mark.sqlite_only("turns the database read-only with SQLite's PRAGMA query_only")
 HERE = (34.2540, 117.2080)
 
 
@@ -25,13 +24,13 @@ async def test_storage_errors_are_counted_at_each_door(runtime: Runtime) -> None
     await rider.send("/start")
     form = {"api_key": key, "service_code": "fire_lane", "lat": HERE[0], "long": HERE[1], "description": "消防通道被堵"}
     before = await metrics_now(runtime)
-    await db.conn.execute("PRAGMA query_only = ON")
+    await pgcluster.read_only(db, True)  # PostgreSQL: the database made read-only on the server
     try:
         [told] = await rider.send("/lang")  # the first write of the update fails
         async with httpx.AsyncClient(base_url=f"{runtime.web.url}/open311/v2", timeout=10) as api:
             refused = await api.post("/requests.json", data=form)
     finally:
-        await db.conn.execute("PRAGMA query_only = OFF")
+        await pgcluster.read_only(db, False)
     assert told["text"] == t("zh-CN", "error.storage")
     assert refused.status_code == 503 and refused.headers["retry-after"] == "60"
     assert "try again later" in refused.json()[0]["description"]

@@ -16,7 +16,9 @@ from bot.config import Settings
 from bot.ops import doctor
 from bot.ops import outbox_admin as admin
 from bot.store import backup as bk
+from bot.store import pgbackup
 from bot.store.db import Database
+from bot.store.url import redact
 from bot.texts import t
 
 
@@ -62,9 +64,9 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
 
 
-def _print_backup(lang: str, report: bk.BackupReport) -> None:
+def _print_backup(lang: str, report: bk.BackupReport, db_name: str = bk.DB_NAME) -> None:
     tables = " · ".join(f"{name} {n}" for name, n in report.tables.items() if n)
-    print(t(lang, "ops.backup.db", name=bk.DB_NAME, size=_size(report.db_bytes), schema=report.schema_version,
+    print(t(lang, "ops.backup.db", name=db_name, size=_size(report.db_bytes), schema=report.schema_version,
             integrity=report.integrity))  # fmt: skip
     print(t(lang, "ops.backup.tables", tables=tables))
     print(t(lang, "ops.backup.photos", files=report.photo_files, size=_size(report.photo_bytes),
@@ -73,10 +75,9 @@ def _print_backup(lang: str, report: bk.BackupReport) -> None:
 
 
 async def _backup_or_restore(args: argparse.Namespace, settings: Settings, lang: str) -> int:
-    if settings.database_url:  # SQLite's online backup API; PostgreSQL has its own tools
-        print(t(lang, "ops.backup.not_sqlite"), file=sys.stderr)
-        return 2
     photos = settings.photo_dir or settings.db_path.parent / "photos"
+    if settings.database_url:  # pg_dump / pg_restore (bot/store/pgbackup.py)
+        return await _pg_backup_or_restore(args, settings.database_url, photos, lang)
     try:
         if args.command == "backup":
             dest = Path(args.dest)
@@ -96,6 +97,25 @@ async def _backup_or_restore(args: argparse.Namespace, settings: Settings, lang:
     if restored.live:
         print(t(lang, "ops.restore.live"))
     print(t(lang, "ops.restore.photos", n=restored.photos_added))
+    return 0
+
+
+async def _pg_backup_or_restore(args: argparse.Namespace, url: str, photos: Path, lang: str) -> int:
+    try:
+        if args.command == "backup":
+            dest = Path(args.dest)
+            report = await pgbackup.backup(url, photos, dest)
+            print(t(lang, "ops.backup.done", path=dest))
+            _print_backup(lang, report, pgbackup.DUMP_NAME)
+            return 0
+        src = Path(args.src)
+        checked, added = await pgbackup.restore(src, url, photos)
+    except bk.BackupError as exc:
+        print(t(lang, f"ops.backup.{exc.code}", detail=exc.detail), file=sys.stderr)
+        return 1
+    print(t(lang, "ops.restore.done", path=src, target=redact(url)))
+    _print_backup(lang, checked, pgbackup.DUMP_NAME)
+    print(t(lang, "ops.restore.photos", n=added))
     return 0
 
 

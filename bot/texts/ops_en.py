@@ -78,8 +78,12 @@ TEXTS: dict[str, str] = {
     "ops.doctor.fix.wechat": (
         "check RIDER_WECHAT_APPID, RIDER_WECHAT_SECRET and the IP allow-list of the official account"
     ),
-    "ops.backup.not_sqlite": (
-        "backup and restore are for SQLite; for PostgreSQL use pg_dump / pg_restore (and copy the photo directory)."
+    "ops.backup.pg_tool_missing": "{detail} not found: install postgresql-client-15 (Debian) or put it on PATH.",
+    "ops.backup.pg_tool_failed": "A PostgreSQL tool failed: {detail}",
+    "ops.backup.pg_unreachable": "PostgreSQL unreachable: {detail}",
+    "ops.backup.pg_target_not_empty": (
+        "The target database is not empty: {detail}. restore writes into an empty database only: have one created"
+        " (CREATE DATABASE) and point RIDER_DATABASE_URL at it."
     ),
     "ops.doctor.pg": "PostgreSQL {url} · schema version {version}/{latest}",
     "ops.doctor.fix.pg_unreachable": "PostgreSQL unreachable: check RIDER_DATABASE_URL, the server, pg_hba.conf",

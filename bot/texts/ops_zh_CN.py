@@ -64,8 +64,11 @@ TEXTS: dict[str, str] = {
     "ops.doctor.fix.photos_writable": "{path} 不可写：交给运行机器人的用户",
     "ops.doctor.fix.clock": "系统时钟不准：启用时间同步（timedatectl set-ntp true）",
     "ops.doctor.fix.wechat": "检查 RIDER_WECHAT_APPID、RIDER_WECHAT_SECRET 和公众号后台的 IP 白名单",
-    "ops.backup.not_sqlite": (
-        "backup 和 restore 用于 SQLite 数据库；PostgreSQL 请用 pg_dump / pg_restore（照片目录另行复制）。"
+    "ops.backup.pg_tool_missing": "找不到 {detail}：安装 postgresql-client-15（Debian）或把它放进 PATH。",
+    "ops.backup.pg_tool_failed": "PostgreSQL 工具出错：{detail}",
+    "ops.backup.pg_unreachable": "连不上 PostgreSQL：{detail}",
+    "ops.backup.pg_target_not_empty": (
+        "目标数据库不是空的：{detail}。restore 只写入空数据库：先由 DBA 新建一个（CREATE DATABASE），再指向它。"
     ),
     "ops.doctor.pg": "PostgreSQL {url} · 架构版本 {version}/{latest}",
     "ops.doctor.fix.pg_unreachable": "连不上 PostgreSQL：检查 RIDER_DATABASE_URL、服务器是否运行、pg_hba.conf 和密码",
