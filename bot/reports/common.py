@@ -1,4 +1,4 @@
-"""What the report modules share: the reply a door renders, the policy knobs, and small store helpers."""
+"""What the report modules share: the reply a door renders, the policy knobs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.outbox import messages as out
-from bot.reports.model import Report
-from bot.store import reports as store
-from bot.store.db import Connection
 
 MAX_PHOTOS = 4
 MAX_WORDS = 500
@@ -46,15 +43,3 @@ class ReportPolicy:
 
 class StaleReport(Exception):
     """Someone changed the report between our read and our write; nothing was written."""
-
-
-async def _reload(conn: Connection, report_id: int) -> Report:
-    row = await (await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))).fetchone()
-    return store._report(row)
-
-
-async def store_followers(conn: Connection, report_id: int) -> list[int]:
-    rows = await (
-        await conn.execute("SELECT user_id FROM report_followers WHERE report_id = ? ORDER BY user_id", (report_id,))
-    ).fetchall()
-    return [r[0] for r in rows]

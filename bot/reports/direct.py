@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from bot.outbox import messages as out
 from bot.reports import actions
 from bot.reports import notices as n
-from bot.reports.common import MAX_PHOTOS, MAX_WORDS, Reply, StaleReport, _reload, store_followers
+from bot.reports.common import MAX_PHOTOS, MAX_WORDS, Reply, StaleReport
 from bot.reports.model import Report
 from bot.reports.routing import Assignment, recipients
 from bot.reports.states import Action, advance
@@ -94,7 +94,7 @@ class DirectActionsMixin:
                         self.roles, self.grids, assignment.kind, assignment.target, report.grid_id
                     )
                     photos = [sha for sha, _ in await store.photos(self.db, report.id)]
-                    followers = len(await store_followers(conn, report.id))
+                    followers = len(await store.followers_in(conn, report.id))
                     await self.announce(conn, updated, people, photos, followers, origin)
                     assignee = {lang: await self.assignee_text(lang, updated) for lang in ("zh-CN", "en")}
                     await self.tell_followers(
@@ -112,7 +112,7 @@ class DirectActionsMixin:
                         conn, report.id, at=now, actor_id=user.id, action=Action.REJECT, from_status=report.status,
                         to_status=new_status, note=note,
                     )  # fmt: skip
-                    updated = await _reload(conn, report.id)
+                    updated = await store.get_report_in(conn, report.id)
                     if false_report:  # counts towards the reporter's rejection streak (moderation.py)
                         await self.moderation.false_report(conn, user, updated, now)
 
@@ -126,7 +126,7 @@ class DirectActionsMixin:
                         lambda lang: [out.text(t(lang, "notify.rejected", ref=updated.ref, note=note), again(lang))],
                     )  # fmt: skip
                 if clear_dialog:
-                    await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
+                    await dialogs.clear_dialog_in(conn, user.id)
         except StaleReport:
             if clear_dialog:
                 await dialogs.clear_dialog(self.db, user.id)
@@ -146,7 +146,7 @@ class DirectActionsMixin:
                 conn, report.id, report.version, status=new_status, updated_at=now, resolved_at=now
             ):
                 if clear_dialog:
-                    await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
+                    await dialogs.clear_dialog_in(conn, user.id)
                 return Reply([out.text(t(user.lang, "work.stale", status=n.status_text(user.lang, report.status)))])
             for sha in photos:
                 await store.add_photo(conn, report.id, "after", sha, "", user.id)
@@ -154,7 +154,7 @@ class DirectActionsMixin:
                 conn, report.id, at=now, actor_id=user.id, action=Action.RESOLVE, from_status=report.status,
                 to_status=new_status, note=note,
             )  # fmt: skip
-            updated = await _reload(conn, report.id)
+            updated = await store.get_report_in(conn, report.id)
 
             def tell(lang: str) -> list[out.Message]:
                 text = t(lang, "notify.resolved", ref=updated.ref, note=note)
@@ -162,7 +162,7 @@ class DirectActionsMixin:
 
             await self.tell_followers(conn, updated, "resolved", tell)
             if clear_dialog:
-                await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
+                await dialogs.clear_dialog_in(conn, user.id)
         self.wake_outbox()
         return Reply(
             [out.text(t(user.lang, "work.done", ref=updated.ref, status=n.status_text(user.lang, new_status)))]
@@ -196,9 +196,9 @@ class DirectActionsMixin:
                 conn, report.id, at=now, actor_id=user.id, action=Action.REOPEN, from_status=report.status,
                 to_status=new_status,
             )  # fmt: skip
-            updated = await _reload(conn, report.id)
+            updated = await store.get_report_in(conn, report.id)
             photos = [sha for sha, _ in await store.photos(self.db, report.id)]
-            await self.announce(conn, updated, people, photos, len(await store_followers(conn, report.id)))
+            await self.announce(conn, updated, people, photos, len(await store.followers_in(conn, report.id)))
             await self.tell_followers(
                 conn, updated, "reopened", lambda lang: [out.text(t(lang, "notify.reopened", ref=updated.ref))]
             )

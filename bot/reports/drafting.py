@@ -1,34 +1,28 @@
-"""A rider's 随手拍 from first photo to committed report: the draft (in SQLite), what to ask next, duplicates,
-and the one transaction that commits the report, routes it and queues every notice before "received"."""
+"""A rider's 随手拍 draft, from first photo to the summary: the draft (a dialog in the store), what to ask next,
+and the offer to join a duplicate. Committing it is filing.py's."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.geo.coords import out_of_china
 from bot.media.photos import PhotoRejected
 from bot.outbox import messages as out
-from bot.outbox.store import Recipient, enqueue
 from bot.presenters.places import distance_text
 from bot.reports import actions
 from bot.reports import notices as n
-from bot.reports.categories import CATEGORIES, CATEGORY_BY_TOKEN
+from bot.reports.categories import CATEGORIES
 from bot.reports.common import MAX_PHOTOS, MAX_WORDS, REASON_DIALOG, REPORT_DIALOG, RESOLVE_DIALOG, Reply
 from bot.reports.model import Report
-from bot.reports.routing import recipients
-from bot.reports.states import OPEN, Action, Status, advance
-from bot.store import answers as answer_store
+from bot.reports.states import OPEN, Status
 from bot.store import dialogs
 from bot.store import reports as store
-from bot.store.db import Connection
 from bot.store.users import User
 from bot.texts import all_labels, t
 
 log = logging.getLogger(__name__)
-RECEIPT_GRACE = timedelta(seconds=3)  # how long the outbox leaves a receipt to the door that answers the step
 
 
 class DraftingMixin:
@@ -240,21 +234,21 @@ class DraftingMixin:
         buttons = [[out.button(t(lang, "draft.submit"), actions.draft("ok"))], cancel]
         return Reply([out.text(summary, buttons)])
 
+    async def _similar(self, draft: dict[str, Any]) -> list[tuple[Report, float]]:
+        """Reports this draft could join: same category, near, recent, open and already routed; nearest first."""
+        since = self._stamp(self._now() - self.policy.duplicate_window)
+        similar = await store.similar_open(
+            self.db, draft["category"], draft["lat"], draft["lon"], self.policy.duplicate_radius_m, since, OPEN
+        )
+        return [(r, d) for r, d in similar if r.status != Status.NEW]
+
     async def _offerable(self, draft: dict[str, Any], target: Report) -> bool:
         if draft.get("lat") is None or draft.get("lon") is None or not draft.get("category"):
             return False
-        since = self._stamp(self._now() - self.policy.duplicate_window)
-        similar = await store.similar_open(
-            self.db, draft["category"], draft["lat"], draft["lon"], self.policy.duplicate_radius_m, since, OPEN
-        )
-        return any(r.id == target.id and r.status != Status.NEW for r, _ in similar)
+        return any(r.id == target.id for r, _ in await self._similar(draft))
 
     async def _duplicate_offer(self, user: User, draft: dict[str, Any]) -> Reply | None:
-        since = self._stamp(self._now() - self.policy.duplicate_window)
-        similar = await store.similar_open(
-            self.db, draft["category"], draft["lat"], draft["lon"], self.policy.duplicate_radius_m, since, OPEN
-        )
-        similar = [(r, d) for r, d in similar if r.status != Status.NEW]
+        similar = await self._similar(draft)
         if not similar:
             return None
         report, metres = similar[0]
@@ -281,159 +275,3 @@ class DraftingMixin:
             near_text = t(lang, "work.near_place", place=place.name, distance=distance_text(lang, metres))
             return base + (near_text if coords else near_text.lstrip("，, "))
         return base
-
-    # ------------------------------------------------------------------ rider: submitting
-
-    async def _submit(self, user: User, draft: dict[str, Any]) -> Reply:
-        limited = await self._rate_limited(user)
-        if limited:
-            return limited
-        lat, lon, cat = float(draft["lat"]), float(draft["lon"]), draft["category"]
-        if cat not in CATEGORY_BY_TOKEN:
-            cat = "other"
-        answers = self._draft_answers(draft)
-        assignment, rules = self._assignment(cat, lat, lon, answers)
-        people = await recipients(self.roles, self.grids, assignment.kind, assignment.target, assignment.grid_id)
-        now = self._stamp()
-        async with self.db.transaction() as conn:
-            report_id = await store.insert_report(
-                conn,
-                reporter_id=user.id,
-                category=cat,
-                lat=lat,
-                lon=lon,
-                description=draft.get("description", ""),
-                status=Status.NEW,
-                now=now,
-            )
-            await answer_store.put_answers(conn, report_id, answers)
-            for photo in draft["photos"]:
-                await store.add_photo(conn, report_id, "before", photo["sha256"], photo.get("file_ref", ""), user.id)
-            await store.add_follower(conn, report_id, user.id)
-            await store.log_event(
-                conn, report_id, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
-            )
-            report = await self.assign_to(
-                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules
-            )
-            # The receipt is queued first, in this transaction: a committed report's rider is always told (a kill
-            # right after COMMIT cannot lose it), and it leaves ahead of the forwards queued just below.
-            assignee = await self.assignee_text(user.lang, report)
-            text = t(user.lang, "report.received", ref=report.ref, assignee=assignee)
-            await self._receipt(conn, user, f"r{report.id}:receipt", out.text(text, keyboard="main", lang=user.lang))
-            await self.announce(conn, report, people, [p["sha256"] for p in draft["photos"]], followers=1)
-            await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
-        self.wake_outbox()
-        return Reply(retire=True, queued=[f"r{report.id}:receipt"])
-
-    @staticmethod
-    async def _receipt(conn: Connection, user: User, key: str, message: out.Message) -> None:
-        """The answer to a committing step, as an outbox row in the commit's own transaction. The door sends it
-        right after its own answer (`Reply.queued`); the dispatcher holds it back for RECEIPT_GRACE meanwhile, and
-        sends it itself only if the door could not (a failed send, a crash)."""
-        to = Recipient(user.id, user.channel, user.external_id, user.lang)
-        await enqueue(conn, key, to, message, grace=RECEIPT_GRACE)
-
-    async def submit_api(
-        self,
-        user: User,
-        category: str,
-        lat: float,
-        lon: float,
-        description: str = "",
-        *,
-        per_hour: int | None = None,
-        answers: dict[str, str] | None = None,
-        in_transaction: Callable[[Connection, Report], Any] | None = None,  # awaited
-    ) -> Report | None:
-        """A complete report from a machine client (the Open311 door): the same commit, routing and outbox as
-        `_submit`, without a draft, photos or the duplicate offer. The client is the reporter but not a follower
-        (it polls; nothing is queued to a channel without a sender). `in_transaction` runs inside the commit
-        (e.g. to store the client's token with the report); `answers` are already validated (`Questionnaire.validate`)
-        and their rules apply as in chat. None when `per_hour` reports in the last hour."""
-        if per_hour is not None:
-            since = self._stamp(self._now() - timedelta(hours=1))
-            if await store.count_reports_since(self.db, user.id, since) >= per_hour:
-                return None
-        cat = category if category in CATEGORY_BY_TOKEN else "other"
-        assignment, rules = self._assignment(cat, lat, lon, answers or {})
-        people = await recipients(self.roles, self.grids, assignment.kind, assignment.target, assignment.grid_id)
-        now = self._stamp()
-        async with self.db.transaction() as conn:
-            report_id = await store.insert_report(
-                conn, reporter_id=user.id, category=cat, lat=lat, lon=lon, description=description,
-                status=Status.NEW, now=now,
-            )  # fmt: skip
-            await answer_store.put_answers(conn, report_id, answers or {})
-            await store.log_event(
-                conn, report_id, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
-            )
-            report = await self.assign_to(
-                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules
-            )
-            await self.announce(conn, report, people, [], followers=1)
-            if in_transaction is not None:
-                await in_transaction(conn, report)
-        self.wake_outbox()
-        return report
-
-    async def _merge(self, user: User, draft: dict[str, Any], target_id: int) -> Reply:
-        target = await store.get_report(self.db, target_id)
-        if target is None or target.status not in OPEN:
-            draft["dup_checked"] = True
-            await self._save_draft(user, draft)
-            return await self._next(user, draft)
-        if not await self._offerable(draft, target):
-            # Only a report we would offer for this draft (same category, near, recent) can be joined: a forged
-            # `rd:merge:<id>` must not make anyone a follower of any report (followers may rate and reopen it).
-            await self.refuse(user, target.id, Action.MERGE, "not_offered")
-            return await self._next(user, draft)
-        now = self._stamp()
-        async with self.db.transaction() as conn:
-            own = await store.insert_report(
-                conn,
-                reporter_id=user.id,
-                category=target.category,
-                lat=float(draft["lat"]),
-                lon=float(draft["lon"]),
-                description=draft.get("description", ""),
-                status=Status.NEW,
-                now=now,
-            )
-            await store.log_event(
-                conn, own, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
-            )
-            await conn.execute(
-                "UPDATE reports SET status = ?, merged_into = ?, version = version + 1, updated_at = ? WHERE id = ?",
-                (advance(Status.NEW, Action.MERGE), target.id, now, own),
-            )
-            await store.log_event(
-                conn, own, at=now, actor_id=user.id, action=Action.MERGE, from_status=Status.NEW,
-                to_status=Status.MERGED, note=target.ref,
-            )  # fmt: skip
-            for photo in draft["photos"]:
-                await store.add_photo(conn, target.id, "before", photo["sha256"], photo.get("file_ref", ""), user.id)
-            await store.add_follower(conn, target.id, user.id)
-            await store.log_event(
-                conn, target.id, at=now, actor_id=user.id, action="join", from_status=target.status,
-                to_status=target.status, note=f"SP-{own:06d}",
-            )  # fmt: skip
-            merged = out.text(t(user.lang, "report.merged", ref=target.ref), keyboard="main", lang=user.lang)
-            await self._receipt(conn, user, f"r{own}:receipt", merged)
-            await self._forward_joined(conn, target, own, [p["sha256"] for p in draft["photos"]])
-            await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
-        self.wake_outbox()
-        return Reply(retire=True, queued=[f"r{own}:receipt"])
-
-    async def _forward_joined(self, conn: Connection, target: Report, own: int, photos: list[str]) -> None:
-        """A merged duplicate's photos reach whoever holds the report now: new evidence (another angle, a
-        worse state) is why a second rider bothered to report it."""
-        if not photos:
-            return
-        people = await recipients(self.roles, self.grids, target.assignee_kind, target.assignee, target.grid_id)
-        for person in people:
-            for i, sha in enumerate(photos):
-                caption = t(person.lang, "ux.joined_photos", ref=target.ref, n=len(photos)) if i == 0 else ""
-                buttons = n.work_buttons(person.lang, target) if i == 0 else None
-                key = f"r{target.id}:join{own}:{person.channel}:{person.address}:{i}"
-                await enqueue(conn, key, person, out.photo(sha, caption, buttons=buttons))

@@ -1,8 +1,8 @@
 """Reading reports out for people outside the chat: the admin's table, one report's file, Open311-like exports.
 
-Everything here reads through `Database` and streams: rows come from a cursor in batches (`Database.stream`), so an
-export of a million reports holds one batch in memory, never the whole table. Nothing here prints or parses
-arguments; `bot/reports/cli.py` does that, so these functions can also serve an HTTP door later.
+Everything here reads through the store (`bot/store/report_rows.py`) and streams: rows come in batches
+(`Database.stream`), so an export of a million reports holds one batch in memory, never the whole table. Nothing here prints or
+parses arguments; `bot/reports/cli.py` does that, so these functions can also serve an HTTP door later.
 
 Times. Reports store aware ISO stamps (`ReportService._stamp`), but not necessarily all in one offset (a clock
 in UTC, a clock in Asia/Shanghai, rows imported from elsewhere). Comparing those strings as text would put
@@ -28,17 +28,25 @@ import json
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import IO, Any
 
 from bot.reports.categories import CATEGORY_BY_TOKEN, category
-from bot.reports.model import Event, ref_of
+from bot.reports.model import ref_of
 from bot.reports.states import Status
 from bot.store.db import Database
+from bot.store.report_rows import (  # noqa: F401 - the readers' names, where callers have always found them
+    BATCH,
+    Photo,
+    Refusal,
+    ReportFile,
+    ReportFilter,
+    ReportRow,
+    iter_reports,
+    report_file,
+)
 
-BATCH = 500
 # Excel only shows UTF-8 (Chinese) correctly when the file starts with a byte order mark.
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -125,43 +133,6 @@ def unknown_categories(tokens: Iterable[str]) -> list[str]:
     return [c for c in tokens if c not in CATEGORY_BY_TOKEN]
 
 
-@dataclass(frozen=True)
-class ReportFilter:
-    """Which reports: a half-open time window [since, until) on creation, statuses and categories (any of)."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    statuses: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    # One more condition from the caller, e.g. the web console's scope and filters (values as parameters only).
-    clause: str = ""
-    clause_params: tuple[Any, ...] = ()
-
-    def where(self) -> tuple[str, list[Any]]:
-        """The WHERE clause and its parameters; values only ever travel as parameters."""
-        clauses, params = ["1 = 1"], []
-        if self.since is not None:
-            clauses.append("julianday(r.created_at) >= julianday(?)")
-            params.append(_utc(self.since))
-        if self.until is not None:
-            clauses.append("julianday(r.created_at) < julianday(?)")
-            params.append(_utc(self.until))
-        if self.statuses:
-            clauses.append(f"r.status IN ({','.join('?' * len(self.statuses))})")
-            params.extend(self.statuses)
-        if self.categories:
-            clauses.append(f"r.category IN ({','.join('?' * len(self.categories))})")
-            params.extend(self.categories)
-        if self.clause:
-            clauses.append(f"({self.clause})")
-            params.extend(self.clause_params)
-        return " AND ".join(clauses), params
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
 def parse_stamp(stamp: str) -> datetime:
     """A stored stamp as an aware datetime; one without an offset is UTC (as SQLite's julianday reads it)."""
     moment = datetime.fromisoformat(stamp)
@@ -189,149 +160,6 @@ def local_iso(stamp: str | None, tz: tzinfo) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- reading
-
-# `{source}`: hidden reports (moderation) are left out of every export and API read; only an admin's
-# `reports show` reads them (ROW_SQL_ALL). Hidden photos are never counted.
-_ROW_TEMPLATE = """
-SELECT r.id, r.reporter_id, r.category, r.lat, r.lon, r.description, r.status, r.version, r.grid_id,
-       r.assignee_kind, r.assignee, r.merged_into, r.rating, r.created_at, r.updated_at, r.resolved_at,
-       gg.name AS grid_name,
-       ag.name AS assignee_grid_name,
-       d.name_zh AS dept_zh, d.name_en AS dept_en,
-       (SELECT COUNT(*) FROM report_photos p WHERE p.report_id = r.id AND p.phase = 'before'
-            AND p.hidden_at IS NULL) AS photos_before,
-       (SELECT COUNT(*) FROM report_photos p WHERE p.report_id = r.id AND p.phase = 'after'
-            AND p.hidden_at IS NULL) AS photos_after,
-       (SELECT COUNT(*) FROM report_followers f WHERE f.report_id = r.id) AS followers,
-       u.display_name AS reporter_name, u.channel AS reporter_channel, u.external_id AS reporter_external_id,
-       (SELECT json_group_object(a.question, a.value) FROM report_answers a WHERE a.report_id = r.id) AS answers,
-       r.hidden_at, r.hidden_reason
-FROM {source} r
-LEFT JOIN grids gg ON gg.id = r.grid_id
-LEFT JOIN grids ag ON r.assignee_kind IN ('grid', 'street_queue') AND ag.id = r.assignee
-LEFT JOIN departments d ON r.assignee_kind = 'department' AND d.code = r.assignee
-LEFT JOIN users u ON u.id = r.reporter_id
-"""
-_ROW_SQL = _ROW_TEMPLATE.format(source="(SELECT * FROM reports WHERE hidden_at IS NULL)")
-ROW_SQL_ALL = _ROW_TEMPLATE.format(source="reports")
-
-
-@dataclass(frozen=True)
-class ReportRow:
-    """One report with what a reader outside the chat needs next to it (names, counts, the reporter)."""
-
-    id: int
-    reporter_id: int
-    category: str
-    lat: float
-    lon: float
-    description: str
-    status: str
-    version: int
-    grid_id: str | None
-    assignee_kind: str
-    assignee: str
-    merged_into: int | None
-    rating: int | None
-    created_at: str
-    updated_at: str
-    resolved_at: str | None
-    grid_name: str | None
-    assignee_grid_name: str | None
-    dept_zh: str | None
-    dept_en: str | None
-    photos_before: int
-    photos_after: int
-    followers: int
-    reporter_name: str | None
-    reporter_channel: str | None
-    reporter_external_id: str | None
-    answers: str | None  # the category questions' answers, a JSON object (question code → canonical value)
-    hidden_at: str | None  # hidden by a moderator (only ROW_SQL_ALL reads such a row)
-    hidden_reason: str
-
-    @property
-    def ref(self) -> str:
-        return ref_of(self.id)
-
-    def assignee_name(self, lang: str) -> str:
-        """The grid's or department's name when we know it, else the stored id (never blank if assigned)."""
-        if self.assignee_kind == "department":
-            name = self.dept_en if lang == "en" else self.dept_zh
-            return name or self.assignee
-        return self.assignee_grid_name or self.assignee
-
-
-_ROW_FIELDS = tuple(f for f in ReportRow.__dataclass_fields__)
-
-
-def _row(row: Any) -> ReportRow:
-    return ReportRow(**{name: row[name] for name in _ROW_FIELDS})
-
-
-async def iter_reports(
-    db: Database, flt: ReportFilter, *, order: str = "id", limit: int | None = None, batch: int = BATCH
-) -> AsyncIterator[ReportRow]:
-    """Matching reports in batches from one cursor. `order` is "id" (cheapest, for exports) or "created"."""
-    where, params = flt.where()
-    order_by = "julianday(r.created_at), r.id" if order == "created" else "r.id"
-    sql = f"{_ROW_SQL} WHERE {where} ORDER BY {order_by}"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    async for row in db.stream(sql, params, batch=batch):
-        yield _row(row)
-
-
-@dataclass(frozen=True)
-class Photo:
-    phase: str
-    seq: int
-    sha256: str
-    hidden: bool = False
-
-
-@dataclass(frozen=True)
-class Refusal:
-    at: str
-    user_id: int | None
-    action: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ReportFile:
-    """Everything we know about one report, for `reports show`."""
-
-    report: ReportRow
-    photos: list[Photo] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    refusals: list[Refusal] = field(default_factory=list)
-
-
-async def report_file(db: Database, report_id: int) -> ReportFile | None:
-    row = await db.fetchone(f"{ROW_SQL_ALL} WHERE r.id = ?", (report_id,))
-    if row is None:
-        return None
-    photos = await db.fetchall(
-        "SELECT phase, seq, sha256, hidden_at IS NOT NULL AS hidden FROM report_photos WHERE report_id = ?"
-        " ORDER BY CASE phase WHEN 'before' THEN 0 ELSE 1 END, seq",
-        (report_id,),
-    )
-    events = await db.fetchall(
-        "SELECT at, actor_id, action, from_status, to_status, note FROM report_events WHERE report_id = ? ORDER BY id",
-        (report_id,),
-    )
-    refusals = await db.fetchall(
-        "SELECT at, user_id, action, reason FROM refusals WHERE report_id = ? ORDER BY id", (report_id,)
-    )
-    return ReportFile(
-        _row(row),
-        [Photo(r["phase"], r["seq"], r["sha256"], bool(r["hidden"])) for r in photos],
-        [Event(*tuple(r)) for r in events],
-        [Refusal(*tuple(r)) for r in refusals],
-    )
-
 
 # ---------------------------------------------------------------------------------------------------- exporting
 

@@ -29,6 +29,7 @@ from bot.reports.model import Report, parse_ref, ref_of
 from bot.reports.routing import chain, recipients
 from bot.store import moderation as store
 from bot.store import reports as report_store
+from bot.store import users as user_store
 from bot.store.db import Connection, Database
 from bot.store.users import User
 from bot.texts import t
@@ -56,6 +57,11 @@ class Done:
 
     def text(self, lang: str) -> str:
         return t(lang, f"mod.{self.code}", **self.params)
+
+
+def _clean(reason: str) -> str:
+    """A reason as the log keeps it: one line, single spaces, at most MAX_REASON characters."""
+    return " ".join(reason.split())[:MAX_REASON]
 
 
 class Moderation:
@@ -93,14 +99,14 @@ class Moderation:
         return await store.active_ban(self.db, user_id, self._stamp())
 
     async def ban(self, actor: User | None, user_id: int, days: int, reason: str) -> Done:
-        reason = " ".join(reason.split())[:MAX_REASON]
+        reason = _clean(reason)
         if not await self.is_admin(actor):
             return Done("forbidden", {})
         if not 1 <= days <= MAX_BAN_DAYS:
             return Done("bad_days", {"max": MAX_BAN_DAYS})
         if not reason:
             return Done("need_reason", {})
-        if await self.db.fetchone("SELECT 1 FROM users WHERE id = ?", (user_id,)) is None:
+        if await user_store.get_user(self.db, user_id) is None:
             return Done("no_user", {"id": user_id})
         now = self.clock.now()
         until = self._stamp(now + timedelta(days=days))
@@ -119,13 +125,14 @@ class Moderation:
             lifted = await store.lift_bans(conn, user_id, now, actor.id if actor else None)
             if lifted:
                 await store.log(conn, at=now, actor_id=actor.id if actor else None, action="unban", user_id=user_id,
-                                reason=" ".join(reason.split())[:MAX_REASON])  # fmt: skip
+                                reason=_clean(reason))  # fmt: skip
         return Done("ok_unban" if lifted else "not_banned", {"id": user_id})
 
     # ------------------------------------------------------------------ hiding
 
-    async def hide_report(self, actor: User | None, report_id: int, reason: str) -> Done:
-        reason = " ".join(reason.split())[:MAX_REASON]
+    async def _hideable(self, actor: User | None, report_id: int, reason: str) -> Report | Done:
+        """What hiding a report or one of its photos checks first: the report exists, the actor may hide it, and a
+        reason was given."""
         report = await report_store.get_report(self.db, report_id)
         if report is None:
             return Done("not_found", {"ref": ref_of(report_id)})
@@ -133,17 +140,19 @@ class Moderation:
             return Done("forbidden", {})
         if not reason:
             return Done("need_reason", {})
+        return report
+
+    async def hide_report(self, actor: User | None, report_id: int, reason: str) -> Done:
+        reason = _clean(reason)
+        report = await self._hideable(actor, report_id, reason)
+        if isinstance(report, Done):
+            return report
         if report.hidden_at:
             return Done("already", {"ref": report.ref})
         now = self._stamp()
         by = actor.id if actor else None
         async with self.db.transaction() as conn:
-            changed = await conn.execute(
-                "UPDATE reports SET hidden_at = ?, hidden_reason = ?, version = version + 1"
-                " WHERE id = ? AND hidden_at IS NULL",
-                (now, reason, report_id),
-            )
-            if changed.rowcount != 1:
+            if not await store.hide_report(conn, report_id, now, reason):
                 return Done("already", {"ref": report.ref})
             await report_store.log_event(conn, report_id, at=now, actor_id=by, action="hide",
                                          from_status=report.status, to_status=report.status, note=reason)  # fmt: skip
@@ -156,29 +165,19 @@ class Moderation:
         return Done("ok_hide", {"ref": report.ref})
 
     async def hide_photo(self, actor: User | None, report_id: int, seq: int, reason: str) -> Done:
-        reason = " ".join(reason.split())[:MAX_REASON]
-        report = await report_store.get_report(self.db, report_id)
-        if report is None:
-            return Done("not_found", {"ref": ref_of(report_id)})
-        if not await self.may_hide(actor, report):
-            return Done("forbidden", {})
-        if not reason:
-            return Done("need_reason", {})
-        row = await self.db.fetchone(
-            "SELECT sha256, hidden_at FROM report_photos WHERE report_id = ? AND phase = 'before' AND seq = ?",
-            (report_id, seq),
-        )
-        if row is None:
+        reason = _clean(reason)
+        report = await self._hideable(actor, report_id, reason)
+        if isinstance(report, Done):
+            return report
+        photo = await store.before_photo(self.db, report_id, seq)
+        if photo is None:
             return Done("no_photo", {"ref": report.ref, "seq": seq})
-        if row["hidden_at"]:
+        sha, hidden_at = photo
+        if hidden_at:
             return Done("already", {"ref": f"{report.ref} #{seq}"})
-        sha, now, by = row["sha256"], self._stamp(), actor.id if actor else None
+        now, by = self._stamp(), actor.id if actor else None
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE report_photos SET hidden_at = ?, hidden_reason = ? WHERE report_id = ? AND phase = 'before'"
-                " AND seq = ?",
-                (now, reason, report_id, seq),
-            )
+            await store.hide_before_photo(conn, report_id, seq, now, reason)
             await report_store.log_event(conn, report_id, at=now, actor_id=by, action="hide_photo",
                                          from_status=report.status, to_status=report.status,
                                          note=f"#{seq} {reason}")  # fmt: skip
@@ -220,8 +219,7 @@ class Moderation:
     async def _lang(self, conn: Connection, user_id: int | None) -> str:
         if user_id is None:
             return "zh-CN"
-        row = await (await conn.execute("SELECT lang FROM users WHERE id = ?", (user_id,))).fetchone()
-        return row[0] if row else "zh-CN"
+        return await user_store.lang_in(conn, user_id) or "zh-CN"
 
     # ------------------------------------------------------------------ the rejection streak
 

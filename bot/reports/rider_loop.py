@@ -7,7 +7,6 @@ who reported them or their photos: a neighbour's dog or a fee dispute is nobody 
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from bot.reports.common import Reply
 from bot.reports.model import Report
 from bot.reports.states import OPEN, Status
 from bot.store import reports as store
+from bot.store import roles as role_store
 from bot.store.users import User
 from bot.texts import t
 
@@ -38,19 +38,10 @@ class RiderLoopMixin:
     async def hazards_near(
         self, lat: float, lon: float, radius_m: float = HAZARD_RADIUS_M
     ) -> list[tuple[Report, float]]:
-        dlat = radius_m / 111_000
-        dlon = radius_m / (111_000 * max(math.cos(math.radians(lat)), 0.01))
-        statuses = sorted(OPEN - {Status.NEW})
-        cats = sorted(PUBLIC_HAZARDS)
-        rows = await self.db.fetchall(
-            f"SELECT id, lat, lon FROM reports WHERE status IN ({','.join('?' * len(statuses))})"
-            f" AND category IN ({','.join('?' * len(cats))}) AND hidden_at IS NULL"
-            " AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
-            (*statuses, *cats, lat - dlat, lat + dlat, lon - dlon, lon + dlon),
-        )
-        near = sorted((d, r["id"]) for r in rows if (d := great_circle_m(lat, lon, r["lat"], r["lon"])) <= radius_m)[
-            :MAX_HAZARDS
-        ]
+        points = await store.points_near(self.db, OPEN - {Status.NEW}, PUBLIC_HAZARDS, lat, lon, radius_m)
+        near = sorted(
+            (d, id_) for id_, p_lat, p_lon in points if (d := great_circle_m(lat, lon, p_lat, p_lon)) <= radius_m
+        )[:MAX_HAZARDS]
         found = [(await store.get_report(self.db, report_id), d) for d, report_id in near]
         return [(r, d) for r, d in found if r is not None]
 
@@ -74,12 +65,7 @@ class RiderLoopMixin:
 
     async def confirmations(self, report_id: int) -> int:
         """How many people reported or confirmed it: followers (reporters, merged duplicates) + 👍."""
-        row = await self.db.fetchone(
-            "SELECT (SELECT COUNT(*) FROM report_followers WHERE report_id = ?)"
-            " + (SELECT COUNT(*) FROM report_confirmations WHERE report_id = ?)",
-            (report_id, report_id),
-        )
-        return int(row[0])
+        return await store.supporters(self.db, report_id)
 
     async def me_too(self, user: User, payload: actions.MeToo) -> Reply:
         """👍 我也遇到: counted on the report, audited, no second report; only near it, only while it is open."""
@@ -99,17 +85,14 @@ class RiderLoopMixin:
             return Reply(alert=t(lang, "ux.me_too_yours"))
         now = self._stamp()  # type: ignore[attr-defined]
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO report_confirmations (report_id, user_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (report.id, user.id, now),
-            )
-            if cursor.rowcount:
+            added = await store.add_confirmation(conn, report.id, user.id, now)
+            if added:
                 await store.log_event(
                     conn, report.id, at=now, actor_id=user.id, action="confirm_seen", from_status=report.status,
                     to_status=report.status,
                 )  # fmt: skip
         total = await self.confirmations(report.id)
-        key = "ux.me_too_done" if cursor.rowcount else "ux.me_too_again"
+        key = "ux.me_too_done" if added else "ux.me_too_again"
         return Reply(alert=t(lang, key, n=total))
 
     # ------------------------------------------------------------------ 🔁 重新上报
@@ -192,12 +175,10 @@ class RiderLoopMixin:
             return t(lang, "ux.role.system")
         if actor_id == user.id:
             return t(lang, "ux.role.you")
-        row = await self.db.fetchone(
-            "SELECT role FROM roles WHERE user_id = ? ORDER BY granted_at LIMIT 1", (actor_id,)
-        )
-        if row is None:
+        role = await role_store.first_role(self.db, actor_id)
+        if role is None:
             return t(lang, "ux.role.rider")
-        return t(lang, f"ux.role.{row[0]}") if _has(lang, f"ux.role.{row[0]}") else t(lang, "ux.role.staff")
+        return t(lang, f"ux.role.{role}") if _has(lang, f"ux.role.{role}") else t(lang, "ux.role.staff")
 
 
 def _has(lang: str, key: str) -> bool:

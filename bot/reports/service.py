@@ -22,9 +22,10 @@ from bot.presenters.places import distance_text
 from bot.reports import actions, coverage
 from bot.reports import notices as n
 from bot.reports.asking import AskingMixin
-from bot.reports.common import Reply, ReportPolicy, StaleReport, store_followers
+from bot.reports.common import Reply, ReportPolicy, StaleReport
 from bot.reports.direct import DirectActionsMixin
 from bot.reports.drafting import DraftingMixin
+from bot.reports.filing import FilingMixin
 from bot.reports.model import Report
 from bot.reports.moderation import Moderation
 from bot.reports.questions import Outcome, Questionnaire
@@ -45,10 +46,10 @@ __all__ = ["Reply", "ReportPolicy", "ReportService", "StaleReport"]
 log = logging.getLogger(__name__)
 
 
-class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixin, RiderLoopMixin):
-    """One object per process that every door calls: drafting (drafting.py), the worker's loop and the rider's
-    verdict (workflow.py), the same actions as single steps (direct.py), and here the state they share,
-    assignment, announcements and the lists."""
+class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, DirectActionsMixin, RiderLoopMixin):
+    """One object per process that every door calls: drafting (drafting.py), filing (filing.py), the worker's loop
+    and the rider's verdict (workflow.py), the same actions as single steps (direct.py), and here the state they
+    share, assignment, announcements and the lists."""
 
     def __init__(
         self,
@@ -93,8 +94,7 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
         return coverage.covers(self.grids, self.finder.covers, lat, lon, self.policy.coverage_m)
 
     async def _user(self, user_id: int) -> User | None:
-        row = await self.db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
-        return user_store._user(row) if row else None
+        return await user_store.get_user(self.db, user_id)
 
     # ------------------------------------------------------------------ assignment and announcements
 
@@ -116,8 +116,8 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
         fresh time to accept, and the audit event; raises StaleReport if someone changed the report meanwhile.
         `rules` (what a new report's answers decide) may make it urgent and shorten its time limits."""
         new_status = advance(status, action)
-        category_row = await (await conn.execute("SELECT category FROM reports WHERE id = ?", (report_id,))).fetchone()
-        accept_minutes, resolve_minutes, urgent = await store.category_limits(conn, category_row[0])
+        category = await store.category_in(conn, report_id)
+        accept_minutes, resolve_minutes, urgent = await store.category_limits(conn, category)
         if rules is not None:
             urgent = urgent or rules.urgent
             accept_minutes = min(accept_minutes, rules.accept_minutes or accept_minutes)
@@ -142,8 +142,7 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
             conn, report_id, at=now, actor_id=actor_id, action=action, from_status=status, to_status=new_status,
             note=(note + " → " if note else "") + f"{assignment.kind}:{assignment.target}",
         )  # fmt: skip
-        row = await (await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))).fetchone()
-        return store._report(row)
+        return await store.get_report_in(conn, report_id)
 
     async def announce(
         self,
@@ -213,7 +212,7 @@ class ReportService(DraftingMixin, AskingMixin, WorkflowMixin, DirectActionsMixi
         build: Callable[[str], list[out.Message]],
         not_before: datetime | None = None,
     ) -> None:
-        for user_id in await store_followers(conn, report.id):
+        for user_id in await store.followers_in(conn, report.id):
             person = await self._user(user_id)
             if person is None:
                 continue

@@ -19,8 +19,6 @@ from bot.reports.common import (
     RESOLVE_DIALOG,
     Reply,
     StaleReport,
-    _reload,
-    store_followers,
 )
 from bot.reports.model import Report
 from bot.reports.routing import chain
@@ -162,7 +160,7 @@ class WorkflowMixin:
                     conn, report.id, at=now, actor_id=user.id, action=Action.ACCEPT, from_status=report.status,
                     to_status=new_status,
                 )  # fmt: skip
-                updated = await _reload(conn, report.id)
+                updated = await store.get_report_in(conn, report.id)
                 await self.tell_followers(
                     conn, updated, "accepted", lambda lang: [out.text(t(lang, "notify.accepted", ref=updated.ref))]
                 )
@@ -181,7 +179,7 @@ class WorkflowMixin:
 
     async def _award_points(self, conn: Connection, report: Report, now: str) -> None:
         """A report a worker accepts is a valid one: its reporter (and those who joined it) earn points, once."""
-        for user_id in await store_followers(conn, report.id):
+        for user_id in await store.followers_in(conn, report.id):
             points, reason = (POINTS_VALID, "valid_report") if user_id == report.reporter_id else (
                 POINTS_JOINED, "joined_report")  # fmt: skip
             if await store.award_points(conn, user_id, points, reason, report.id, now):

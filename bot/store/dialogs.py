@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.db import Database
+from bot.store.db import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -32,3 +32,8 @@ async def put_dialog(db: Database, user_id: int, kind: str, data: dict[str, Any]
 
 async def clear_dialog(db: Database, user_id: int) -> None:
     await db.write("DELETE FROM dialogs WHERE user_id = ?", (user_id,))
+
+
+async def clear_dialog_in(conn: Connection, user_id: int) -> None:
+    """Inside a transaction: the dialog ends with the change that finished it."""
+    await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,))

@@ -1,5 +1,5 @@
-"""Moderation in SQLite: the append-only moderation log, bans, and the outbox rows a withdrawal must reach.
-Writers take the caller's transaction."""
+"""Moderation: the append-only moderation log, bans, hidden reports and photos, and the outbox rows a withdrawal
+must reach. Writers take the caller's transaction."""
 
 from __future__ import annotations
 
@@ -19,6 +19,32 @@ class LogEntry:
     report_id: int | None
     detail: str
     reason: str
+
+
+async def hide_report(conn: Connection, report_id: int, at: str, reason: str) -> bool:
+    """False when someone hid it first."""
+    cursor = await conn.execute(
+        "UPDATE reports SET hidden_at = ?, hidden_reason = ?, version = version + 1 WHERE id = ? AND hidden_at IS NULL",
+        (at, reason, report_id),
+    )
+    return cursor.rowcount == 1
+
+
+async def before_photo(db: Database, report_id: int, seq: int) -> tuple[str, str | None] | None:
+    """(sha256, hidden_at) of a report's seq-th photo from the reporter, None if there is no such photo."""
+    row = await db.fetchone(
+        "SELECT sha256, hidden_at FROM report_photos WHERE report_id = ? AND phase = 'before' AND seq = ?",
+        (report_id, seq),
+    )
+    return (row["sha256"], row["hidden_at"]) if row else None
+
+
+async def hide_before_photo(conn: Connection, report_id: int, seq: int, at: str, reason: str) -> None:
+    await conn.execute(
+        "UPDATE report_photos SET hidden_at = ?, hidden_reason = ? WHERE report_id = ? AND phase = 'before'"
+        " AND seq = ?",
+        (at, reason, report_id, seq),
+    )
 
 
 async def log(

@@ -1,8 +1,9 @@
-"""Reports, their photos, followers and audit events in SQLite. Writers take the caller's transaction."""
+"""Reports, their photos, followers and audit events. Writers take the caller's transaction."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -123,6 +124,20 @@ async def get_report_in(conn: Connection, report_id: int) -> Report:
     return _report(row)
 
 
+async def category_in(conn: Connection, report_id: int) -> str:
+    """Inside a transaction: the report's category as this transaction sees it."""
+    row = await (await conn.execute("SELECT category FROM reports WHERE id = ?", (report_id,))).fetchone()
+    return str(row[0])
+
+
+async def mark_merged(conn: Connection, report_id: int, status: str, into: int, now: str) -> None:
+    """A just-filed report folded into an earlier one (no version check: nobody else has seen it yet)."""
+    await conn.execute(
+        "UPDATE reports SET status = ?, merged_into = ?, version = version + 1, updated_at = ? WHERE id = ?",
+        (status, into, now, report_id),
+    )
+
+
 async def get_report(db: Database, report_id: int) -> Report | None:
     row = await db.fetchone(f"SELECT {_FIELDS} FROM reports WHERE id = ?", (report_id,))
     return _report(row) if row else None
@@ -135,6 +150,14 @@ async def photos(db: Database, report_id: int, phase: str = "before") -> list[tu
         (report_id, phase),
     )
     return [(r["sha256"], r["file_ref"]) for r in rows]
+
+
+async def followers_in(conn: Connection, report_id: int) -> list[int]:
+    """Inside a transaction: who follows the report (reporter, merged duplicates), as this transaction sees it."""
+    rows = await (
+        await conn.execute("SELECT user_id FROM report_followers WHERE report_id = ? ORDER BY user_id", (report_id,))
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 async def followers(db: Database, report_id: int) -> list[int]:
@@ -184,6 +207,42 @@ async def similar_open(
     )
     found = [(_report(r), great_circle_m(lat, lon, r["lat"], r["lon"])) for r in rows]
     return sorted([(r, d) for r, d in found if d <= radius_m], key=lambda x: (x[1], x[0].id))
+
+
+async def points_near(
+    db: Database, statuses: Iterable[str], categories: Iterable[str], lat: float, lon: float, radius_m: float
+) -> list[tuple[int, float, float]]:
+    """(id, lat, lon) of visible reports in these statuses and categories inside the bounding box around a point:
+    the caller measures the exact distance."""
+    dlat = radius_m / 111_000
+    dlon = radius_m / (111_000 * max(math.cos(math.radians(lat)), 0.01))
+    statuses, categories = sorted(statuses), sorted(categories)
+    rows = await db.fetchall(
+        f"SELECT id, lat, lon FROM reports WHERE status IN ({','.join('?' * len(statuses))})"
+        f" AND category IN ({','.join('?' * len(categories))}) AND hidden_at IS NULL"
+        " AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
+        (*statuses, *categories, lat - dlat, lat + dlat, lon - dlon, lon + dlon),
+    )
+    return [(r["id"], r["lat"], r["lon"]) for r in rows]
+
+
+async def supporters(db: Database, report_id: int) -> int:
+    """Followers (reporter, merged duplicates) plus 👍 confirmations."""
+    row = await db.fetchone(
+        "SELECT (SELECT COUNT(*) FROM report_followers WHERE report_id = ?)"
+        " + (SELECT COUNT(*) FROM report_confirmations WHERE report_id = ?)",
+        (report_id, report_id),
+    )
+    return int(row[0])
+
+
+async def add_confirmation(conn: Connection, report_id: int, user_id: int, at: str) -> bool:
+    """A 👍; False when this person had already confirmed it."""
+    cursor = await conn.execute(
+        "INSERT INTO report_confirmations (report_id, user_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (report_id, user_id, at),
+    )
+    return bool(cursor.rowcount)
 
 
 async def count_reports_since(db: Database, reporter_id: int, since: str) -> int:

@@ -53,6 +53,12 @@ async def role_rows(db: Database, user_id: int) -> list[tuple[str, str]]:
     return [(row["role"], row["scope"]) for row in rows]
 
 
+async def first_role(db: Database, user_id: int) -> str | None:
+    """The role a person was granted first (how a timeline names them), None for a rider."""
+    row = await db.fetchone("SELECT role FROM roles WHERE user_id = ? ORDER BY granted_at LIMIT 1", (user_id,))
+    return row[0] if row else None
+
+
 async def insert_role(conn: Connection, user_id: int, role: str, scope: str, granted_at: str, granted_by: str) -> bool:
     """Inside the caller's transaction; False when the user already had exactly this role and scope."""
     cur = await conn.execute(

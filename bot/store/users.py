@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.store.db import Database
+from bot.store.db import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,17 @@ async def get_or_create_user(db: Database, channel: str, external_id: str, displ
     row = await db.fetchone("SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id))
     assert row is not None
     return _user(row)
+
+
+async def get_user(db: Database, user_id: int) -> User | None:
+    row = await db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
+    return _user(row) if row else None
+
+
+async def lang_in(conn: Connection, user_id: int) -> str | None:
+    """Inside a transaction: the person's language, None for an unknown id."""
+    row = await (await conn.execute("SELECT lang FROM users WHERE id = ?", (user_id,))).fetchone()
+    return row[0] if row else None
 
 
 async def set_lang(db: Database, user_id: int, lang: str) -> None:

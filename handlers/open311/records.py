@@ -17,6 +17,7 @@ from bot.presenters.places import distance_text
 from bot.reports import export as ex
 from bot.reports.states import OPEN, Status
 from bot.services.container import Services
+from bot.store import report_rows
 from handlers.open311.formats import PREFIX
 
 NEAR_PLACE_M = 1000.0  # as the export and the worker's card: a place further away misleads more than it helps
@@ -42,30 +43,13 @@ class Query:
 
 async def fetch(services: Services, query: Query) -> list[ex.ReportRow]:
     if query.ids:
-        marks = ",".join("?" * len(query.ids))
-        sql = f"{ex._ROW_SQL} WHERE r.id IN ({marks}) ORDER BY r.id LIMIT ? OFFSET ?"
-        params: list[Any] = [*query.ids, query.limit, query.offset]
-    else:
-        where, params = query.flt.where()
-        if query.bbox is not None:
-            min_lon, min_lat, max_lon, max_lat = query.bbox
-            where += " AND r.lon BETWEEN ? AND ? AND r.lat BETWEEN ? AND ?"
-            params += [min_lon, max_lon, min_lat, max_lat]
-        # Newest first (what a city's dashboard wants); ties by id so pages never overlap.
-        sql = f"{ex._ROW_SQL} WHERE {where} ORDER BY julianday(r.created_at) DESC, r.id DESC LIMIT ? OFFSET ?"
-        params += [query.limit, query.offset]
-    return [ex._row(row) for row in await services.db.fetchall(sql, params)]
+        return await report_rows.rows_by_id(services.db, query.ids, query.limit, query.offset)
+    # Newest first (what a city's dashboard wants).
+    return await report_rows.newest_rows(services.db, query.flt, query.bbox, query.limit, query.offset)
 
 
 async def status_notes(services: Services, ids: Sequence[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = await services.db.fetchall(
-        f"SELECT report_id, note FROM report_events WHERE report_id IN ({marks}) AND action IN (?, ?) ORDER BY id",
-        (*ids, *_NOTE_ACTIONS),
-    )
-    return {row["report_id"]: row["note"] for row in rows}  # later rows win: the latest note
+    return await report_rows.latest_notes(services.db, ids, _NOTE_ACTIONS)
 
 
 def nearby(services: Services) -> ex.Nearby:
