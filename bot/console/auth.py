@@ -20,6 +20,7 @@ from datetime import timedelta
 from bot.clock import Clock
 from bot.people.model import Role, utc_stamp
 from bot.people.roles import RoleService
+from bot.store import console_sessions as store
 from bot.store import users as user_store
 from bot.store.db import Database
 from bot.store.users import User
@@ -83,27 +84,16 @@ class ConsoleAuth:
         token = secrets.token_urlsafe(32)
         async with self.db.transaction() as conn:
             since = utc_stamp(now - LINK_WINDOW)
-            cur = await conn.execute(
-                "SELECT COUNT(*) FROM console_links WHERE user_id = ? AND created_at > ?", (user.id, since)
-            )
-            (count,) = await cur.fetchone()
-            if count >= LINKS_PER_WINDOW:
+            if await store.links_since(conn, user.id, since) >= LINKS_PER_WINDOW:
                 raise SignInError("rate_limited")
-            await conn.execute(
-                "INSERT INTO console_links (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                (_hash(token), user.id, utc_stamp(now), utc_stamp(now + LINK_TTL)),
-            )
+            await store.insert_link(conn, _hash(token), user.id, utc_stamp(now), utc_stamp(now + LINK_TTL))
             # Housekeeping while we hold the writer: links and sessions over a day past their end are useless.
-            old = utc_stamp(now - timedelta(days=1))
-            await conn.execute("DELETE FROM console_links WHERE expires_at < ?", (old,))
-            await conn.execute("DELETE FROM console_sessions WHERE expires_at < ?", (old,))
+            await store.forget_expired(conn, utc_stamp(now - timedelta(days=1)))
         return token
 
     async def link_owner(self, token: str) -> User:
         """Who a still-valid link belongs to (the sign-in page names them before they confirm)."""
-        row = await self.db.fetchone(
-            "SELECT user_id, expires_at, used_at FROM console_links WHERE token_hash = ?", (_hash(token or ""),)
-        )
+        row = await store.link(self.db, _hash(token or ""))
         if row is None:
             raise SignInError("unknown")
         if row["used_at"] is not None:
@@ -121,16 +111,9 @@ class ConsoleAuth:
         now = self.clock.now()
         session = secrets.token_urlsafe(32)
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                "UPDATE console_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
-                (utc_stamp(now), _hash(token), utc_stamp(now)),
-            )
-            if cur.rowcount != 1:
+            if not await store.spend_link(conn, _hash(token), utc_stamp(now)):
                 raise SignInError("used")
-            await conn.execute(
-                "INSERT INTO console_sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                (_hash(session), user.id, utc_stamp(now), utc_stamp(now + SESSION_TTL)),
-            )
+            await store.insert_session(conn, _hash(session), user.id, utc_stamp(now), utc_stamp(now + SESSION_TTL))
         return session, user
 
     async def session(self, token: str | None) -> Session | None:
@@ -138,9 +121,7 @@ class ConsoleAuth:
         expired, unknown, or the person no longer holds a console role."""
         if not token:
             return None
-        row = await self.db.fetchone(
-            "SELECT user_id, expires_at, signed_out_at FROM console_sessions WHERE token_hash = ?", (_hash(token),)
-        )
+        row = await store.session(self.db, _hash(token))
         if row is None or row["signed_out_at"] is not None or row["expires_at"] <= self._now():
             return None
         user = await self._user(row["user_id"])
@@ -152,11 +133,7 @@ class ConsoleAuth:
         return Session(user=user, roles=roles, csrf=csrf_for(token), expires_at=row["expires_at"])
 
     async def sign_out(self, token: str) -> None:
-        await self.db.write(
-            "UPDATE console_sessions SET signed_out_at = ? WHERE token_hash = ? AND signed_out_at IS NULL",
-            (self._now(), _hash(token)),
-        )
+        await store.sign_out(self.db, _hash(token), self._now())
 
     async def _user(self, user_id: int) -> User | None:
-        row = await self.db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
-        return user_store._user(row) if row else None
+        return await user_store.get_user(self.db, user_id)

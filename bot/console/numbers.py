@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.reports.export import parse_stamp
 from bot.schedule.stats import RUNNING, collect_stats
+from bot.store import numbers as store
 from bot.store.db import Database
 
 WINDOW_DAYS = 30
@@ -56,63 +57,27 @@ async def collect_numbers(
         "on_time": None if digest.on_time is None else round(digest.on_time, 4),
         "satisfaction": None if digest.satisfaction is None else round(digest.satisfaction, 2), "rated": digest.rated,
     }  # fmt: skip
-    resolved_recent = f"{where} AND r.resolved_at IS NOT NULL AND julianday(r.resolved_at) >= julianday(?)"
-    on_time = "SUM(CASE WHEN julianday(r.resolved_at) <= julianday(r.resolve_due) THEN 1 ELSE 0 END)"
-    for row in await db.fetchall(
-        f"SELECT r.grid_id AS key, {on_time} AS ok, COUNT(*) AS n FROM reports r WHERE {resolved_recent}"
-        " GROUP BY r.grid_id ORDER BY r.grid_id",
-        [*params, since],
-    ):
-        grid = grids.get(row["key"]) if grids is not None and row["key"] else None
-        name = grid.name if grid else (row["key"] or "")
-        numbers.on_time_grid.append(
-            {"grid": row["key"] or "", "name": name, "on_time": row["ok"], "resolved": row["n"]}
-        )
-    for row in await db.fetchall(
-        f"SELECT r.category AS key, {on_time} AS ok, COUNT(*) AS n FROM reports r WHERE {resolved_recent}"
-        " GROUP BY r.category ORDER BY r.category",
-        [*params, since],
-    ):
-        numbers.on_time_category.append({"category": row["key"], "on_time": row["ok"], "resolved": row["n"]})
-    marks = ",".join("?" * len(RUNNING))
-    for row in await db.fetchall(
-        f"SELECT julianday(?) - julianday(r.created_at) AS days FROM reports r WHERE {where} AND r.status IN ({marks})",
-        [_utc(now), *params, *RUNNING],
-    ):
-        days = row["days"] or 0.0
+    for key, ok, n in await store.on_time_by(db, "grid", where, params, since):
+        grid = grids.get(key) if grids is not None and key else None
+        name = grid.name if grid else (key or "")
+        numbers.on_time_grid.append({"grid": key or "", "name": name, "on_time": ok, "resolved": n})
+    for key, ok, n in await store.on_time_by(db, "category", where, params, since):
+        numbers.on_time_category.append({"category": key, "on_time": ok, "resolved": n})
+    for days in await store.open_ages(db, where, params, _utc(now), RUNNING):
         numbers.backlog[sum(1 for edge in AGE_EDGES if days >= edge)] += 1
     today = now.astimezone(tz).date()
     days = [today - timedelta(days=i) for i in range(WINDOW_DAYS - 1, -1, -1)]
     first = datetime(days[0].year, days[0].month, days[0].day, tzinfo=tz)
     counts = dict.fromkeys(days, 0)
-    for row in await db.fetchall(
-        f"SELECT r.created_at FROM reports r WHERE {where} AND r.status != 'merged'"
-        " AND julianday(r.created_at) >= julianday(?)",
-        [*params, _utc(first)],
-    ):
-        day = parse_stamp(row[0]).astimezone(tz).date()
+    for stamp in await store.created_since(db, where, params, _utc(first)):
+        day = parse_stamp(stamp).astimezone(tz).date()
         if day in counts:
             counts[day] += 1
     numbers.per_day = [{"date": d.isoformat(), "n": counts[d]} for d in days]
-    accept = await db.fetchall(
-        "SELECT (julianday(MIN(e.at)) - julianday(r.created_at)) * 1440 AS minutes FROM reports r"
-        f" JOIN report_events e ON e.report_id = r.id AND e.action = 'accept' WHERE {where}"
-        " AND julianday(r.created_at) >= julianday(?) GROUP BY r.id",
-        [*params, since],
-    )
-    numbers.median_accept_min = _median([row[0] for row in accept if row[0] is not None])
-    resolve = await db.fetchall(
-        f"SELECT (julianday(r.resolved_at) - julianday(r.created_at)) * 1440 FROM reports r WHERE {resolved_recent}",
-        [*params, since],
-    )
-    numbers.median_resolve_min = _median([row[0] for row in resolve if row[0] is not None])
-    rated = await db.fetchall(
-        f"SELECT r.rating, COUNT(*) FROM reports r WHERE {where} AND r.rating BETWEEN 1 AND 5"
-        " AND julianday(r.updated_at) >= julianday(?) GROUP BY r.rating",
-        [*params, since],
-    )
-    for stars, n in rated:
-        numbers.ratings[int(stars) - 1] = int(n)
+    numbers.median_accept_min = _median(await store.minutes_to_accept(db, where, params, since))
+    numbers.median_resolve_min = _median(await store.minutes_to_resolve(db, where, params, since))
+    for stars, n in await store.ratings(db, where, params, since):
+        numbers.ratings[stars - 1] = n
     total = sum(numbers.ratings)
     if total:
         numbers.rating_avg = round(sum((i + 1) * n for i, n in enumerate(numbers.ratings)) / total, 2)

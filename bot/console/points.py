@@ -9,7 +9,8 @@ Freshness: every change to a report writes an audit event (report_events is appe
 actions, escalations, merges, moderation), so the highest event id is a change cursor. Each read compares it
 (one indexed MAX) and reloads only the reports with newer events. The first read loads everything once.
 
-The SQL in queries.py stays the reference: tests/test_console_scope.py checks that both give the same answer.
+The SQL behind queries.py (bot/store/console.py) stays the reference: tests/test_console_scope.py checks that
+both give the same answer.
 """
 
 from __future__ import annotations
@@ -25,16 +26,11 @@ from bot.console.scope import Scope, descendants
 from bot.geo.coords import from_wgs84
 from bot.reports.model import parse_ref
 from bot.reports.states import OPEN, Status
+from bot.store import console as console_store
 from bot.store.db import Database
 
 STATUSES = [s.value for s in Status]
 KINDS = ["", "grid", "department", "street_queue", "unrouted"]
-_EPOCH = "(julianday({}) - 2440587.5) * 86400.0"
-_COLUMNS = (
-    "id, lat, lon, status, category, COALESCE(grid_id, '') AS grid, assignee_kind, assignee,"
-    f" {_EPOCH.format('accept_due')} AS accept_due, {_EPOCH.format('resolve_due')} AS resolve_due,"
-    f" {_EPOCH.format('created_at')} AS created, hidden_at IS NOT NULL AS hidden"
-)
 _CHUNK = 500
 _REBUILD = 2000  # more changed reports than this since the last read: rebuild in a thread
 
@@ -80,12 +76,11 @@ class PointCache:
                 return
             ids: list[int] | None = None
             if self._cursor >= 0:
-                ids = [row[0] for row in await self.db.fetchall(
-                    "SELECT DISTINCT report_id FROM report_events WHERE id > ?", (self._cursor,))]  # fmt: skip
+                ids = await console_store.changed_since(self.db, self._cursor)
             if ids is None or len(ids) > _REBUILD:
                 # Everything, built off the event loop into fresh arrays, then swapped in at once (no await
                 # between the assignments, so no reader sees half of it).
-                rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM reports")
+                rows = await console_store.point_rows(self.db)
                 fresh = PointCache(self.db)
                 await asyncio.to_thread(fresh._apply, rows)
                 self._row, self._codes, self._names = fresh._row, fresh._codes, fresh._names
@@ -94,9 +89,7 @@ class PointCache:
                 rows = []
                 for i in range(0, len(ids), _CHUNK):
                     part = ids[i : i + _CHUNK]
-                    rows += await self.db.fetchall(
-                        f"SELECT {_COLUMNS} FROM reports WHERE id IN ({','.join('?' * len(part))})", part
-                    )
+                    rows += await console_store.point_rows(self.db, part)
                 self._apply(rows)
             self._cursor = cursor
 

@@ -1,10 +1,9 @@
 """The console's reads: the filtered list, the map's viewport, one report's file — always within a `Scope`.
 
 Filters are one object (`ConsoleFilter`) shared by the map, the queue and the exports, so "overdue fire lanes in
-蝶梦社区" means the same thing in all three. Values reach SQL only as parameters; sort keys and statuses come
-from fixed tables. Times compare through julianday() (stamps may carry different offsets; see export.py).
+蝶梦社区" means the same thing in all three. The SQL is the store's (bot/store/console.py).
 
-The map never ships 100 000 points: when a viewport holds more than `MAX_POINTS` reports, SQLite groups them
+The map never ships 100 000 points: when a viewport holds more than `MAX_POINTS` reports, the database groups them
 into cells about a sixty-fourth of the view wide and the browser draws one bubble per cell
 (docs/PERFORMANCE.md measures it).
 """
@@ -21,40 +20,22 @@ from typing import Any
 from bot.console.scope import Scope, descendants
 from bot.geo.coords import from_wgs84
 from bot.reports.categories import CATEGORY_BY_TOKEN
-from bot.reports.export import ReportFile, ReportFilter, ReportRow, iter_reports, report_file
+from bot.reports.export import ReportFile, ReportFilter, ReportRow, report_file
 from bot.reports.model import parse_ref
 from bot.reports.states import OPEN, Status
+from bot.store import console as store
+from bot.store import report_rows
+from bot.store.console import RUNNING, SORTS, WAITING, change_cursor  # noqa: F401 - PointCache's and the doors' names
 from bot.store.db import Database
 
-WAITING = ("forwarded", "transferred", "reopened")
-RUNNING = (*WAITING, "accepted")
 MAX_POINTS = 1500
 PER_PAGE = 25
 AGES = (1, 3, 7, 30)  # "older than N days" choices
-SORTS = {
-    "ref": "r.id",
-    "created": "julianday(r.created_at)",
-    "updated": "julianday(r.updated_at)",
-    "status": "r.status",
-    "category": "r.category",
-    "due": "julianday(COALESCE(r.resolve_due, r.created_at))",
-}
 STATE_CHOICES = ("open", "late", "all", *(s.value for s in Status))
 
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def late_sql(alias: str = "r") -> str:
-    """1 when the report is past its time to accept (still waiting) or to resolve (still running); ? = now twice."""
-    a = alias
-    waiting = ",".join(f"'{s}'" for s in WAITING)
-    running = ",".join(f"'{s}'" for s in RUNNING)
-    return (
-        f"(CASE WHEN ({a}.status IN ({waiting}) AND julianday({a}.accept_due) < julianday(?))"
-        f" OR ({a}.status IN ({running}) AND julianday({a}.resolve_due) < julianday(?)) THEN 1 ELSE 0 END)"
-    )
 
 
 @dataclass(frozen=True)
@@ -91,41 +72,28 @@ class ConsoleFilter:
         return {k: v for k, v in out.items() if v and not (k == "state" and v == "open")}
 
     def where(self, grids: Any, now: datetime, alias: str = "r") -> tuple[str, list[Any]]:
-        a = alias
-        clauses: list[str] = []
-        params: list[Any] = []
+        report_id = None
         if self.q:
             report_id = parse_ref(self.q) or (int(self.q) if self.q.isdigit() else None)
-            clauses.append(f"{a}.id = ?")
-            params.append(report_id if report_id is not None else -1)
+            report_id = report_id if report_id is not None else -1
+        statuses: list[str] | None = None
         if self.state == "open":
-            clauses.append(f"{a}.status IN ({','.join('?' * len(OPEN))})")
-            params.extend(sorted(s.value for s in OPEN))
-        elif self.state == "late":
-            clauses.append(f"{late_sql(a)} = 1")
-            params.extend([_utc(now), _utc(now)])
-        elif self.state != "all":
-            clauses.append(f"{a}.status = ?")
-            params.append(self.state)
-        if self.category:
-            clauses.append(f"{a}.category = ?")
-            params.append(self.category)
-        if self.grid:
-            ids = descendants(grids, self.grid)
-            marks = ",".join("?" * len(ids))
-            clauses.append(f"({a}.grid_id IN ({marks}) OR ({a}.assignee_kind = 'grid' AND {a}.assignee IN ({marks})))")
-            params.extend([*ids, *ids])
-        if self.age:
-            clauses.append(f"julianday({a}.created_at) < julianday(?)")
-            params.append(_utc(now - timedelta(days=self.age)))
-        return (" AND ".join(clauses) or "1 = 1"), params
+            statuses = sorted(s.value for s in OPEN)
+        elif self.state not in ("late", "all"):
+            statuses = [self.state]
+        return store.filter_clause(
+            report_id=report_id,
+            statuses=statuses,
+            late_at=_utc(now) if self.state == "late" else None,
+            category=self.category,
+            grid_ids=descendants(grids, self.grid) if self.grid else [],
+            created_before=_utc(now - timedelta(days=self.age)) if self.age else None,
+            alias=alias,
+        )
 
 
 def _clause(scope: Scope, flt: ConsoleFilter, grids: Any, now: datetime) -> tuple[str, list[Any]]:
-    scope_sql, scope_params = scope.where("r")
-    filter_sql, filter_params = flt.where(grids, now, "r")
-    # Hidden by a moderator: out of every list, map and export (admins read them with `rider-bot reports show`).
-    return f"r.hidden_at IS NULL AND {scope_sql} AND {filter_sql}", [*scope_params, *filter_params]
+    return store.visible(scope.where("r"), flt.where(grids, now, "r"))
 
 
 @dataclass(frozen=True)
@@ -143,14 +111,10 @@ async def list_reports(
     sort: str = "created", desc: bool = True, page: int = 1, per_page: int = PER_PAGE,
 ) -> Page:  # fmt: skip
     where, params = _clause(scope, flt, grids, now)
-    (total,) = await db.fetchone(f"SELECT COUNT(*) FROM reports r WHERE {where}", params)
+    total = await store.count(db, where, params)
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
-    order = SORTS.get(sort, SORTS["created"]) + (" DESC" if desc else "")
-    found = await db.fetchall(
-        f"SELECT r.id, r.resolve_due FROM reports r WHERE {where} ORDER BY {order}, r.id LIMIT ? OFFSET ?",
-        [*params, per_page, (page - 1) * per_page],
-    )
+    found = await store.page(db, where, params, sort, desc, per_page, (page - 1) * per_page)
     ids = [row[0] for row in found]
     rows = await rows_by_id(db, ids)
     late = await late_ids(db, ids, now)
@@ -162,21 +126,12 @@ async def rows_by_id(db: Database, ids: list[int]) -> list[ReportRow]:
     """Export rows (names and counts joined in) for these ids, in this order."""
     if not ids:
         return []
-    by_id: dict[int, ReportRow] = {}
-    flt = ReportFilter(clause=f"r.id IN ({','.join('?' * len(ids))})", clause_params=tuple(ids))
-    async for row in iter_reports(db, flt):
-        by_id[row.id] = row
+    by_id = {row.id: row for row in await report_rows.rows_by_id(db, ids, len(ids), 0)}
     return [by_id[i] for i in ids if i in by_id]
 
 
 async def late_ids(db: Database, ids: list[int], now: datetime) -> set[int]:
-    if not ids:
-        return set()
-    rows = await db.fetchall(
-        f"SELECT r.id FROM reports r WHERE r.id IN ({','.join('?' * len(ids))}) AND {late_sql()} = 1",
-        [*ids, _utc(now), _utc(now)],
-    )
-    return {row[0] for row in rows}
+    return await store.late_ids(db, ids, _utc(now))
 
 
 def export_filter(scope: Scope, flt: ConsoleFilter, grids: Any, now: datetime) -> ReportFilter:
@@ -216,10 +171,7 @@ async def map_view(
     where += " AND r.lat BETWEEN ? AND ? AND r.lon BETWEEN ? AND ?"
     params += [box.south, box.north, box.west, box.east]
     stamp = _utc(now)
-    rows = await db.fetchall(
-        f"SELECT r.id, r.lat, r.lon, r.status, r.category, {late_sql()} AS late FROM reports r WHERE {where} LIMIT ?",
-        [stamp, stamp, *params, MAX_POINTS + 1],
-    )
+    rows = await store.map_points(db, where, params, stamp, MAX_POINTS + 1)
     if len(rows) <= MAX_POINTS:
         points = []
         for row in rows:
@@ -231,21 +183,10 @@ async def map_view(
     cell_lat = (box.north - box.south) / 64
     cell_lon = (box.east - box.west) / 64
     clusters = []
-    cy, cx = _floor("((r.lat - ?) / ?)"), _floor("((r.lon - ?) / ?)")
-    for row in await db.fetchall(
-        f"SELECT COUNT(*) AS n, AVG(r.lat) AS lat, AVG(r.lon) AS lon, SUM({late_sql()}) AS late"
-        f" FROM reports r WHERE {where} GROUP BY {cy}, {cx}",
-        [stamp, stamp, *params, *[box.south, cell_lat] * 3, *[box.west, cell_lon] * 3],
-    ):
+    for row in await store.map_clusters(db, where, params, stamp, (box.south, box.west), (cell_lat, cell_lon)):
         lat, lon = from_wgs84(row["lat"], row["lon"], crs)
         clusters.append({"n": row["n"], "lat": round(lat, 6), "lon": round(lon, 6), "late": int(row["late"] or 0)})
     return {"count": sum(c["n"] for c in clusters), "clusters": clusters}
-
-
-def _floor(expr: str) -> str:
-    """floor() of a non-negative number in both dialects: SQLite's CAST truncates, PostgreSQL's rounds (so one
-    step down when the cast went up). `expr`'s placeholders appear three times: pass its parameters thrice."""
-    return f"(CAST({expr} AS INTEGER) - CASE WHEN CAST({expr} AS INTEGER) > {expr} THEN 1 ELSE 0 END)"
 
 
 def _convert_rings(geometry: Any, crs: str) -> Any:
@@ -263,7 +204,7 @@ async def grid_layer(
     """The grids in scope as GeoJSON features (level 'grid' only) with their open and late backlog
     (`backlog`: grid id → (open, late), from PointCache.backlog)."""
     features = []
-    for row in await db.fetchall("SELECT id, name, geometry FROM grids WHERE level = 'grid' ORDER BY id"):
+    for row in await store.grid_shapes(db):
         if not scope.grid_visible(row["id"]):
             continue
         try:
@@ -291,17 +232,9 @@ async def report_detail(db: Database, report_id: int, now: datetime) -> ReportDe
     found = await report_file(db, report_id)
     if found is None:
         return None
-    merged_ids = [row[0] for row in await db.fetchall("SELECT id FROM reports WHERE merged_into = ? ORDER BY id",
-                                                      (report_id,))]  # fmt: skip
-    merged = await rows_by_id(db, merged_ids)
+    merged = await rows_by_id(db, await store.merged_into(db, report_id))
     late = report_id in await late_ids(db, [report_id], now)
     return ReportDetail(file=found, merged=merged, late=late)
-
-
-async def change_cursor(db: Database) -> int:
-    """Grows whenever any report changes (every change writes an audit event): what live updates watch."""
-    row = await db.fetchone("SELECT COALESCE(MAX(id), 0) FROM report_events")
-    return int(row[0])
 
 
 def with_state(flt: ConsoleFilter, state: str) -> ConsoleFilter:

@@ -2,8 +2,9 @@
 
 The chat's rule is `ReportService.can_work` (a grid's worker, the supervisors up the grid chain, the department
 a report is assigned to, admins). The console must not have a second, drifting rule, so this module only
-translates the same roles into a SQL clause for lists and maps of 100 000 reports, and single reports are
-checked with `can_work` itself. tests/test_console_scope.py checks that the two agree on every report.
+translates the same roles into the store's clause (bot/store/console.py) for lists and maps of 100 000 reports,
+and single reports are checked with `can_work` itself. tests/test_console_scope.py checks that the two agree on
+every report.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.people.model import Role
+from bot.store import console as store
 
 
 def descendants(grids: Any, area: str) -> list[str]:
@@ -54,28 +56,10 @@ class Scope:
 
     def where(self, alias: str = "r") -> tuple[str, list[Any]]:
         """The clause (values only as parameters) selecting the reports in scope."""
-        if self.everything:
-            return "1 = 1", []
-        a = alias
-        clauses: list[str] = []
-        params: list[Any] = []
-
-        def marks(values: tuple[str, ...]) -> str:
-            params.extend(values)
-            return ",".join("?" * len(values))
-
-        if self.area_grids:
-            clauses.append(f"{a}.grid_id IN ({marks(self.area_grids)})")
-            clauses.append(f"({a}.assignee_kind = 'grid' AND {a}.assignee IN ({marks(self.area_grids)}))")
-        if self.areas:
-            clauses.append(f"({a}.assignee_kind = 'street_queue' AND {a}.assignee IN ({marks(self.areas)}))")
-        if self.worker_grids:
-            clauses.append(f"({a}.assignee_kind = 'grid' AND {a}.assignee IN ({marks(self.worker_grids)}))")
-        if self.departments:
-            clauses.append(f"({a}.assignee_kind = 'department' AND {a}.assignee IN ({marks(self.departments)}))")
-        if not clauses:
-            return "0 = 1", []
-        return "(" + " OR ".join(clauses) + ")", params
+        return store.scope_clause(
+            everything=self.everything, areas=self.areas, area_grids=self.area_grids, worker_grids=self.worker_grids,
+            departments=self.departments, alias=alias,
+        )  # fmt: skip
 
     def grid_visible(self, grid_id: str) -> bool:
         """Whether a grid's polygon and backlog belong on this session's map."""

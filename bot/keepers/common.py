@@ -12,6 +12,7 @@ from bot.people.model import utc_stamp
 from bot.people.roles import RoleService
 from bot.places.model import Place
 from bot.store import dialogs
+from bot.store import users as user_store
 from bot.store.db import Database
 from bot.store.users import User
 
@@ -67,16 +68,7 @@ class Deps:
         await dialogs.clear_dialog(self.db, user.id)
 
     async def user(self, user_id: int) -> User | None:
-        row = await self.db.fetchone(
-            "SELECT id, channel, external_id, display_name, lang, last_lat, last_lon FROM users WHERE id = ?",
-            (user_id,),
-        )
-        if row is None:
-            return None
-        return User(
-            id=row["id"], channel=row["channel"], external_id=row["external_id"], display_name=row["display_name"],
-            lang=row["lang"], last_lat=row["last_lat"], last_lon=row["last_lon"],
-        )  # fmt: skip
+        return await user_store.get_user(self.db, user_id)
 
     def local_end_of_day(self) -> datetime:
         local = self.now().astimezone(self.tz)

@@ -12,6 +12,7 @@ from bot.outbox.store import enqueue
 from bot.places.vocab import KINDS
 from bot.presenters.places import kind_label
 from bot.reports.common import Reply
+from bot.store import dialogs
 from bot.store import keepers as store
 from bot.store.users import User
 from bot.texts import t
@@ -73,7 +74,7 @@ class SuggestionService:
             sid = await store.insert_suggestion(
                 conn, user.id, data["name"], data["kind"], data["lat"], data["lon"], stored.sha256, stamp
             )
-            await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user.id,))
+            await dialogs.clear_dialog_in(conn, user.id)
             for admin in await self.deps.roles.users_with("admin", ""):
                 lang = admin.lang
                 caption = t(lang, "suggest.notice", name=data["name"], kind=kind_label(lang, data["kind"]),

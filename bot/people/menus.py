@@ -37,10 +37,7 @@ async def menu_of(roles: RoleService, user: User) -> tuple[str, ...]:
 
 async def people_with_duties(db: Database, roles: RoleService, channel: str) -> list[User]:
     """Everyone on a channel whose menu differs from a rider's: role holders and configured admins."""
-    rows = await db.fetchall(
-        "SELECT * FROM users WHERE channel = ? AND id IN (SELECT user_id FROM roles) ORDER BY id", (channel,)
-    )
-    found = {u.id: u for u in (user_store._user(row) for row in rows)}
+    found = {u.id: u for u in await user_store.role_holders(db, channel)}
     if channel == ADMIN_CHANNEL:
         for user in await role_store.users_by_external_ids(db, channel, [str(i) for i in roles.admin_ids]):
             found.setdefault(user.id, user)

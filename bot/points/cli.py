@@ -16,6 +16,7 @@ from bot.people.model import utc_stamp
 from bot.places.csv_io import RowError
 from bot.points.rewards import import_rewards
 from bot.store import points as store
+from bot.store import users as user_store
 from bot.store.db import Database
 from bot.texts import t
 
@@ -44,15 +45,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 async def _user(db: Database, ref: str) -> tuple[int, str] | None:
     if ref.isdigit():
-        row = await db.fetchone("SELECT id, display_name FROM users WHERE id = ?", (int(ref),))
+        user = await user_store.get_user(db, int(ref))
     elif ":" in ref:
-        channel, external = ref.split(":", 1)
-        row = await db.fetchone(
-            "SELECT id, display_name FROM users WHERE channel = ? AND external_id = ?", (channel, external)
-        )
+        user = await user_store.find_user(db, *ref.split(":", 1))
     else:
-        row = None
-    return (row["id"], row["display_name"]) if row else None
+        user = None
+    return (user.id, user.display_name) if user else None
 
 
 def _print_errors(lang: str, errors: list[RowError]) -> None:
@@ -96,10 +94,7 @@ async def run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
 
 
 async def _export(db: Database, path: str | None) -> int:
-    rows = await db.fetchall(
-        "SELECT p.id, p.user_id, u.channel, u.external_id, p.kind, p.delta, p.reason, p.ref, p.note, p.actor, p.at"
-        " FROM points p JOIN users u ON u.id = p.user_id ORDER BY p.id"
-    )
+    rows = await store.ledger(db)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)

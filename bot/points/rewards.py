@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.places.csv_io import MAX_FIELD, RowError, _records, decode, read_header
+from bot.store import places as place_store
 from bot.store import points as store
 from bot.store.db import Database
 
@@ -127,7 +128,7 @@ async def import_rewards(db: Database, path: str | Path, now: str) -> RewardsImp
     text, error = decode(data)
     if text is None:
         return RewardsImport(RewardsParse(errors=[error] if error else []))
-    place_ids = {r["id"] for r in await db.fetchall("SELECT id FROM places")}
+    place_ids = await place_store.place_ids(db)
     parsed = await asyncio.to_thread(parse_rewards, text, place_ids)
     if not parsed.ok:
         return RewardsImport(parsed)

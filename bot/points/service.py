@@ -26,6 +26,7 @@ from bot.presenters.places import distance_text
 from bot.reports.common import POINTS_JOINED, POINTS_VALID, Reply
 from bot.store import keepers as keeper_store
 from bot.store import points as store
+from bot.store import users as user_store
 from bot.store.users import User
 from bot.texts import t
 
@@ -89,13 +90,13 @@ class PointsService:
         return t(lang, f"points.kind.{m.kind}") + (f"：{m.note}" if m.note else "")
 
     async def _near(self, user: User, balance: int) -> tuple[list[str], out.Buttons]:
-        row = await self.deps.db.fetchone("SELECT last_lat, last_lon, last_loc_at FROM users WHERE id = ?", (user.id,))
+        fresh = await user_store.get_user(self.deps.db, user.id)
         lang = user.lang
-        if row is None or row["last_lat"] is None or row["last_loc_at"] is None:
+        if fresh is None or fresh.last_lat is None or fresh.last_lon is None or fresh.last_loc_at is None:
             return [t(lang, "points.need_location")], []
-        if self.deps.now() - datetime.fromisoformat(row["last_loc_at"]) > FRESH_LOCATION:
+        if self.deps.now() - datetime.fromisoformat(fresh.last_loc_at) > FRESH_LOCATION:
             return [t(lang, "points.need_location")], []
-        lat, lon = row["last_lat"], row["last_lon"]
+        lat, lon = fresh.last_lat, fresh.last_lon
         found = []
         for reward in await store.active_rewards(self.deps.db, self._today()):
             place = self.deps.place(reward.place_id)

@@ -135,6 +135,10 @@ async def load_places(db: Database) -> list[Place]:
     ]
 
 
+async def place_ids(db: Database) -> set[str]:
+    return {r["id"] for r in await db.fetchall("SELECT id FROM places")}
+
+
 async def count_places(db: Database) -> int:
     row = await db.fetchone("SELECT COUNT(*) AS n FROM places")
     return int(row["n"]) if row else 0

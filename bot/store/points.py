@@ -71,6 +71,15 @@ def _redemption(r: Row) -> Redemption:
 # --- the ledger ------------------------------------------------------------------------------------------
 
 
+async def ledger(db: Database) -> list[Row]:
+    """Every movement with the person's channel identity, oldest first: id, user_id, channel, external_id, kind,
+    delta, reason, ref, note, actor, at."""
+    return await db.fetchall(
+        "SELECT p.id, p.user_id, u.channel, u.external_id, p.kind, p.delta, p.reason, p.ref, p.note, p.actor, p.at"
+        " FROM points p JOIN users u ON u.id = p.user_id ORDER BY p.id"
+    )
+
+
 async def balance(conn: Connection, user_id: int) -> int:
     async with conn.execute("SELECT COALESCE(SUM(delta), 0) FROM points WHERE user_id = ?", (user_id,)) as cur:
         row = await cur.fetchone()

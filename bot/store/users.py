@@ -50,6 +50,19 @@ async def get_user(db: Database, user_id: int) -> User | None:
     return _user(row) if row else None
 
 
+async def find_user(db: Database, channel: str, external_id: str) -> User | None:
+    row = await db.fetchone("SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id))
+    return _user(row) if row else None
+
+
+async def role_holders(db: Database, channel: str) -> list[User]:
+    """Everyone on a channel who holds at least one role, by id."""
+    rows = await db.fetchall(
+        "SELECT * FROM users WHERE channel = ? AND id IN (SELECT user_id FROM roles) ORDER BY id", (channel,)
+    )
+    return [_user(row) for row in rows]
+
+
 async def lang_in(conn: Connection, user_id: int) -> str | None:
     """Inside a transaction: the person's language, None for an unknown id."""
     row = await (await conn.execute("SELECT lang FROM users WHERE id = ?", (user_id,))).fetchone()
