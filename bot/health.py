@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 
 from bot import metrics
 from bot.outbox.store import stamp
+from bot.store import health as probe_store
+from bot.store import outbox as outbox_store
 from bot.store.db import Database
 from bot.store.leadership import Leadership, current_leader
 
@@ -34,10 +36,7 @@ class Check:
 async def check_database(db: Database) -> Check:
     try:
         await asyncio.wait_for(
-            db.write(
-                "INSERT INTO health_probe (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at",
-                (stamp(datetime.now(UTC)),),
-            ),
+            probe_store.touch(db, stamp(datetime.now(UTC))),
             timeout=5,
         )
     except Exception as exc:  # any failure to write is the answer, whatever its kind
@@ -63,16 +62,9 @@ async def check_bot_api(max_age: float, probe: Callable[[], Awaitable[object]] |
 async def check_outbox(db: Database, max_lag: float) -> Check:
     now = datetime.now(UTC)
     try:
-        row = await asyncio.wait_for(
-            db.fetchone(
-                "SELECT MIN(next_at), COUNT(*) FROM outbox WHERE status IN ('pending', 'sending') AND next_at <= ?",
-                (stamp(now),),
-            ),
-            timeout=5,
-        )
+        oldest, due = await asyncio.wait_for(outbox_store.due(db, stamp(now)), timeout=5)
     except Exception as exc:  # the database is down: a named failing check, not a 500 from /readyz
         return Check("outbox", False, f"cannot read the outbox: {type(exc).__name__}")
-    oldest, due = (row[0], row[1]) if row else (None, 0)
     if not oldest:
         return Check("outbox", True, "nothing due")
     lag = (now - datetime.fromisoformat(oldest.replace("Z", "+00:00"))).total_seconds()

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from bot.store import outbox as outbox_store
+from bot.store import reports as report_store
 from bot.store.db import Database
 
 __all__ = ["CONTENT_TYPE_LATEST", "REGISTRY", "exposition", "refresh"]
@@ -178,28 +180,18 @@ async def refresh(db: Database, report_now: datetime) -> None:
 
     The outbox stamps wall-clock UTC; deadlines follow the services' clock (`report_now`), as the watcher does."""
     now = datetime.now(UTC)
-    counts = {r[0]: r[1] for r in await db.fetchall("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
+    counts = await outbox_store.status_counts(db)
     for status in ("pending", "sending", "sent", "dead"):
         OUTBOX_ROWS.labels(status).set(counts.get(status, 0))
-    row = await db.fetchone(
-        "SELECT MIN(next_at) FROM outbox WHERE status IN ('pending', 'sending') AND next_at <= ?", (_stamp(now),)
-    )
-    oldest = row[0] if row else None
+    oldest, _ = await outbox_store.due(db, _stamp(now))
     age = (now - datetime.fromisoformat(oldest.replace("Z", "+00:00"))).total_seconds() if oldest else 0.0
     OUTBOX_OLDEST_DUE.set(max(0.0, age))
     REPORTS.clear()
-    for status, n in await db.fetchall("SELECT status, COUNT(*) FROM reports GROUP BY status"):
+    for status, n in (await report_store.status_counts(db)).items():
         REPORTS.labels(status).set(n)
-    local = report_now.isoformat()
-    row = await db.fetchone(
-        "SELECT SUM(CASE WHEN status IN ('forwarded', 'transferred', 'reopened')"
-        "                 AND julianday(accept_due) < julianday(?) THEN 1 ELSE 0 END),"
-        "       SUM(CASE WHEN julianday(resolve_due) < julianday(?) THEN 1 ELSE 0 END)"
-        " FROM reports WHERE status IN ('forwarded', 'transferred', 'reopened', 'accepted')",
-        (local, local),
-    )
-    OVERDUE.labels("accept").set((row[0] or 0) if row else 0)
-    OVERDUE.labels("resolve").set((row[1] or 0) if row else 0)
+    late_accept, late_resolve = await report_store.overdue_counts(db, report_now.isoformat())
+    OVERDUE.labels("accept").set(late_accept)
+    OVERDUE.labels("resolve").set(late_resolve)
 
 
 def exposition() -> bytes:

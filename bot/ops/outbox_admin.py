@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.outbox.store import stamp
+from bot.store import outbox as store
 from bot.store.db import Connection, Database, Row
 from bot.store.leadership import notify_leader
 
@@ -59,17 +60,18 @@ def _entry(row: Row) -> OutboxEntry:
 
 async def list_rows(db: Database, *, dead_only: bool = False, limit: int = 100) -> list[OutboxEntry]:
     """Dead letters, or everything not yet delivered (pending, sending, dead): sent rows are history."""
-    where = "status = 'dead'" if dead_only else "status != 'sent'"
-    rows = await db.fetchall(f"SELECT * FROM outbox WHERE {where} ORDER BY id LIMIT ?", (limit,))
-    return [_entry(r) for r in rows]
+    return [_entry(r) for r in await store.undelivered(db, dead_only=dead_only, limit=limit)]
 
 
 async def _audit(conn: Connection, row: Row, action: str, actor: str, note: str) -> int:
-    cursor = await conn.execute(
-        "INSERT INTO outbox_audit (at, outbox_id, action, actor, from_status, note) VALUES (?, ?, ?, ?, ?, ?)",
-        (stamp(datetime.now(UTC)), row["id"], action, actor, row["status"], note),
-    )
-    return int(cursor.lastrowid or 0)
+    return await store.audit(conn, row, stamp(datetime.now(UTC)), action, actor, note)
+
+
+async def _row(conn: Connection, row_id: int) -> Row:
+    found = await store.row_in(conn, row_id)
+    if found is None:
+        raise OutboxAdminError("not_found", row_id)
+    return found
 
 
 async def retry(db: Database, ids: list[int] | None, actor: str) -> list[int]:
@@ -78,22 +80,17 @@ async def retry(db: Database, ids: list[int] | None, actor: str) -> list[int]:
     now = stamp(datetime.now(UTC))
     async with db.transaction() as conn:
         if ids is None:
-            rows = list(await conn.execute_fetchall("SELECT * FROM outbox WHERE status = 'dead' ORDER BY id"))
+            rows = await store.dead_in(conn)
         else:
             rows = []
             for row_id in ids:
-                found = list(await conn.execute_fetchall("SELECT * FROM outbox WHERE id = ?", (row_id,)))
-                if not found:
-                    raise OutboxAdminError("not_found", row_id)
-                if found[0]["status"] != "dead":
-                    raise OutboxAdminError("not_dead", row_id, found[0]["status"])
-                rows.append(found[0])
+                found = await _row(conn, row_id)
+                if found["status"] != "dead":
+                    raise OutboxAdminError("not_dead", row_id, found["status"])
+                rows.append(found)
         for row in rows:
             await _audit(conn, row, "retry", actor, row["last_error"])
-            await conn.execute(  # due again from now: the delivery latency does not count the time it lay dead
-                "UPDATE outbox SET status = 'pending', attempts = 0, next_at = ?, due_at = ? WHERE id = ?",
-                (now, now, row["id"]),
-            )
+            await store.revive(conn, row["id"], now)
     if rows:
         await notify_leader(db)
     return [r["id"] for r in rows]
@@ -104,12 +101,9 @@ async def drop(db: Database, row_id: int, actor: str) -> tuple[str, int]:
 
     A row being sent right now ('sending') or already sent cannot be dropped: it is too late to stop it."""
     async with db.transaction() as conn:
-        found = list(await conn.execute_fetchall("SELECT * FROM outbox WHERE id = ?", (row_id,)))
-        if not found:
-            raise OutboxAdminError("not_found", row_id)
-        row = found[0]
+        row = await _row(conn, row_id)
         if row["status"] not in ("pending", "dead"):
             raise OutboxAdminError("cannot_drop", row_id, row["status"])
         audit_id = await _audit(conn, row, "drop", actor, json.dumps(dict(row), ensure_ascii=False))
-        await conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+        await store.delete(conn, row_id)
     return row["status"], audit_id

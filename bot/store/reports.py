@@ -245,6 +245,22 @@ async def add_confirmation(conn: Connection, report_id: int, user_id: int, at: s
     return bool(cursor.rowcount)
 
 
+async def status_counts(db: Database) -> dict[str, int]:
+    return {r[0]: r[1] for r in await db.fetchall("SELECT status, COUNT(*) FROM reports GROUP BY status")}
+
+
+async def overdue_counts(db: Database, now: str) -> tuple[int, int]:
+    """(past their time to accept and still waiting, past their time to resolve and still running)."""
+    row = await db.fetchone(
+        "SELECT SUM(CASE WHEN status IN ('forwarded', 'transferred', 'reopened')"
+        "                 AND julianday(accept_due) < julianday(?) THEN 1 ELSE 0 END),"
+        "       SUM(CASE WHEN julianday(resolve_due) < julianday(?) THEN 1 ELSE 0 END)"
+        " FROM reports WHERE status IN ('forwarded', 'transferred', 'reopened', 'accepted')",
+        (now, now),
+    )
+    return ((row[0] or 0), (row[1] or 0)) if row else (0, 0)
+
+
 async def count_reports_since(db: Database, reporter_id: int, since: str) -> int:
     row = await db.fetchone(
         "SELECT COUNT(*) FROM reports WHERE reporter_id = ? AND created_at >= ?", (reporter_id, since)
