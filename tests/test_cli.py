@@ -65,7 +65,7 @@ def bad_file(tmp_path: Path) -> Path:
 def test_validate_sample(db_path: Path) -> None:
     result = run(db_path, "stations", "validate", SAMPLE)
     assert result.returncode == 0, result.stderr
-    n = len(read_places_file(REPO / SAMPLE).places)
+    n = len(read_places_file(REPO / SAMPLE).items)
     assert f"{n} 行全部有效" in result.stdout
     assert not db_path.exists()  # validate changes nothing
 
@@ -89,7 +89,7 @@ def test_validate_bad_file_reports_lines(tmp_path: Path, db_path: Path) -> None:
 def test_import_then_nearest_json(db_path: Path) -> None:
     imported = run(db_path, "stations", "import", SAMPLE)
     assert imported.returncode == 0, imported.stderr
-    n = len(read_places_file(REPO / SAMPLE).places)
+    n = len(read_places_file(REPO / SAMPLE).items)
     assert f"新增 {n}" in imported.stdout
     assert len(rows(db_path)) == n
 

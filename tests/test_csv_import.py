@@ -73,19 +73,19 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 def test_sample_parses_cleanly() -> None:
     result = read_places_file(SAMPLE)
     assert result.errors == []
-    assert result.rows == len(result.places) >= 60
-    assert {p.kind for p in result.places} == {"station", "canteen", "community", "merchant", "hospital"}
-    assert {p.city for p in result.places} == {"徐州", "宿州", "禹城", "泗县", "马鞍山"}
-    assert all(p.approximate for p in result.places)
-    assert len({p.id for p in result.places}) == len(result.places)
-    assert all(-90 <= p.lat <= 90 and -180 <= p.lon <= 180 for p in result.places)
+    assert result.rows == len(result.items) >= 60
+    assert {p.kind for p in result.items} == {"station", "canteen", "community", "merchant", "hospital"}
+    assert {p.city for p in result.items} == {"徐州", "宿州", "禹城", "泗县", "马鞍山"}
+    assert all(p.approximate for p in result.items)
+    assert len({p.id for p in result.items}) == len(result.items)
+    assert all(-90 <= p.lat <= 90 and -180 <= p.lon <= 180 for p in result.items)
 
 
 async def test_sample_imports_and_reloads(db: Database) -> None:
     report = await import_places(db, SAMPLE)
     parsed = read_places_file(SAMPLE)
-    assert report.ok and report.inserted == report.total == len(parsed.places) and report.updated == 0
-    assert await load_places(db) == sorted(parsed.places, key=lambda p: p.id)
+    assert report.ok and report.inserted == report.total == len(parsed.items) and report.updated == 0
+    assert await load_places(db) == sorted(parsed.items, key=lambda p: p.id)
 
 
 # --- coordinates --------------------------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ async def test_gcj02_row_is_stored_in_wgs84(tmp_path: Path, db: Database) -> Non
 )
 def test_coord_system_cell_wins_over_default(cell: str, default: str, used: str) -> None:
     result = parse_places(lines(row(coord_system=cell)), default)
-    (place,) = result.places
+    (place,) = result.items
     assert place.src_crs == used
     assert (place.lat, place.lon) == pytest.approx(to_wgs84(34.261, 117.184, used), abs=1e-7)
 
@@ -157,7 +157,7 @@ def test_bad_row_reported_at_its_line(bad: str, column: str, code: str) -> None:
     text = lines(row(id="ok-1"), "", bad, row(id="ok-2"))
     result = parse_places(text)
     assert [(e.line, e.column, e.code) for e in result.errors] == [(4, column, code)]
-    assert [p.id for p in result.places] == ["ok-1", "ok-2"]
+    assert [p.id for p in result.items] == ["ok-1", "ok-2"]
     assert result.rows == 3
 
 
@@ -176,7 +176,7 @@ def test_every_problem_in_a_row_is_reported() -> None:
 def test_duplicate_id_is_reported_on_the_second_line() -> None:
     result = parse_places(lines(row(id="dup"), row(id="other"), row(id="dup", name="另一个")))
     assert result.errors == [RowError(4, "id", "duplicate_id", "dup@2")]
-    assert [p.id for p in result.places] == ["dup", "other"]
+    assert [p.id for p in result.items] == ["dup", "other"]
 
 
 def test_duplicate_of_a_bad_row_is_still_a_duplicate() -> None:
@@ -198,7 +198,7 @@ def test_multiline_quoted_field_shifts_later_line_numbers() -> None:
     assert '"' in text.splitlines()[1]  # the cell really is quoted and spans lines 2-4
     result = parse_places(text)
     assert [(e.line, e.code) for e in result.errors] == [(5, "unknown_kind"), (7, "not_a_number")]
-    assert result.places[0].notes == notes
+    assert result.items[0].notes == notes
     assert text.splitlines()[4].startswith("b,") and text.splitlines()[6].startswith("c,")
 
 
@@ -212,14 +212,14 @@ def test_bom_at_start_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbf" + lines(row(id="a"), row(id="b", kind="x")).encode())
     result = read_places_file(path)
-    assert [p.id for p in result.places] == ["a"]
+    assert [p.id for p in result.items] == ["a"]
     assert [(e.line, e.code) for e in result.errors] == [(3, "unknown_kind")]
 
 
 def test_header_is_case_insensitive_and_columns_optional() -> None:
     result = parse_places("ID, Name ,KIND,Lat,LON\nx1,名字,驿站,34.26,117.18\n")
     assert result.errors == []
-    (place,) = result.places
+    (place,) = result.items
     assert (place.kind, place.approximate, place.hours, place.amenities) == ("station", True, Hours(), frozenset())
 
 
@@ -228,7 +228,7 @@ def test_non_utf8_bytes_report_their_line(tmp_path: Path) -> None:
     path.write_bytes(lines(row(id="a"), row(id="b")).encode() + row(id="c", name="驿站").encode("gbk") + b"\n")
     result = read_places_file(path)
     assert [(e.line, e.code) for e in result.errors] == [(4, "not_utf8")]
-    assert result.places == []
+    assert result.items == []
 
 
 @pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf"])
@@ -241,7 +241,7 @@ def test_empty_file(tmp_path: Path, data: bytes) -> None:
 def test_blank_lines_before_header_are_ignored() -> None:
     # DATA.md: "Blank lines are ignored."
     result = parse_places("\n\n" + lines(row(id="a"), row(id="b", kind="x")))
-    assert [p.id for p in result.places] == ["a"]
+    assert [p.id for p in result.items] == ["a"]
     assert [(e.line, e.code) for e in result.errors] == [(5, "unknown_kind")]
 
 
@@ -269,7 +269,7 @@ def test_words_and_separators_are_accepted() -> None:
         lines(row(kind="小哥食堂", amenities="饮水；充电桩，热饭、WIFI|Toilet", rider_policy=" 绿色通道 "))
     )
     assert result.errors == []
-    (place,) = result.places
+    (place,) = result.items
     assert place.kind == "canteen"
     assert place.amenities == {"water", "charging", "microwave", "wifi", "toilet"}
     assert place.rider_policy == {"green_channel"}
@@ -294,7 +294,7 @@ async def test_import_is_all_or_nothing(tmp_path: Path, db: Database) -> None:
 
 
 async def test_transaction_rolls_back_when_a_write_fails(db: Database) -> None:
-    good = parse_places(lines(row(id="a"), row(id="b"))).places
+    good = parse_places(lines(row(id="a"), row(id="b"))).items
     await upsert_places(db, good)
     changed = replace(good[0], name="改名")
     broken = replace(good[1], id="zzz", lat=999.0)  # violates the table's CHECK constraint
@@ -458,7 +458,7 @@ def test_random_rows_round_trip(file: tuple[list[str], list[dict[str, str]], lis
 
     parsed = parse_places(text)
     assert parsed.errors == []
-    assert parsed.places == expected
+    assert parsed.items == expected
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "places.csv"
@@ -483,8 +483,8 @@ def test_garbage_never_raises_and_errors_carry_lines(real_header: bool, body: li
     for error in result.errors:
         assert 1 <= error.line <= n_lines, (error, n_lines)
         assert isinstance(error.code, str) and error.code
-    assert result.rows >= len(result.places)
-    for place in result.places:
+    assert result.rows >= len(result.items)
+    for place in result.items:
         assert math.isfinite(place.lat) and math.isfinite(place.lon)
 
 

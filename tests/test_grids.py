@@ -246,8 +246,8 @@ def codes(text: str, existing: list[GridRow] | None = None) -> set[tuple[int, st
 def test_good_file_parses_parents_first() -> None:
     result = parse_grids(good_file())
     assert result.ok and result.rows == 4
-    assert [g.level for g in result.grids] == ["street", "community", "grid", "grid"]
-    assert result.grids[1].group_chat == "-1001234567890"
+    assert [g.level for g in result.items] == ["street", "community", "grid", "grid"]
+    assert result.items[1].group_chat == "-1001234567890"
 
 
 def test_every_row_problem_is_reported_at_its_line() -> None:
@@ -388,8 +388,8 @@ def test_group_chat_forms(chat: str) -> None:
 
 def test_empty_coord_system_uses_the_default() -> None:
     text = "\n".join([HEADER, row("s1", "street", "", GRID_A, coord_system="")])
-    assert parse_grids(text, CRS.GCJ02).grids[0].geometry.equals(parse_polygon(GRID_A, CRS.GCJ02))
-    assert parse_grids(text).grids[0].geometry.equals(parse_polygon(GRID_A))
+    assert parse_grids(text, CRS.GCJ02).items[0].geometry.equals(parse_polygon(GRID_A, CRS.GCJ02))
+    assert parse_grids(text).items[0].geometry.equals(parse_polygon(GRID_A))
 
 
 @pytest.mark.parametrize(
@@ -570,7 +570,7 @@ def test_cli_describes_grid_and_shared_codes() -> None:
 def sample() -> GridIndex:
     result = read_grids_file(SAMPLE)
     assert result.ok, result.errors[:5]
-    return GridIndex(result.grids)
+    return GridIndex(result.items)
 
 
 def test_sample_hierarchy(sample: GridIndex) -> None:
@@ -588,7 +588,7 @@ def test_sample_hierarchy(sample: GridIndex) -> None:
 
 
 def test_sample_grids_do_not_overlap() -> None:
-    rows = [g for g in read_grids_file(SAMPLE).grids if g.level == "grid"]
+    rows = [g for g in read_grids_file(SAMPLE).items if g.level == "grid"]
     shapes = [g.geometry for g in rows]
     for i, a in enumerate(shapes):
         for b in shapes[i + 1 :]:
@@ -596,7 +596,7 @@ def test_sample_grids_do_not_overlap() -> None:
 
 
 def test_every_sample_place_is_inside_a_grid_of_its_city(sample: GridIndex) -> None:
-    places = read_places_file(STATIONS).places
+    places = read_places_file(STATIONS).items
     assert len(places) > 50
     for place in places:
         route = sample.route(place.lat, place.lon)
@@ -608,7 +608,7 @@ def test_every_sample_place_is_inside_a_grid_of_its_city(sample: GridIndex) -> N
 
 
 def test_sample_places_by_name_land_in_their_community(sample: GridIndex) -> None:
-    places = {p.id: p for p in read_places_file(STATIONS).places}
+    places = {p.id: p for p in read_places_file(STATIONS).items}
     for place_id, community in [
         ("xz-milan-community", "米兰社区"),
         ("sz-guanyuan-community", "观园社区"),

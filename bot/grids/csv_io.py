@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.geo.coords import CRS
 from bot.grids.geometry import GeometryError, GridShape, parse_polygon
 from bot.grids.model import LEVELS, PARENT_LEVEL, GridRow
-from bot.places.csv_io import RowError, _records, decode, read_header
+from bot.places.csv_io import ParseResult, RowError, _records, decode, read_header
 
 __all__ = [
     "COLUMNS",
     "GRID_CODES",
     "MIN_INSIDE_PARENT",
     "REQUIRED",
-    "GridParseResult",
     "error_text_key",
     "parse_grids",
     "read_grids_file",
@@ -71,17 +70,6 @@ def error_text_key(code: str) -> str:
 
 
 @dataclass
-class GridParseResult:
-    grids: list[GridRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    rows: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-@dataclass
 class _Seen:
     """What the hierarchy pass needs to know about a row, even one with errors of its own."""
 
@@ -93,9 +81,11 @@ class _Seen:
     row: GridRow | None  # None when the row has errors
 
 
-def parse_grids(text: str, default_crs: CRS | str = CRS.WGS84, existing: Iterable[GridRow] = ()) -> GridParseResult:
+def parse_grids(
+    text: str, default_crs: CRS | str = CRS.WGS84, existing: Iterable[GridRow] = ()
+) -> ParseResult[GridRow]:
     """Validate a whole grid file; `existing` (the database's grids) may supply parents the file does not repeat."""
-    result = GridParseResult()
+    result = ParseResult[GridRow]()
     records = _records(text)
     head = read_header(records, REQUIRED, COLUMNS)
     if isinstance(head, RowError):
@@ -125,7 +115,7 @@ def parse_grids(text: str, default_crs: CRS | str = CRS.WGS84, existing: Iterabl
         rows.append((line, info))
     result.errors.extend(_check_hierarchy(rows, seen, {g.id: g for g in existing}))
     result.errors.sort(key=lambda e: e.line)
-    result.grids = sorted(
+    result.items = sorted(
         (info.row for _, info in rows if info.row is not None),
         key=lambda g: (LEVELS.index(g.level), g.id),
     )
@@ -238,9 +228,9 @@ def _parent_problem(
 
 def read_grids_file(
     path: str | Path, default_crs: CRS | str = CRS.WGS84, existing: Iterable[GridRow] = ()
-) -> GridParseResult:
+) -> ParseResult[GridRow]:
     data = Path(path).read_bytes()
     text, error = decode(data)
     if text is None:
-        return GridParseResult(errors=[error] if error else [])
+        return ParseResult[GridRow](errors=[error] if error else [])
     return parse_grids(text, default_crs, existing)

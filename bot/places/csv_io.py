@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from bot.geo.coords import CRS, out_of_china, to_wgs84
 from bot.places.hours import HoursError, parse_hours
@@ -26,6 +27,7 @@ REQUIRED = ("id", "name", "kind", "lat", "lon")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}\Z")  # 60: a button payload "v:s:<id>" fits 64 bytes
 _LIST_SPLIT = re.compile(r"[;；,，、|]")
 MAX_FIELD = 2000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,11 @@ class RowError:
 
 
 @dataclass
-class ParseResult:
-    places: list[Place] = field(default_factory=list)
+class ParseResult(Generic[T]):
+    """What reading a CSV file gave, for every file an admin imports (places, grids, rewards): the good `items`,
+    every bad row's error, and how many data `rows` were read (blank lines not counted)."""
+
+    items: list[T] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     rows: int = 0
 
@@ -88,8 +93,8 @@ def decode(data: bytes) -> tuple[str | None, RowError | None]:
         return None, RowError(line, "", "not_utf8")
 
 
-def parse_places(text: str, default_crs: CRS | str = CRS.WGS84) -> ParseResult:
-    result = ParseResult()
+def parse_places(text: str, default_crs: CRS | str = CRS.WGS84) -> ParseResult[Place]:
+    result = ParseResult[Place]()
     records = _records(text)
     head = read_header(records, REQUIRED, COLUMNS)
     if isinstance(head, RowError):
@@ -111,7 +116,7 @@ def parse_places(text: str, default_crs: CRS | str = CRS.WGS84) -> ParseResult:
         result.errors.extend(errors)
         if place is not None and not errors:
             seen[place.id] = line
-            result.places.append(place)
+            result.items.append(place)
         elif place is not None:
             seen.setdefault(place.id, line)
     return result
@@ -220,9 +225,9 @@ def _safe_relative(path: str) -> bool:
     return not p.is_absolute() and ".." not in p.parts and p.suffix.lower() in {".png", ".jpg", ".jpeg"}
 
 
-def read_places_file(path: str | Path, default_crs: CRS | str = CRS.WGS84) -> ParseResult:
+def read_places_file(path: str | Path, default_crs: CRS | str = CRS.WGS84) -> ParseResult[Place]:
     data = Path(path).read_bytes()
     text, error = decode(data)
     if text is None:
-        return ParseResult(errors=[error] if error else [])
+        return ParseResult[Place](errors=[error] if error else [])
     return parse_places(text, default_crs)

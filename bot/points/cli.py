@@ -67,7 +67,9 @@ async def run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
                 _print_errors(lang, result.parsed.errors)
                 print(t(lang, "cli.rewards_not_imported"), file=sys.stderr)
                 return 1
-            print(t(lang, "cli.rewards_imported", path=args.file, rows=len(result.parsed.rows), retired=result.retired))
+            print(
+                t(lang, "cli.rewards_imported", path=args.file, rows=len(result.parsed.items), retired=result.retired)
+            )
             return 0
         if args.action == "export":
             return await _export(db, args.out)

@@ -9,11 +9,11 @@ and rewards the file no longer lists are retired (codes already made for them ca
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bot.places.csv_io import MAX_FIELD, RowError, _records, decode, read_header
+from bot.places.csv_io import MAX_FIELD, ParseResult, RowError, _records, decode, read_header
 from bot.store import places as place_store
 from bot.store import points as store
 from bot.store.db import Database
@@ -25,17 +25,6 @@ MAX_COST = 1_000_000
 OPEN_FROM, OPEN_TO = "0001-01-01", "9999-12-31"
 
 Row = tuple[str, str, int, int, str, str]
-
-
-@dataclass
-class RewardsParse:
-    rows: list[Row] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    count: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 def _int(value: str, column: str, low: int, err) -> int | None:  # type: ignore[no-untyped-def]
@@ -60,8 +49,8 @@ def _date(value: str, column: str, default: str, err) -> str | None:  # type: ig
         return None
 
 
-def parse_rewards(text: str, place_ids: set[str]) -> RewardsParse:
-    result = RewardsParse()
+def parse_rewards(text: str, place_ids: set[str]) -> ParseResult[Row]:
+    result = ParseResult[Row]()
     records = _records(text)
     head = read_header(records, REQUIRED, COLUMNS)
     if isinstance(head, RowError):
@@ -72,7 +61,7 @@ def parse_rewards(text: str, place_ids: set[str]) -> RewardsParse:
     for line, fields in records:
         if not any(f.strip() for f in fields):
             continue
-        result.count += 1
+        result.rows += 1
         if len(fields) != len(header):
             result.errors.append(RowError(line, "", "field_count", f"{len(header)}/{len(fields)}"))
             continue
@@ -108,13 +97,13 @@ def parse_rewards(text: str, place_ids: set[str]) -> RewardsParse:
         seen.setdefault(key, line)
         result.errors.extend(errors)
         if not errors and cost is not None and stock is not None and start and end:
-            result.rows.append((row["place_id"], name, cost, stock, start, end))
+            result.items.append((row["place_id"], name, cost, stock, start, end))
     return result
 
 
 @dataclass(frozen=True)
 class RewardsImport:
-    parsed: RewardsParse
+    parsed: ParseResult[Row]
     retired: int = 0
 
     @property
@@ -127,14 +116,14 @@ async def import_rewards(db: Database, path: str | Path, now: str) -> RewardsImp
     data = await asyncio.to_thread(Path(path).read_bytes)
     text, error = decode(data)
     if text is None:
-        return RewardsImport(RewardsParse(errors=[error] if error else []))
+        return RewardsImport(ParseResult[Row](errors=[error] if error else []))
     place_ids = await place_store.place_ids(db)
     parsed = await asyncio.to_thread(parse_rewards, text, place_ids)
     if not parsed.ok:
         return RewardsImport(parsed)
-    if not parsed.rows:
+    if not parsed.items:
         parsed.errors.append(RowError(1, "", "empty_file"))
         return RewardsImport(parsed)
     async with db.transaction() as conn:
-        retired = await store.replace_rewards(conn, parsed.rows, now)
+        retired = await store.replace_rewards(conn, parsed.items, now)
     return RewardsImport(parsed, retired)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.geo.coords import CRS
-from bot.grids.csv_io import GridParseResult, read_grids_file
+from bot.grids.csv_io import read_grids_file
 from bot.grids.index import GridIndex
+from bot.grids.model import GridRow
+from bot.places.csv_io import ParseResult
 from bot.store.db import Database
 from bot.store.grids import count_grids, load_grids, upsert_grids
 
@@ -26,7 +28,7 @@ def grids_csv_path(settings: Settings) -> Path:
 
 @dataclass(frozen=True)
 class GridImportReport:
-    parsed: GridParseResult
+    parsed: ParseResult[GridRow]
     inserted: int = 0
     updated: int = 0
     total: int = 0
@@ -36,7 +38,9 @@ class GridImportReport:
         return self.parsed.ok
 
 
-async def validate_grids(db: Database | None, path: str | Path, default_crs: CRS | str = CRS.WGS84) -> GridParseResult:
+async def validate_grids(
+    db: Database | None, path: str | Path, default_crs: CRS | str = CRS.WGS84
+) -> ParseResult[GridRow]:
     """Check a file without writing; parents may already be in `db` (when given)."""
     existing = await load_grids(db) if db is not None else []
     # Polygon validation is CPU work (shapely, coordinate iteration): keep it off the event loop.
@@ -48,7 +52,7 @@ async def import_grids(db: Database, path: str | Path, default_crs: CRS | str = 
     parsed = await validate_grids(db, path, default_crs)
     if not parsed.ok:
         return GridImportReport(parsed)
-    inserted, updated = await upsert_grids(db, parsed.grids)
+    inserted, updated = await upsert_grids(db, parsed.items)
     return GridImportReport(parsed, inserted, updated, await count_grids(db))
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 from bot.geo.coords import CRS
 from bot.places.catalog import PlaceCatalog
 from bot.places.csv_io import ParseResult, read_places_file
+from bot.places.model import Place
 from bot.store.db import Database
 from bot.store.places import count_places, load_places, upsert_places
 
 
 @dataclass(frozen=True)
 class ImportReport:
-    parsed: ParseResult
+    parsed: ParseResult[Place]
     inserted: int = 0
     updated: int = 0
     total: int = 0
@@ -36,7 +37,7 @@ async def import_places(
     parsed = await asyncio.to_thread(read_places_file, path, default_crs)
     if not parsed.ok:
         return ImportReport(parsed)
-    inserted, updated = await upsert_places(db, parsed.places, progress)
+    inserted, updated = await upsert_places(db, parsed.items, progress)
     return ImportReport(parsed, inserted, updated, await count_places(db))
 
 

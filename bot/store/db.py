@@ -117,16 +117,14 @@ class Database:
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
             " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
         )
-        current = await self.schema_version()
-        for version, name, sql in _migrations():
-            if version <= current:
-                continue
-            async with self.transaction() as conn:
-                for statement in _split_sql(sql):
-                    await conn.execute(statement)
-                await conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
-            current = version
-        return current
+        return await apply_migrations(self, await self.schema_version())
+
+    def ddl(self, statement: str) -> list[str]:
+        """One migration statement as this backend runs it (SQLite: as written)."""
+        return [statement]
+
+    def schema_changed(self) -> None:
+        """Called after each applied migration (a backend that caches statements forgets them)."""
 
     async def schema_version(self) -> int:
         row = await self.fetchone("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
@@ -180,6 +178,23 @@ class Database:
         async with self._write_lock:
             cursor = await self.conn.execute(sql, tuple(params))
             return cursor.rowcount
+
+
+async def apply_migrations(db: Database, current: int) -> int:
+    """Apply the migrations newer than `current` through the Database API, on either backend: each in its own
+    transaction together with its `schema_migrations` row, so a failed one leaves the schema at the one before.
+    Returns the schema version."""
+    for version, name, sql in _migrations():
+        if version <= current:
+            continue
+        async with db.transaction() as conn:
+            for statement in _split_sql(sql):
+                for translated in db.ddl(statement):
+                    await conn.execute(translated)
+            await conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
+        db.schema_changed()
+        current = version
+    return current
 
 
 def _split_sql(sql: str) -> list[str]:

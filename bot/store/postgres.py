@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 
 from . import dialect
-from .db import Database, _migrations, _split_sql
+from .db import Database, apply_migrations
 from .errors import DatabaseUnavailable, IntegrityError, StorageError, StoreError
 from .url import is_postgres_url, redact, scrub
 
@@ -325,18 +325,8 @@ class PostgresDatabase(Database):
                     """ DEFAULT (to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))"""
                 )
                 current = int(await raw.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
-                for version, name, sql in _migrations():
-                    if version <= current:
-                        continue
-                    async with raw.transaction():
-                        for statement in _split_sql(sql):
-                            for translated in dialect.ddl(statement):
-                                await raw.execute(translated)
-                        await raw.execute(
-                            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name
-                        )
-                    current = version
-                    _TYPES.clear()  # the schema changed under cached statements
+                # The advisory lock stays with `raw`; the migrations run through the Database API as on SQLite.
+                current = await apply_migrations(self, current)
             except Exception as exc:
                 raise _translate(exc) from exc
             finally:
@@ -349,9 +339,11 @@ class PostgresDatabase(Database):
             self._id_tables = frozenset(r[0] for r in rows)
         return current
 
-    async def schema_version(self) -> int:
-        row = await self.fetchone("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
-        return int(row["v"]) if row else 0
+    def ddl(self, statement: str) -> list[str]:
+        return dialect.ddl(statement)
+
+    def schema_changed(self) -> None:
+        _TYPES.clear()  # the schema changed under cached statements
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:  # type: ignore[override]
