@@ -19,6 +19,16 @@ async def due(db: Database, now: str) -> tuple[str | None, int]:
     return (row[0], row[1]) if row else (None, 0)
 
 
+async def busy(db: Database, channel: str, address: str, now: str) -> bool:
+    """Whether a row to this address is being sent or due."""
+    row = await db.fetchone(
+        "SELECT 1 FROM outbox WHERE channel = ? AND address = ?"
+        " AND (status = 'sending' OR (status = 'pending' AND next_at <= ?)) LIMIT 1",
+        (channel, address, now),
+    )
+    return row is not None
+
+
 async def undelivered(db: Database, *, dead_only: bool = False, limit: int = 100) -> list[Row]:
     """Dead letters, or everything not yet delivered (pending, sending, dead), by id."""
     where = "status = 'dead'" if dead_only else "status != 'sent'"

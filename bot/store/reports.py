@@ -152,6 +152,14 @@ async def photos(db: Database, report_id: int, phase: str = "before") -> list[tu
     return [(r["sha256"], r["file_ref"]) for r in rows]
 
 
+async def has_photo(db: Database, report_id: int, sha256: str) -> bool:
+    """Whether this (not hidden) photo belongs to the report, in either phase."""
+    row = await db.fetchone(
+        "SELECT 1 FROM report_photos WHERE report_id = ? AND sha256 = ? AND hidden_at IS NULL", (report_id, sha256)
+    )
+    return row is not None
+
+
 async def followers_in(conn: Connection, report_id: int) -> list[int]:
     """Inside a transaction: who follows the report (reporter, merged duplicates), as this transaction sees it."""
     rows = await (

@@ -17,7 +17,7 @@ from bot.console.numbers import collect_numbers
 from bot.console.queries import BBox, ConsoleFilter, change_cursor, export_filter, grid_layer
 from bot.media.photos import PhotoRejected
 from bot.reports.export import BOM, export_fields, export_records, protect_cell
-from bot.store.reports import get_report
+from bot.store.reports import get_report, has_photo
 from bot.texts import t
 from handlers.console.web import COOKIE, headers, message_page, services_of, signed_in
 
@@ -151,11 +151,7 @@ async def photo(request: Request, session: Session, lang: str) -> Response:
     report = await get_report(services.db, report_id)
     if not await services.console.may_see(session, report, action="console_photo"):
         return message_page(request, lang, t(lang, "console.not_found"), status=404)
-    row = await services.db.fetchone(
-        "SELECT 1 FROM report_photos WHERE report_id = ? AND sha256 = ? AND hidden_at IS NULL",
-        (report_id, sha.lower()),
-    )
-    if row is None:
+    if not await has_photo(services.db, report_id, sha.lower()):
         return message_page(request, lang, t(lang, "console.not_found"), status=404)
     try:
         data = await services.photos.shareable(sha)

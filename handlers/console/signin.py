@@ -113,15 +113,12 @@ async def demo_signin(request: Request) -> Response:
     if not services.settings.offline_demo:
         return Response(status_code=404)
     from bot.app import DEMO_SUPERVISOR
-    from bot.store.users import _user as user_of
+    from bot.store.users import find_user
 
-    row = await services.db.fetchone(
-        "SELECT * FROM users WHERE channel = 'telegram' AND external_id = ?", (str(DEMO_SUPERVISOR),)
-    )
+    user = await find_user(services.db, "telegram", str(DEMO_SUPERVISOR))
     lang = lang_of(request)
-    if row is None:  # demo_people off and the supervisor never wrote: nobody to sign in as
+    if user is None:  # demo_people off and the supervisor never wrote: nobody to sign in as
         return message_page(request, lang, t(lang, "console.signin.no_role"), status=403)
-    user = user_of(row)
     try:
         token = await services.console.auth.issue_link(user)
     except SignInError as exc:

@@ -42,6 +42,8 @@ from bot.outbox import messages as out
 from bot.outbox.messages import Message
 from bot.outbox.store import Recipient, enqueue, stamp, utcnow
 from bot.services.container import Services
+from bot.store import outbox as outbox_store
+from bot.store import wechat_inbox as inbox
 from bot.store.errors import is_storage_error
 from bot.store.users import User
 from bot.texts import t
@@ -250,19 +252,13 @@ class WeChatDoor:
         """Record the message before working on it; (False, reply given) when it was seen before."""
         now = datetime.now(UTC)
         async with self.services.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO wechat_inbox (key, openid, received_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
-                (key, openid, now.isoformat(timespec="seconds")),
-            )
-            fresh = cursor.rowcount == 1
+            fresh = await inbox.claim(conn, key, openid, now.isoformat(timespec="seconds"))
             if fresh and time.monotonic() - self._last_purge > 3600:
                 self._last_purge = time.monotonic()
-                cutoff = (now - INBOX_KEEP).isoformat(timespec="seconds")
-                await conn.execute("DELETE FROM wechat_inbox WHERE received_at < ?", (cutoff,))
+                await inbox.forget_messages(conn, (now - INBOX_KEEP).isoformat(timespec="seconds"))
         if fresh:
             return True, ""
-        row = await self.services.db.fetchone("SELECT status, reply FROM wechat_inbox WHERE key = ?", (key,))
-        return False, (row["reply"] if row and row["status"] == "done" else "")
+        return False, await inbox.reply_given(self.services.db, key)
 
     async def _first_use(self, timestamp: str, nonce: str, body: bytes) -> bool:
         """Remember (timestamp, nonce) with the body's hash; False when they came before with another body.
@@ -273,20 +269,13 @@ class WeChatDoor:
         digest = hashlib.sha256(body).hexdigest()
         now = time.time()
         async with self.services.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO wechat_nonces (timestamp, nonce, body_sha256, seen_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(timestamp, nonce) DO NOTHING",
-                (int(timestamp), nonce, digest, now),
-            )
-            if cursor.rowcount == 1:
+            if await inbox.first_nonce(conn, int(timestamp), nonce, digest, now):
                 if now - self._last_nonce_purge > 60:
                     self._last_nonce_purge = now
-                    await conn.execute("DELETE FROM wechat_nonces WHERE seen_at < ?", (now - 2 * MAX_SKEW,))
+                    await inbox.forget_nonces(conn, now - 2 * MAX_SKEW)
                 return True
-        row = await self.services.db.fetchone(
-            "SELECT body_sha256 FROM wechat_nonces WHERE timestamp = ? AND nonce = ?", (int(timestamp), nonce)
-        )
-        return row is not None and hmac.compare_digest(row["body_sha256"], digest)
+        seen = await inbox.nonce_body(self.services.db, int(timestamp), nonce)
+        return seen is not None and hmac.compare_digest(seen, digest)
 
     async def _finish(self, key: str, user: User, messages: list[Message], reply: str) -> None:
         """Queue what is not said in the HTTP answer and mark the message done, in one transaction."""
@@ -294,19 +283,14 @@ class WeChatDoor:
         async with self.services.db.transaction() as conn:
             for i, message in enumerate(messages):
                 await enqueue(conn, f"wx:{key}:{i}", to, message)
-            await conn.execute("UPDATE wechat_inbox SET status = 'done', reply = ? WHERE key = ?", (reply, key))
+            await inbox.done(conn, key, reply)
         if messages:
             self.services.wake_outbox()
 
     async def _outbox_busy(self, openid: str) -> bool:
         """Earlier answers about to go out to this user: a passive reply now would overtake them. (A row waiting
         out a back-off does not count: the passive reply needs no customer-service quota, so it still works.)"""
-        row = await self.services.db.fetchone(
-            "SELECT 1 FROM outbox WHERE channel = ? AND address = ?"
-            " AND (status = 'sending' OR (status = 'pending' AND next_at <= ?)) LIMIT 1",
-            (CHANNEL, openid, stamp(utcnow())),
-        )
-        return row is not None
+        return await outbox_store.busy(self.services.db, CHANNEL, openid, stamp(utcnow()))
 
 
 # ---------------------------------------------------------------------- parsing

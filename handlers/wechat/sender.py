@@ -21,6 +21,7 @@ import httpx
 from bot.outbox.dispatcher import SendResult
 from bot.outbox.messages import Message
 from bot.services.container import Services
+from bot.store.users import find_user
 from handlers.wechat import render
 from handlers.wechat.api import TOKEN_ERRORS, WeChatApi, WeChatApiError
 from handlers.wechat.conversation import CHANNEL
@@ -49,10 +50,8 @@ class WeChatSender:
         self._progress: dict[str, int] = {}  # a row's parts already delivered, so a retry does not repeat them
 
     async def _lang(self, openid: str) -> str:
-        row = await self.services.db.fetchone(
-            "SELECT lang FROM users WHERE channel = ? AND external_id = ?", (CHANNEL, openid)
-        )
-        return row["lang"] if row else "zh-CN"
+        user = await find_user(self.services.db, CHANNEL, openid)
+        return user.lang if user else "zh-CN"
 
     async def _media_id(self, sha256: str) -> str:
         assert self.api is not None
