@@ -13,6 +13,7 @@ from bot.console.numbers import collect_numbers
 from bot.reports.categories import CATEGORY_BY_TOKEN
 from bot.reports.categories import category as category_of
 from bot.schedule.stats import collect_stats, summary_values, where_for
+from bot.store import reports as report_store
 from bot.texts import t
 
 
@@ -55,7 +56,7 @@ async def run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
             print(t(lang, "cli.stats", scope=scope, **summary_values(lang, stats)))
             return 0
         if args.action == "list":
-            rows = await services.db.fetchall("SELECT * FROM category_limits ORDER BY category")
+            rows = await report_store.all_category_limits(services.db)
             for row in rows:
                 name = category_of(row["category"]).label(lang)
                 urgent = t(lang, "cli.sla_urgent") if row["urgent"] else ""
@@ -74,15 +75,7 @@ async def run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
             return 2
         if changes:
             async with services.db.transaction() as conn:
-                await conn.execute(
-                    "INSERT INTO category_limits (category, accept_minutes, resolve_minutes, urgent)"
-                    " VALUES (?, 480, 10080, 0) ON CONFLICT DO NOTHING",
-                    (args.category,),
-                )
-                assignments = ", ".join(f"{k} = ?" for k in changes)
-                await conn.execute(
-                    f"UPDATE category_limits SET {assignments} WHERE category = ?", (*changes.values(), args.category)
-                )
+                await report_store.set_category_limits(conn, args.category, changes)
         print(t(lang, "cli.sla_set", category=category_of(args.category).label(lang)))
         return 0
     finally:

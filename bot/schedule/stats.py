@@ -12,12 +12,11 @@ from typing import Any
 
 from bot.reports import notices as n
 from bot.reports.model import Report
+from bot.store import numbers
 from bot.store import reports as store
+from bot.store.console import RUNNING, WAITING  # noqa: F401 - the statuses the digest counts, for its readers
 from bot.store.db import Database
 from bot.texts import t
-
-WAITING = ("forwarded", "transferred", "reopened")
-RUNNING = (*WAITING, "accepted")
 
 
 @dataclass
@@ -42,16 +41,7 @@ def _descendants(grids: Any, scope: str) -> list[str]:
 
 
 def _where(grids: Any, scope: str | None) -> tuple[str, list[Any]]:
-    if scope is None:
-        return "1 = 1", []
-    ids = _descendants(grids, scope)
-    marks = ",".join("?" * len(ids))
-    return f"(grid_id IN ({marks}) OR assignee IN ({marks}))", [*ids, *ids]
-
-
-async def _count(db: Database, where: str, params: list[Any], extra: str, extra_params: list[Any]) -> int:
-    row = await db.fetchone(f"SELECT COUNT(*) FROM reports r WHERE {where} AND {extra}", [*params, *extra_params])
-    return int(row[0])
+    return numbers.area_clause(None if scope is None else _descendants(grids, scope))
 
 
 async def collect_stats(
@@ -71,54 +61,28 @@ async def _collect(db: Database, where: str, params: list[Any], now: datetime) -
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = (today - timedelta(days=1)).isoformat(), today.isoformat()
     moment = now.isoformat()
-    running = ",".join(f"'{s}'" for s in RUNNING)
-    waiting = ",".join(f"'{s}'" for s in WAITING)
     stats = ReportStats()
-    stats.new = await _count(
-        db,
-        where,
-        params,
-        "status != 'merged' AND julianday(created_at) >= julianday(?) AND julianday(created_at) < julianday(?)",
-        [start, end],
-    )
-    stats.open = await _count(db, where, params, f"status IN ({running})", [])
-    stats.overdue = await _count(
-        db,
-        where,
-        params,
-        f"((status IN ({waiting}) AND julianday(accept_due) < julianday(?))"
-        f" OR (status IN ({running}) AND julianday(resolve_due) < julianday(?)))",
-        [moment, moment],
-    )
-    resolved_window = "julianday(resolved_at) >= julianday(?) AND julianday(resolved_at) < julianday(?)"
-    stats.resolved = await _count(db, where, params, resolved_window, [start, end])
+    stats.new = await numbers.created_between(db, where, params, start, end)
+    stats.open = await numbers.running(db, where, params)
+    stats.overdue = await numbers.overdue(db, where, params, moment)
+    stats.resolved = await numbers.resolved_between(db, where, params, start, end)
     if stats.resolved:
-        on_time = await _count(
-            db, where, params, resolved_window + " AND julianday(resolved_at) <= julianday(resolve_due)", [start, end]
-        )
+        on_time = await numbers.resolved_between(db, where, params, start, end, on_time=True)
         stats.on_time = on_time / stats.resolved
-    row = await db.fetchone(
-        f"SELECT AVG(rating), COUNT(rating) FROM reports r WHERE {where} AND rating IS NOT NULL"
-        " AND julianday(updated_at) >= julianday(?)",
-        [*params, (now - timedelta(days=30)).isoformat()],
-    )
-    if row and row[1]:
-        stats.satisfaction, stats.rated = float(row[0]), int(row[1])
-    rows = await db.fetchall(
-        f"SELECT id FROM reports r WHERE {where} AND status IN ({running}) ORDER BY julianday(created_at), id LIMIT 5",
-        params,
-    )
-    stats.oldest = [r for r in [await store.get_report(db, row[0]) for row in rows] if r is not None]
+    mean, rated = await numbers.satisfaction(db, where, params, (now - timedelta(days=30)).isoformat())
+    if mean is not None:
+        stats.satisfaction, stats.rated = mean, rated
+    ids = await numbers.oldest_running(db, where, params)
+    stats.oldest = [r for r in [await store.get_report(db, report_id) for report_id in ids] if r is not None]
     return stats
 
 
 async def day_counts(db: Database, grids: Any, scope: str | None, start: datetime, end: datetime) -> tuple[int, int]:
     """(new, resolved) between two moments: one line of /stats per area and day."""
     where, params = _where(grids, scope)
-    window = "julianday({col}) >= julianday(?) AND julianday({col}) < julianday(?)"
-    bounds = [start.isoformat(), end.isoformat()]
-    new = await _count(db, where, params, "status != 'merged' AND " + window.format(col="created_at"), bounds)
-    resolved = await _count(db, where, params, window.format(col="resolved_at"), bounds)
+    bounds = start.isoformat(), end.isoformat()
+    new = await numbers.created_between(db, where, params, *bounds)
+    resolved = await numbers.resolved_between(db, where, params, *bounds)
     return new, resolved
 
 

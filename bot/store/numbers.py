@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.store.console import RUNNING, WAITING
 from bot.store.db import Database
 
 _ON_TIME = "SUM(CASE WHEN julianday(r.resolved_at) <= julianday(r.resolve_due) THEN 1 ELSE 0 END)"
@@ -76,3 +77,83 @@ async def ratings(db: Database, where: str, params: Sequence[Any], since: str) -
         [*params, since],
     )
     return [(int(stars), int(n)) for stars, n in rows]
+
+
+# ------------------------------------------------------------------------------ the daily digest (schedule/stats)
+
+_IN_WINDOW = "julianday({col}) >= julianday(?) AND julianday({col}) < julianday(?)"
+
+
+def _quoted(statuses: Sequence[str]) -> str:
+    """Fixed statuses as SQL literals (ours, never a user's text)."""
+    return ",".join(f"'{s}'" for s in statuses)
+
+
+def area_clause(ids: Sequence[str] | None) -> tuple[str, list[Any]]:
+    """Reports whose point lies in one of these grids or that are assigned to one (None: every report)."""
+    if ids is None:
+        return "1 = 1", []
+    marks = ",".join("?" * len(ids))
+    return f"(grid_id IN ({marks}) OR assignee IN ({marks}))", [*ids, *ids]
+
+
+async def _count(db: Database, where: str, params: Sequence[Any], extra: str, extra_params: Sequence[Any]) -> int:
+    row = await db.fetchone(f"SELECT COUNT(*) FROM reports r WHERE {where} AND {extra}", [*params, *extra_params])
+    return int(row[0])
+
+
+async def created_between(db: Database, where: str, params: Sequence[Any], start: str, end: str) -> int:
+    """Reports created in [start, end), merged duplicates left out."""
+    return await _count(
+        db, where, params, "status != 'merged' AND " + _IN_WINDOW.format(col="created_at"), [start, end]
+    )
+
+
+async def running(db: Database, where: str, params: Sequence[Any]) -> int:
+    """Reports waiting for or in work."""
+    return await _count(db, where, params, f"status IN ({_quoted(RUNNING)})", [])
+
+
+async def overdue(db: Database, where: str, params: Sequence[Any], now: str) -> int:
+    """Reports past their time to accept (still waiting) or to resolve (still running)."""
+    waiting, running_ = _quoted(WAITING), _quoted(RUNNING)
+    return await _count(
+        db,
+        where,
+        params,
+        f"((status IN ({waiting}) AND julianday(accept_due) < julianday(?))"
+        f" OR (status IN ({running_}) AND julianday(resolve_due) < julianday(?)))",
+        [now, now],
+    )
+
+
+async def resolved_between(
+    db: Database, where: str, params: Sequence[Any], start: str, end: str, *, on_time: bool = False
+) -> int:
+    """Reports resolved in [start, end); with `on_time`, only those resolved by their deadline."""
+    extra = _IN_WINDOW.format(col="resolved_at")
+    if on_time:
+        extra += " AND julianday(resolved_at) <= julianday(resolve_due)"
+    return await _count(db, where, params, extra, [start, end])
+
+
+async def satisfaction(db: Database, where: str, params: Sequence[Any], since: str) -> tuple[float | None, int]:
+    """(mean rating, how many rated) among reports rated (last changed) since `since`."""
+    row = await db.fetchone(
+        f"SELECT AVG(rating), COUNT(rating) FROM reports r WHERE {where} AND rating IS NOT NULL"
+        " AND julianday(updated_at) >= julianday(?)",
+        [*params, since],
+    )
+    if row and row[1]:
+        return float(row[0]), int(row[1])
+    return None, 0
+
+
+async def oldest_running(db: Database, where: str, params: Sequence[Any], limit: int = 5) -> list[int]:
+    running_ = _quoted(RUNNING)
+    rows = await db.fetchall(
+        f"SELECT id FROM reports r WHERE {where} AND status IN ({running_}) ORDER BY julianday(created_at), id"
+        f" LIMIT {int(limit)}",
+        params,
+    )
+    return [row[0] for row in rows]

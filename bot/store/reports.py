@@ -10,7 +10,7 @@ from typing import Any
 from bot import observe
 from bot.geo.index import great_circle_m
 from bot.reports.model import Event, Report
-from bot.store.db import Connection, Database
+from bot.store.db import Connection, Database, Row
 
 _FIELDS = (
     "id, reporter_id, category, lat, lon, description, status, version, grid_id, assignee_kind, assignee,"
@@ -19,6 +19,7 @@ _FIELDS = (
 )
 
 
+_LIMIT_COLUMNS = frozenset({"accept_minutes", "resolve_minutes", "urgent"})
 _REPORT_FIELDS = tuple(f.name for f in fields(Report))
 
 
@@ -36,6 +37,25 @@ async def category_limits(conn: Connection, category: str) -> tuple[int, int, bo
         )
     ).fetchone()
     return (int(row[0]), int(row[1]), bool(row[2])) if row else (480, 10080, False)
+
+
+async def all_category_limits(db: Database) -> list[Row]:
+    """category, accept_minutes, resolve_minutes, urgent for every category with a row of its own."""
+    return await db.fetchall("SELECT * FROM category_limits ORDER BY category")
+
+
+async def set_category_limits(conn: Connection, category: str, changes: dict[str, int]) -> None:
+    """Change some of a category's limits (`changes`: accept_minutes, resolve_minutes, urgent); a category without a
+    row of its own starts from the defaults (8 hours to accept, a week to resolve, not urgent)."""
+    await conn.execute(
+        "INSERT INTO category_limits (category, accept_minutes, resolve_minutes, urgent)"
+        " VALUES (?, 480, 10080, 0) ON CONFLICT DO NOTHING",
+        (category,),
+    )
+    if not set(changes) <= _LIMIT_COLUMNS:  # column names go into the statement: only ours
+        raise ValueError(f"not a limit: {sorted(set(changes) - _LIMIT_COLUMNS)}")
+    assignments = ", ".join(f"{k} = ?" for k in changes)
+    await conn.execute(f"UPDATE category_limits SET {assignments} WHERE category = ?", (*changes.values(), category))
 
 
 async def insert_report(
