@@ -78,7 +78,6 @@ SQL_ALLOWED: dict[str, str] = {
     "bot/outbox/store.py": "moves after the outbox leadership work lands (issue 12, same session)",
     "bot/schedule/deadlines.py": "moves after the scheduler leadership work lands (issue 12, same session)",
     "bot/services/guard.py": "moves after the shared update guard lands (issue 12, same session)",
-    "handlers/wechat/api.py": "moves after the shared WeChat token lands (issue 12, same session)",
 }
 
 
