@@ -25,6 +25,7 @@ from typing import Protocol
 from bot import metrics
 from bot.outbox.messages import Message
 from bot.outbox.store import OutboxRow, row_from, stamp, utcnow
+from bot.store import outbox as store
 from bot.store.db import Database
 from bot.store.leadership import Leadership
 
@@ -99,9 +100,8 @@ class OutboxDispatcher:
 
     async def _recover(self) -> None:
         """Rows left 'sending' by a crash or by the previous leader are sent again: at least once across crashes."""
-        guard, params = self.leader.fence()
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'" + guard, params)
+            await store.requeue_sending(conn, self.leader.fence())
         self._serving = True
 
     async def _lead(self, recovered: bool) -> None:
@@ -152,11 +152,8 @@ class OutboxDispatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            row = await self.db.fetchone(
-                "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending') AND next_at <= ?",
-                (stamp(self.now()),),
-            )
-            if row[0] == 0:
+            _, due = await store.due(self.db, stamp(self.now()))
+            if due == 0:
                 return
             self.wake()
             await asyncio.sleep(0.02)
@@ -168,10 +165,7 @@ class OutboxDispatcher:
         now = self.now()
         # The oldest pending row of each chat (per-chat order: only it may go). Selecting heads rather than the
         # first N pending rows keeps one chat's long backlog from hiding every other chat's messages.
-        records = await self.db.fetchall(
-            "SELECT * FROM outbox WHERE id IN"
-            " (SELECT MIN(id) FROM outbox WHERE status = 'pending' GROUP BY channel, address) ORDER BY id"
-        )
+        records = await store.chat_heads(self.db)
         seen: set[tuple[str, str]] = set()
         next_due: float | None = None
         loop = asyncio.get_running_loop()
@@ -204,12 +198,7 @@ class OutboxDispatcher:
         if not self._serving:  # another process leads: it sends (woken now), in order with the rest of the chat
             self.leader.nudge()
             return
-        record = await self.db.fetchone(
-            "SELECT o.*, EXISTS (SELECT 1 FROM outbox p WHERE p.status IN ('pending', 'sending')"
-            " AND p.channel = o.channel AND p.address = o.address AND p.id < o.id) AS behind"
-            " FROM outbox o WHERE o.idem_key = ? AND o.status = 'pending'",
-            (idem_key,),
-        )
+        record = await store.pending_by_key(self.db, idem_key)
         if record is None:
             return
         if record["behind"]:
@@ -230,12 +219,7 @@ class OutboxDispatcher:
             return
         # One statement each (claim, settle): atomic on its own, and one trip to the database thread, not three.
         # The claim is fenced: it cannot succeed once this process no longer holds the leader's lock.
-        guard, params = self.leader.fence()
-        claimed = await self.db.write(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status = 'pending'" + guard,
-            (row.id, *params),
-        )
-        if claimed != 1:
+        if not await store.claim(self.db, row.id, self.leader.fence()):
             return
         if sender is None:
             result = SendResult(False, permanent=True, error=f"no sender for channel {row.channel}")
@@ -251,10 +235,7 @@ class OutboxDispatcher:
     async def _settle(self, row: OutboxRow, result: SendResult) -> None:
         now = self.now()
         if result.ok:
-            await self.db.write(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, result_ref = ?, last_error = '' WHERE id = ?",
-                (stamp(now), result.ref, row.id),
-            )
+            await store.mark_sent(self.db, row.id, stamp(now), result.ref)
             metrics.outbox_settled(row.channel, "sent", due_for=(now - row.due).total_seconds())
             return
         attempts = row.attempts + 1
@@ -262,17 +243,12 @@ class OutboxDispatcher:
         # the core promised is never dropped because Telegram or the network was down for a while.
         if result.permanent or (self.max_attempts is not None and attempts >= self.max_attempts):
             log.warning("outbox row %s is dead after %d attempts: %s", row.id, attempts, result.error)
-            await self.db.write(
-                "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (result.error[:500], row.id)
-            )
+            await store.mark_dead(self.db, row.id, result.error[:500])
             metrics.outbox_settled(row.channel, "dead")
             return
         if result.retry_after is not None:
             delay = result.retry_after
         else:
             delay = min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1))
-        await self.db.write(
-            "UPDATE outbox SET status = 'pending', next_at = ?, last_error = ? WHERE id = ?",
-            (stamp(now + timedelta(seconds=delay)), result.error[:500], row.id),
-        )
+        await store.retry_at(self.db, row.id, stamp(now + timedelta(seconds=delay)), result.error[:500])
         metrics.outbox_settled(row.channel, "retry", rate_limited=result.retry_after is not None)

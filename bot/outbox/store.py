@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.outbox.messages import Message
+from bot.store import outbox as rows
 from bot.store.db import Connection
 
 
@@ -61,13 +62,10 @@ async def enqueue(
     created = now or utcnow()
     due = max(created, not_before) if not_before else created
     attempt = due + grace if grace else due
-    cursor = await conn.execute(
-        "INSERT INTO outbox (idem_key, user_id, channel, address, payload, next_at, created_at, due_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
-        (idem_key, to.user_id, to.channel, to.address, json.dumps(payload, ensure_ascii=False), stamp(attempt),
-         stamp(created), stamp(due)),
-    )  # fmt: skip
-    return cursor.rowcount == 1
+    payload_text = json.dumps(payload, ensure_ascii=False)
+    return await rows.insert(
+        conn, idem_key, to.user_id, to.channel, to.address, payload_text, stamp(attempt), stamp(created), stamp(due)
+    )
 
 
 def row_from(record: Any) -> OutboxRow:

@@ -4,6 +4,8 @@ dead letters, a retry or a drop with its row in the append-only `outbox_audit`. 
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.store.db import Connection, Database, Row
 
 
@@ -63,3 +65,81 @@ async def revive(conn: Connection, row_id: int, now: str) -> None:
 
 async def delete(conn: Connection, row_id: int) -> None:
     await conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+
+
+# ------------------------------------------------------------------------------------ queueing and dispatching
+
+Fence = tuple[str, tuple[Any, ...]]  # a condition a claim ANDs in (the leader's lock, bot/store/leadership.py)
+
+
+async def insert(
+    conn: Connection,
+    idem_key: str,
+    user_id: int | None,
+    channel: str,
+    address: str,
+    payload: str,
+    next_at: str,
+    created_at: str,
+    due_at: str,
+) -> bool:
+    """Queue one row in the caller's transaction; False if this idempotency key was queued before. `next_at`: the
+    first attempt; `due_at`: when it became due to its person (what delivery latency counts from)."""
+    cursor = await conn.execute(
+        "INSERT INTO outbox (idem_key, user_id, channel, address, payload, next_at, created_at, due_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
+        (idem_key, user_id, channel, address, payload, next_at, created_at, due_at),
+    )
+    return cursor.rowcount == 1
+
+
+async def requeue_sending(conn: Connection, fence: Fence) -> None:
+    """Rows left 'sending' (a crash, the previous leader) go back to 'pending': sent again, at least once."""
+    guard, params = fence
+    await conn.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'" + guard, params)
+
+
+async def chat_heads(db: Database) -> list[Row]:
+    """The oldest pending row of each chat, by id: per-chat order lets only it go, and one chat's long backlog
+    cannot hide the others'."""
+    return await db.fetchall(
+        "SELECT * FROM outbox WHERE id IN"
+        " (SELECT MIN(id) FROM outbox WHERE status = 'pending' GROUP BY channel, address) ORDER BY id"
+    )
+
+
+async def pending_by_key(db: Database, idem_key: str) -> Row | None:
+    """The pending row with this key, and `behind`: whether an older row of its chat is still undelivered."""
+    return await db.fetchone(
+        "SELECT o.*, EXISTS (SELECT 1 FROM outbox p WHERE p.status IN ('pending', 'sending')"
+        " AND p.channel = o.channel AND p.address = o.address AND p.id < o.id) AS behind"
+        " FROM outbox o WHERE o.idem_key = ? AND o.status = 'pending'",
+        (idem_key,),
+    )
+
+
+async def claim(db: Database, row_id: int, fence: Fence) -> bool:
+    """'pending' → 'sending', one attempt more; False when another claim won or the fence no longer holds."""
+    guard, params = fence
+    claimed = await db.write(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status = 'pending'" + guard,
+        (row_id, *params),
+    )
+    return claimed == 1
+
+
+async def mark_sent(db: Database, row_id: int, at: str, ref: str) -> None:
+    await db.write(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, result_ref = ?, last_error = '' WHERE id = ?",
+        (at, ref, row_id),
+    )
+
+
+async def mark_dead(db: Database, row_id: int, error: str) -> None:
+    await db.write("UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (error, row_id))
+
+
+async def retry_at(db: Database, row_id: int, next_at: str, error: str) -> None:
+    await db.write(
+        "UPDATE outbox SET status = 'pending', next_at = ?, last_error = ? WHERE id = ?", (next_at, error, row_id)
+    )
