@@ -32,6 +32,8 @@ from bot.reports.states import Action, Status, advance
 from bot.schedule.quiet import QuietHours
 from bot.schedule.stats import ReportStats, collect_stats, day_counts, digest_text, summary_values
 from bot.store import reports as store
+from bot.store import roles as role_store
+from bot.store import schedule as marks
 from bot.store.db import Connection, Database
 from bot.texts import t
 
@@ -108,13 +110,7 @@ class DeadlineWatcher:
         return result
 
     async def _limits(self, report: Report) -> tuple[timedelta, timedelta]:
-        async with self.db.conn.execute(
-            "SELECT accept_minutes, resolve_minutes FROM category_limits WHERE category IN (?, 'other')"
-            " ORDER BY category = 'other' LIMIT 1",
-            (report.category,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        accept, resolve = (row[0], row[1]) if row else (480, 10080)
+        accept, resolve, _ = await store.category_limits(self.db.conn, report.category)
         return timedelta(minutes=accept), timedelta(minutes=resolve)
 
     def _steps(self, due: datetime, window: timedelta) -> list[Step]:
@@ -144,19 +140,11 @@ class DeadlineWatcher:
             async with self.db.transaction() as conn:
                 # The chosen step's mark is the claim on this slot: if another process (a leader finishing its
                 # tick while a new one starts) wrote it meanwhile, that process does the step, not this one.
-                claim = await conn.execute(
-                    "INSERT INTO schedule_marks (mark, at, outcome) VALUES (?, ?, 'sent') ON CONFLICT DO NOTHING",
-                    (keys[chosen.name], stamp),
-                )
-                if claim.rowcount != 1:
+                if not await marks.mark(conn, keys[chosen.name], stamp):
                     continue
                 for step in pending:
                     if step is not chosen:
-                        await conn.execute(
-                            "INSERT INTO schedule_marks (mark, at, outcome) VALUES (?, ?, 'skipped')"
-                            " ON CONFLICT DO NOTHING",
-                            (keys[step.name], stamp),
-                        )
+                        await marks.mark(conn, keys[step.name], stamp, "skipped")
                 result.skipped += len(pending) - 1
                 if any(s.name == "esc1" for s in pending):
                     metrics.deadline_breached(phase)
@@ -173,9 +161,7 @@ class DeadlineWatcher:
                 return
 
     async def _marked(self, keys: list[str]) -> set[str]:
-        marks = ",".join("?" * len(keys))
-        rows = await self.db.fetchall(f"SELECT mark FROM schedule_marks WHERE mark IN ({marks})", keys)
-        return {r[0] for r in rows}
+        return await marks.marked(self.db, keys)
 
     def _hold(self, report: Report, now: datetime) -> datetime | None:
         """Non-urgent messages wait out quiet hours; urgent categories never do."""
@@ -236,7 +222,7 @@ class DeadlineWatcher:
             moved = await self.reports.assign_to(
                 conn, report.id, report.version, report.status, Action.TRANSFER, assignment, None, note, stamp
             )
-            await conn.execute("UPDATE reports SET escalation_level = ? WHERE id = ?", (level, report.id))
+            await store.set_escalation_level(conn, report.id, level)
             people = await recipients(self.roles, grids, "department", department, report.grid_id)
             photos = [sha for sha, _ in await store.photos(self.db, report.id)]
             followers = len(await store.followers(self.db, report.id))
@@ -244,10 +230,7 @@ class DeadlineWatcher:
             report = moved
         else:
             advance(report.status, Action.TRANSFER)  # escalation is only for reports still being worked
-            await conn.execute(
-                "UPDATE reports SET escalation_level = ?, version = version + 1, updated_at = ? WHERE id = ?",
-                (level, stamp, report.id),
-            )
+            await store.set_escalation_level(conn, report.id, level, changed_at=stamp)
             await store.log_event(
                 conn,
                 report.id,
@@ -309,11 +292,7 @@ class DeadlineWatcher:
         audience = await self.digest_audience()
         all_stale = await stale_places(self.db, now)
         async with self.db.transaction() as conn:
-            claim = await conn.execute(
-                "INSERT INTO schedule_marks (mark, at, outcome) VALUES (?, ?, 'sent') ON CONFLICT DO NOTHING",
-                (day_key, now.isoformat(timespec="seconds")),
-            )
-            if claim.rowcount != 1:  # another process sent today's digest meanwhile
+            if not await marks.mark(conn, day_key, now.isoformat(timespec="seconds")):  # another process sent it
                 return 0
             for person, scope in audience:
                 stats = await collect_stats(self.db, self._grids(), scope, now)
@@ -330,10 +309,9 @@ class DeadlineWatcher:
     async def digest_audience(self) -> list[tuple[Any, str | None]]:
         """Every supervisor for each scope they cover, and every admin for everything."""
         found: list[tuple[Any, str | None]] = []
-        rows = await self.db.fetchall("SELECT DISTINCT scope FROM roles WHERE role = 'supervisor' ORDER BY scope")
-        for row in rows:
-            for person in await recipients_for_supervisors(self.roles, row[0]):
-                found.append((person, row[0]))
+        for scope in await role_store.supervised_scopes(self.db):
+            for person in await recipients_for_supervisors(self.roles, scope):
+                found.append((person, scope))
         for person in await recipients(self.roles, self._grids(), "unrouted", "", None):
             found.append((person, None))
         return found

@@ -150,6 +150,18 @@ async def category_in(conn: Connection, report_id: int) -> str:
     return str(row[0])
 
 
+async def set_escalation_level(conn: Connection, report_id: int, level: int, *, changed_at: str | None = None) -> None:
+    """The escalation step a report reached. `changed_at`: the report itself changes (a new version), for an
+    escalation that moves nobody; without it the step only records how far the transfer that came with it went."""
+    if changed_at is None:
+        await conn.execute("UPDATE reports SET escalation_level = ? WHERE id = ?", (level, report_id))
+        return
+    await conn.execute(
+        "UPDATE reports SET escalation_level = ?, version = version + 1, updated_at = ? WHERE id = ?",
+        (level, changed_at, report_id),
+    )
+
+
 async def mark_merged(conn: Connection, report_id: int, status: str, into: int, now: str) -> None:
     """A just-filed report folded into an earlier one (no version check: nobody else has seen it yet)."""
     await conn.execute(

@@ -53,6 +53,12 @@ async def role_rows(db: Database, user_id: int) -> list[tuple[str, str]]:
     return [(row["role"], row["scope"]) for row in rows]
 
 
+async def supervised_scopes(db: Database) -> list[str]:
+    """Every community or street somebody supervises."""
+    rows = await db.fetchall("SELECT DISTINCT scope FROM roles WHERE role = 'supervisor' ORDER BY scope")
+    return [row[0] for row in rows]
+
+
 async def first_role(db: Database, user_id: int) -> str | None:
     """The role a person was granted first (how a timeline names them), None for a rider."""
     row = await db.fetchone("SELECT role FROM roles WHERE user_id = ? ORDER BY granted_at LIMIT 1", (user_id,))
