@@ -1,8 +1,8 @@
 """Reading reports out for people outside the chat: the admin's table, one report's file, Open311-like exports.
 
 Everything here reads through the store (`bot/store/report_rows.py`) and streams: rows come in batches
-(`Database.stream`), so an export of a million reports holds one batch in memory, never the whole table. Nothing here prints or
-parses arguments; `bot/reports/cli.py` does that, so these functions can also serve an HTTP door later.
+(`Database.stream`), so an export of a million reports holds one batch in memory, never the whole table. Nothing
+here prints or parses arguments; `bot/reports/cli.py` does that, so these functions can also serve an HTTP door later.
 
 Times. Reports store aware ISO stamps (`ReportService._stamp`), but not necessarily all in one offset (a clock
 in UTC, a clock in Asia/Shanghai, rows imported from elsewhere). Comparing those strings as text would put
