@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from bot.app import Runtime
+from bot.tls import client_context
 from tests.chat import ChatUser
 from tests.reporting import jpeg
 
@@ -55,7 +56,9 @@ async def console_link(person: ChatUser) -> str:
 
 def client(runtime: Runtime) -> httpx.AsyncClient:
     assert runtime.web is not None
-    return httpx.AsyncClient(base_url=runtime.web.url, timeout=15, trust_env=False, follow_redirects=False)
+    return httpx.AsyncClient(
+        verify=client_context(), base_url=runtime.web.url, timeout=15, trust_env=False, follow_redirects=False
+    )
 
 
 async def sign_in(http: httpx.AsyncClient, link: str) -> str:

@@ -15,6 +15,7 @@ import pytest
 from bot.app import Runtime
 from bot.config import Settings
 from bot.store import apikeys
+from bot.tls import client_context
 from tests.chat import ChatUser, buttons
 from tests.conftest import DEFAULT_NOW
 from tests.reporting import bind, grid_at, jpeg
@@ -140,7 +141,7 @@ async def test_hiding_a_report_withdraws_the_card_and_serves_it_nowhere(
     [mine] = await rider.send("/myreports")
     assert ref not in mine["text"]
     assert runtime.web is not None
-    async with httpx.AsyncClient(base_url=f"{runtime.web.url}/open311/v2", timeout=10) as api:
+    async with httpx.AsyncClient(verify=client_context(), base_url=f"{runtime.web.url}/open311/v2", timeout=10) as api:
         assert (await api.get(f"/requests/{ref}.json")).status_code == 404
         assert ref not in (await api.get("/requests.json")).text
     code, out, _ = await cli(settings, "reports", "export", "--format", "geojson")
@@ -220,7 +221,7 @@ async def test_a_banned_open311_client_is_refused(runtime: Runtime, settings: Se
     code, out, _ = await cli(settings, "--lang", "en", "users", "ban", str(client.id), "--days", "1", "--reason", "x")
     assert code == 0 and "may not report until" in out
     assert runtime.web is not None
-    async with httpx.AsyncClient(base_url=f"{runtime.web.url}/open311/v2", timeout=10) as api:
+    async with httpx.AsyncClient(verify=client_context(), base_url=f"{runtime.web.url}/open311/v2", timeout=10) as api:
         form = {"api_key": key, "service_code": "road", "lat": HERE[0], "long": HERE[1]}
         response = await api.post("/requests.json", data=form)
     assert response.status_code == 403 and "reason: 'x'" in response.json()[0]["description"]

@@ -25,6 +25,7 @@ from bot.app import Runtime
 from bot.reports.categories import CATEGORIES
 from bot.store import apikeys
 from bot.store.db import Database
+from bot.tls import client_context
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
 from tests.reporting import bind, grid_at, jpeg
@@ -78,7 +79,9 @@ def assert_error(response: httpx.Response, status: int, fmt: str = "json") -> st
 @pytest.fixture
 async def api(runtime: Runtime) -> Any:
     assert runtime.web is not None
-    async with httpx.AsyncClient(base_url=f"{runtime.web.url}/open311/v2", timeout=10) as client:
+    async with httpx.AsyncClient(
+        verify=client_context(), base_url=f"{runtime.web.url}/open311/v2", timeout=10
+    ) as client:
         yield client
 
 
@@ -493,7 +496,9 @@ VALUES = st.one_of(
 async def test_random_query_strings_never_fail_the_server(runtime: Runtime) -> None:
     assert runtime.web is not None
     base = f"{runtime.web.url}/open311/v2"
-    client = httpx.Client(timeout=10)  # used and closed in the worker thread: the server runs on this loop
+    client = httpx.Client(
+        timeout=10, verify=client_context()
+    )  # used and closed in the worker thread: the server runs on this loop
 
     @examples(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
@@ -513,7 +518,9 @@ async def test_random_query_strings_never_fail_the_server(runtime: Runtime) -> N
 async def test_random_form_bodies_never_fail_the_server(runtime: Runtime, key: str) -> None:
     assert runtime.web is not None
     url = f"{runtime.web.url}/open311/v2/requests.json"
-    client = httpx.Client(timeout=10)  # used and closed in the worker thread: the server runs on this loop
+    client = httpx.Client(
+        timeout=10, verify=client_context()
+    )  # used and closed in the worker thread: the server runs on this loop
     fields = st.sampled_from(["service_code", "lat", "long", "address_string", "description", "media_url",
                               "email", "first_name", "z"])  # fmt: skip
 

@@ -20,6 +20,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue, utcnow
+from bot.tls import client_context
 from tests import pgcluster
 from tests.chat import ChatUser, settle
 from tests.reporting import bind, grid_at, jpeg
@@ -46,7 +47,7 @@ def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
 
 async def scrape(runtime: Runtime, **kwargs: object) -> httpx.Response:
     assert runtime.web is not None
-    async with httpx.AsyncClient(base_url=runtime.web.url, timeout=10, **kwargs) as client:  # type: ignore[arg-type]
+    async with httpx.AsyncClient(verify=client_context(), base_url=runtime.web.url, timeout=10, **kwargs) as client:  # type: ignore[arg-type]
         return await client.get("/metrics")
 
 
@@ -122,7 +123,7 @@ async def test_a_burst_moves_the_counters_it_should(runtime: Runtime, clock: Man
     services.wake_outbox()
     await settle(runtime)
     await services.outbox.wait_idle()
-    async with httpx.AsyncClient(base_url=runtime.web.url, timeout=10) as client:
+    async with httpx.AsyncClient(verify=client_context(), base_url=runtime.web.url, timeout=10) as client:
         assert (await client.get("/open311/v2/services.json")).status_code == 200
         assert (await client.get("/open311/v2/nothing.json")).status_code == 404
     after = await metrics_now(runtime)
@@ -250,7 +251,7 @@ async def test_metrics_are_refused_to_other_addresses_and_proxied_requests(runti
 async def test_readyz_names_the_failing_item(runtime: Runtime) -> None:
     assert runtime.web is not None and runtime.services is not None
     services = runtime.services
-    async with httpx.AsyncClient(base_url=runtime.web.url, timeout=15) as client:
+    async with httpx.AsyncClient(verify=client_context(), base_url=runtime.web.url, timeout=15) as client:
         health = await client.get("/healthz")
         assert health.status_code == 200 and health.json()["ok"] is True
         ready = await client.get("/readyz")

@@ -12,6 +12,7 @@ import pytest
 from bot.app import Runtime
 from bot.config import Settings
 from bot.standin.wechat import Callback, WeChatStandIn
+from bot.tls import client_context
 from bot.webserver import WebServer
 from tests.test_ops_metrics import metrics_now, moved
 
@@ -39,7 +40,9 @@ async def test_wechat_messages_are_counted_by_kind_and_outcome(runtime: Runtime)
     assert runtime.web is not None
     callback = Callback(token=TOKEN, appid=APPID, aes_key=None)
     before = await metrics_now(runtime)
-    async with httpx.AsyncClient(base_url=runtime.web.url, timeout=10, trust_env=False) as client:
+    async with httpx.AsyncClient(
+        verify=client_context(), base_url=runtime.web.url, timeout=10, trust_env=False
+    ) as client:
         params, body = callback.text("oRiderMetrics", "你好", msg_id=424242)
         for _ in range(2):  # WeChat retries when it did not get the answer in time: the same MsgId again
             assert (await client.post("/wechat", params=params, content=body)).status_code == 200

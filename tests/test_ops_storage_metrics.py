@@ -8,6 +8,7 @@ import httpx
 from bot.app import Runtime
 from bot.store import apikeys
 from bot.texts import t
+from bot.tls import client_context
 from tests import pgcluster
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
@@ -27,7 +28,9 @@ async def test_storage_errors_are_counted_at_each_door(runtime: Runtime) -> None
     await pgcluster.read_only(db, True)  # PostgreSQL: the database made read-only on the server
     try:
         [told] = await rider.send("/lang")  # the first write of the update fails
-        async with httpx.AsyncClient(base_url=f"{runtime.web.url}/open311/v2", timeout=10) as api:
+        async with httpx.AsyncClient(
+            verify=client_context(), base_url=f"{runtime.web.url}/open311/v2", timeout=10
+        ) as api:
             refused = await api.post("/requests.json", data=form)
     finally:
         await pgcluster.read_only(db, False)
@@ -39,5 +42,5 @@ async def test_storage_errors_are_counted_at_each_door(runtime: Runtime) -> None
     assert moved(before, after, "rider_storage_errors_total", channel="open311") == 1
     assert moved(before, after, "rider_updates_total", channel="telegram", kind="command", outcome="storage_error") == 1
     assert moved(before, after, "rider_http_requests_total", door="open311", code="503") == 1
-    async with httpx.AsyncClient(base_url=f"{runtime.web.url}/open311/v2", timeout=10) as api:
+    async with httpx.AsyncClient(verify=client_context(), base_url=f"{runtime.web.url}/open311/v2", timeout=10) as api:
         assert (await api.post("/requests.json", data=form)).status_code in (200, 201)  # writable again

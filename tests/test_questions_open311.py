@@ -16,6 +16,7 @@ import pytest
 from bot.app import Runtime
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
 from bot.store import apikeys
+from bot.tls import client_context
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
 from tests.reporting import bind
@@ -31,7 +32,9 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def api(runtime: Runtime) -> Any:
     assert runtime.web is not None
-    async with httpx.AsyncClient(base_url=f"{runtime.web.url}/open311/v2", timeout=10) as client:
+    async with httpx.AsyncClient(
+        verify=client_context(), base_url=f"{runtime.web.url}/open311/v2", timeout=10
+    ) as client:
         yield client
 
 

@@ -24,6 +24,7 @@ from bot.presenters.places import nearest_text
 from bot.standin.wechat import Callback, WeChatStandIn
 from bot.store import dialogs
 from bot.texts import t
+from bot.tls import client_context
 from bot.webserver import WebServer
 from handlers.wechat import door as door_module
 from handlers.wechat.api import WeChatApi
@@ -79,7 +80,7 @@ class WeChatRider:
 
     async def post(self, request: tuple[dict[str, str], bytes]) -> httpx.Response:
         params, body = request
-        async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False) as client:
+        async with httpx.AsyncClient(verify=client_context(), timeout=TIMEOUT, trust_env=False) as client:
             return await client.post(self.url, params=params, content=body)
 
     async def exchange(self, request: tuple[dict[str, str], bytes]) -> list[dict[str, Any]]:
@@ -147,7 +148,7 @@ async def _user_row(runtime: Runtime, openid: str) -> Any:
 async def test_url_verification_echoes_echostr_only_when_signed(runtime: Runtime, callback: Callback) -> None:
     assert runtime.web is not None
     url = f"{runtime.web.url}/wechat"
-    async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False) as client:
+    async with httpx.AsyncClient(verify=client_context(), timeout=TIMEOUT, trust_env=False) as client:
         ok = await client.get(url, params=callback.verify_url("7391846250"))
         assert ok.status_code == 200 and ok.text == "7391846250"
         forged = {**callback.verify_url("123"), "signature": "0" * 40}
@@ -516,6 +517,6 @@ async def test_console_link_on_wechat_for_a_supervisor_only(runtime: Runtime, wa
     link = text_of(answer)
     assert "/console/login?t=" in link
     url = link[link.index("http") :].split()[0].split('"')[0]
-    async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False) as client:
+    async with httpx.AsyncClient(verify=client_context(), timeout=TIMEOUT, trust_env=False) as client:
         page = await client.get(url)
         assert page.status_code == 200 and "登录" in page.text
