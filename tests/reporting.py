@@ -26,3 +26,33 @@ def grid_at(runtime: Runtime, lat: float, lon: float) -> str:
     route = runtime.services.grids.route(lat, lon)
     assert route.how == "inside" and route.grid is not None
     return route.grid.id
+
+
+async def grid_team(
+    runtime: Runtime,
+    lat: float,
+    lon: float,
+    *,
+    second_worker: str | None = None,
+    department: str | None = None,
+) -> dict[str, ChatUser]:
+    """The people around the grid at (lat, lon), bound by invite: "rider" (not bound), "worker" of the grid,
+    "community" and "street" supervisors of its parents; with `second_worker` (a grid id) "other", the worker of
+    another grid, and with `department` (a department id) "fire", who works for it."""
+    standin = runtime.standin
+    assert standin is not None
+    grid = grid_at(runtime, lat, lon)
+    community, street = (g.id for g in runtime.services.grids.ancestors(grid))
+    people = {"rider": ChatUser(standin, 1001, "骑手小王"), "worker": ChatUser(standin, 2001, "网格员老李")}
+    await bind(runtime, people["worker"], "worker", grid)
+    if second_worker is not None:
+        people["other"] = ChatUser(standin, 2002, "网格员小周")
+        await bind(runtime, people["other"], "worker", second_worker)
+    people["community"] = ChatUser(standin, 3001, "社区书记")
+    people["street"] = ChatUser(standin, 3002, "街道主任")
+    await bind(runtime, people["community"], "supervisor", community)
+    await bind(runtime, people["street"], "supervisor", street)
+    if department is not None:
+        people["fire"] = ChatUser(standin, 4001, "消防站")
+        await bind(runtime, people["fire"], "department", department)
+    return people

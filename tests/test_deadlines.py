@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.schedule.jobs import DIGEST_JOB, TICK_JOB
 from tests.chat import ChatUser
 from tests.conftest import SHANGHAI
-from tests.reporting import bind, grid_at, jpeg
+from tests.reporting import grid_team, jpeg
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格
 
@@ -48,21 +48,7 @@ async def events(runtime: Runtime, report_id: int) -> list[tuple]:
 
 @pytest.fixture
 async def team(runtime: Runtime) -> dict[str, ChatUser]:
-    standin = runtime.standin
-    grid = grid_at(runtime, *HERE)
-    community, street = (g.id for g in runtime.services.grids.ancestors(grid))
-    people = {
-        "rider": ChatUser(standin, 1001, "骑手小王"),
-        "worker": ChatUser(standin, 2001, "网格员老李"),
-        "community": ChatUser(standin, 3001, "社区书记"),
-        "street": ChatUser(standin, 3002, "街道主任"),
-        "fire": ChatUser(standin, 4001, "消防站"),
-    }
-    await bind(runtime, people["worker"], "worker", grid)
-    await bind(runtime, people["community"], "supervisor", community)
-    await bind(runtime, people["street"], "supervisor", street)
-    await bind(runtime, people["fire"], "department", "xiaofang")
-    return people
+    return await grid_team(runtime, *HERE, department="xiaofang")
 
 
 async def test_breach_escalates_up_the_chain_then_resolution(

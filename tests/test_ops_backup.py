@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,10 +23,10 @@ from bot.app import Runtime
 from bot.config import Settings
 from bot.store.db import Database
 from tests.chat import ChatUser, buttons
+from tests.clirun import cli
 from tests.reporting import bind, grid_at, jpeg
 
 pytestmark = pytest.mark.sqlite_only("SQLite's online backup API; PostgreSQL's: tests/test_ops_backup_pg.py")
-REPO = Path(__file__).resolve().parent.parent
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 RIDERS, MAX_EACH = 6, 15
 
@@ -35,18 +34,6 @@ RIDERS, MAX_EACH = 6, 15
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return replace(settings, reports_per_hour=100)  # a burst, not the per-rider hourly limit
-
-
-async def cli(db_path: Path, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RIDER_", "TELEGRAM_"))}
-    env["RIDER_DB_PATH"] = str(db_path)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, cwd=REPO, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
 
 
 async def file_report(rider: ChatUser, colour: tuple[int, int, int]) -> str:

@@ -3,37 +3,18 @@ MsgId is a duplicate), the handler's latency, and the HTTP answers by status cod
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import replace
-
 import httpx
-import pytest
 
 from bot.app import Runtime
-from bot.config import Settings
-from bot.standin.wechat import Callback, WeChatStandIn
+from bot.standin.wechat import Callback
 from bot.tls import client_context
-from bot.webserver import WebServer
+from tests import wechatting
 from tests.test_ops_metrics import metrics_now, moved
+from tests.wechatting import APPID, TOKEN
 
-TOKEN, APPID, SECRET = "wx-callback-token", "wx0123456789abcdef", "app-secret-for-tests"
-
-
-@pytest.fixture
-async def wx() -> AsyncIterator[WeChatStandIn]:
-    standin = WeChatStandIn(appid=APPID, secret=SECRET)
-    server = WebServer(standin.app)
-    await server.start("127.0.0.1", 0)
-    standin.url = server.url
-    try:
-        yield standin
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-def settings(settings: Settings, wx: WeChatStandIn) -> Settings:
-    return replace(settings, wechat_token=TOKEN, wechat_appid=APPID, wechat_secret=SECRET, wechat_api_base=wx.url)
+# the WeChat API stand-in and the settings that point the door at it, as this module's fixtures
+wx = wechatting.wx
+settings = wechatting.settings
 
 
 async def test_wechat_messages_are_counted_by_kind_and_outcome(runtime: Runtime) -> None:

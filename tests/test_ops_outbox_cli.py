@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -19,21 +17,9 @@ from bot.app import Runtime
 from bot.outbox import messages as out
 from bot.outbox.store import Recipient, enqueue
 from bot.store.errors import INTEGRITY_ERRORS
+from tests.clirun import cli
 
-REPO = Path(__file__).resolve().parent.parent
 BLOCKER = 5001
-
-
-async def cli(db_path: Path, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RIDER_", "TELEGRAM_"))}
-    env["RIDER_DB_PATH"] = str(db_path)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, cwd=REPO, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
 
 
 async def status_of(runtime: Runtime, row_id: int) -> str | None:

@@ -25,44 +25,22 @@ from bot.standin.wechat import Callback, WeChatStandIn
 from bot.store import dialogs
 from bot.texts import t
 from bot.tls import client_context
-from bot.webserver import WebServer
 from handlers.wechat import door as door_module
 from handlers.wechat.api import WeChatApi
 from handlers.wechat.conversation import Conversation
 from handlers.wechat.menu import publish_menu
+from tests import wechatting
 from tests.chat import ChatUser
 from tests.reporting import bind, grid_at, jpeg
+from tests.wechatting import APPID, SECRET, TOKEN
 
-TOKEN = "wx-callback-token"
-APPID = "wx0123456789abcdef"
-SECRET = "app-secret-for-tests"
+# the WeChat API stand-in and the settings that point the door at it, as this module's fixtures
+wx = wechatting.wx
+settings = wechatting.settings
+
 AES_KEY = base64.b64encode(os.urandom(32)).decode().rstrip("=")
 HERE = (34.2540, 117.2080)  # WGS-84, inside 蝶梦社区第2网格 of the sample grids
 TIMEOUT = 8.0
-
-
-@pytest.fixture
-async def wx() -> AsyncIterator[WeChatStandIn]:
-    standin = WeChatStandIn(appid=APPID, secret=SECRET)
-    server = WebServer(standin.app)
-    await server.start("127.0.0.1", 0)
-    standin.url = server.url
-    try:
-        yield standin
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-def settings(settings: Settings, wx: WeChatStandIn) -> Settings:
-    """The suite's settings plus the WeChat door, its API pointed at the stand-in."""
-    return replace(
-        settings,
-        wechat_token=TOKEN,
-        wechat_appid=APPID,
-        wechat_secret=SECRET,
-        wechat_api_base=wx.url,
-    )
 
 
 class WeChatRider:

@@ -13,24 +13,16 @@ import pytest
 from bot.standin.wechat import WeChatStandIn
 from bot.store import wechat_tokens
 from bot.store.db import Database
-from bot.webserver import WebServer
 from handlers.wechat.api import WeChatApi, WeChatApiError
+from tests.wechatting import APPID, SECRET, wechat_standin
 
-APPID = "wx0123456789abcdef"
-SECRET = "app-secret-for-tests"
 TIMEOUT = 20.0
 
 
 @pytest.fixture
 async def wx() -> AsyncIterator[WeChatStandIn]:
-    standin = WeChatStandIn(appid=APPID, secret=SECRET, one_valid_token=True)
-    server = WebServer(standin.app)
-    await server.start("127.0.0.1", 0)
-    standin.url = server.url
-    try:
+    async with wechat_standin(one_valid_token=True) as standin:  # WeChat's rule: a new token retires the old
         yield standin
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

@@ -13,28 +13,14 @@ from telegram import BotCommandScopeChat
 from bot.app import Runtime
 from bot.clock import ManualClock
 from tests.chat import ChatUser, button, buttons
-from tests.reporting import bind, grid_at, jpeg
+from tests.reporting import grid_team, jpeg
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 
 
 @pytest.fixture
 async def team(runtime: Runtime) -> dict[str, ChatUser]:
-    standin = runtime.standin
-    grid = grid_at(runtime, *HERE)
-    community, street = (g.id for g in runtime.services.grids.ancestors(grid))
-    people = {
-        "rider": ChatUser(standin, 1001, "骑手小王"),
-        "worker": ChatUser(standin, 2001, "网格员老李"),
-        "other": ChatUser(standin, 2002, "网格员小周"),
-        "community": ChatUser(standin, 3001, "社区书记"),
-        "street": ChatUser(standin, 3002, "街道主任"),
-    }
-    await bind(runtime, people["worker"], "worker", grid)
-    await bind(runtime, people["other"], "worker", "xz-hanfeng-diemeng-g1")
-    await bind(runtime, people["community"], "supervisor", community)
-    await bind(runtime, people["street"], "supervisor", street)
-    return people
+    return await grid_team(runtime, *HERE, second_worker="xz-hanfeng-diemeng-g1")
 
 
 async def report(rider: ChatUser, caption: str = "消防通道被电动车堵住了") -> str:
