@@ -87,7 +87,25 @@ DEMO_TOKEN = "123456789:STANDIN-offline-demo-token"
 
 
 class _QuietServer(uvicorn.Server):
-    """uvicorn.Server that leaves the host program's signal handlers alone."""
+    """uvicorn.Server that leaves the host program's signal handlers alone, and stops at once when asked (uvicorn
+    looks at `should_exit` every 0.1 s; every test starts and stops a stand-in)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._wake = asyncio.Event()
+
+    def request_exit(self) -> None:
+        self.should_exit = True
+        self._wake.set()
+
+    async def main_loop(self) -> None:
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+            should_exit = await self.on_tick(counter)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -170,7 +188,7 @@ class StandIn(ChatsMixin, UpdatesMixin, WebhookMixin, FilesMixin, MarkupMixin, B
         self._delivery_task: asyncio.Task | None = None
         self._changed = asyncio.Event()
         self._closing = False
-        self._server: uvicorn.Server | None = None
+        self._server: _QuietServer | None = None
         self._serve_task: asyncio.Task | None = None
         self._sock: socket.socket | None = None
         self._transports: dict[tuple, asyncio.BaseTransport] = {}
@@ -275,7 +293,7 @@ class StandIn(ChatsMixin, UpdatesMixin, WebhookMixin, FilesMixin, MarkupMixin, B
                 await self._delivery_task
             self._delivery_task = None
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.request_exit()
         if self._serve_task is not None:
             try:
                 await asyncio.wait_for(self._serve_task, timeout=5)
