@@ -19,7 +19,7 @@ from bot.schedule.jobs import install as install_jobs
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
 from bot.store.backup import LiveMarker
-from bot.store.leadership import PollingGuard, hold_polling
+from bot.store.polling import PollingGuard, hold_polling
 from bot.texts import t
 from bot.webserver import WebServer
 from handlers.telegram import publish_commands, register

@@ -11,7 +11,7 @@ from bot.app import Runtime
 from bot.config import Settings
 from bot.logs import setup_logging
 from bot.store.errors import DatabaseUnavailable
-from bot.store.leadership import AnotherPoller
+from bot.store.polling import AnotherPoller
 from bot.texts import t
 
 log = logging.getLogger("bot")

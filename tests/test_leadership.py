@@ -477,3 +477,38 @@ async def test_a_second_polling_process_refuses_to_start(tmp_path: Path, token_s
     again = Runtime(settings, ManualClock(DEFAULT_NOW))
     await again.start(poll_timeout=1)
     await again.stop()
+
+
+@PG_ONLY
+async def test_the_polling_lock_is_taken_again_after_its_connection_is_lost(
+    tmp_path: Path, token_standin: StandIn
+) -> None:
+    settings = Settings(
+        telegram_token=TOKEN,
+        telegram_base_url=token_standin.base_url,
+        telegram_base_file_url=token_standin.base_file_url,
+        db_path=tmp_path / "rider.sqlite3",
+        http_port=None,
+        categories_toml=None,
+    )
+    runtime = Runtime(settings, ManualClock(DEFAULT_NOW))
+    await runtime.start(poll_timeout=1)
+    try:
+        assert runtime.services is not None
+        url: str = runtime.services.db.url  # type: ignore[attr-defined]
+        admin = await asyncpg.connect(url)
+        try:
+            held = (
+                "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+                " AND l.classid = $1 AND l.objid = 2 AND l.granted AND a.application_name LIKE 'rider-bot poller %'"
+            )
+            assert await admin.fetchval(held, LOCK_CLASS) == 1
+            await admin.fetchval(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name LIKE 'rider-bot poller %' AND datname = current_database()"
+            )
+            await until(lambda: admin.fetchval(held, LOCK_CLASS), 15, "the poller takes its lock again")
+        finally:
+            await admin.close()
+    finally:
+        await runtime.stop()

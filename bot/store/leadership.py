@@ -13,29 +13,26 @@ one polls. Both are decided by the database itself, with no extra service:
   lock in the server's lock table, so two dispatchers can never claim rows, whatever the timing.
 - Other processes wake the leader with NOTIFY on `CHANNEL` (the leader LISTENs on its lock connection).
 
-On SQLite (the embedded default: one process) this process simply is the leader; `hold_polling()` takes an
-exclusive flock next to the database file instead of an advisory lock.
+On SQLite (the embedded default: one process) this process simply is the leader. The right to poll Telegram is
+the same kind of lock, in bot/store/polling.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bot.store.db import Database
-from bot.store.url import redact
 
 log = logging.getLogger(__name__)
 
 LOCK_CLASS = 0x72696465  # 'ride': the first key of our two-key advisory locks (migrations use a one-key lock)
-LEADER_KEY, POLLING_KEY = 1, 2
+LEADER_KEY, POLLING_KEY = 1, 2  # the second keys: the leader, the poller (bot/store/polling.py)
 CHANNEL = "rider_outbox"
 RETRY = 1.0  # seconds between a standby's attempts at the lock
 CHECK_EVERY, CHECK_TIMEOUT = 1.0, 2.0  # the leader's health check of its lock connection
@@ -48,16 +45,6 @@ KEEPALIVES = {
     "tcp_keepalives_count": "3",
     "tcp_user_timeout": "6000",
 }
-
-POLLING_REFUSED = (
-    "another rider-bot process is already polling Telegram for this database ({holder}); Telegram allows one "
-    'getUpdates consumer per bot token. To run several processes, use webhook mode (mode = "webhook", '
-    "RIDER_MODE=webhook; see docs/SCALING.md)."
-)
-
-
-class AnotherPoller(RuntimeError):
-    """A second process tried to poll Telegram for the same database: an operator error, reported without a trace."""
 
 
 def whoami() -> str:
@@ -251,6 +238,8 @@ class PgLeadership(Leadership):
 
     def nudge(self) -> None:
         """NOTIFY the leader, coalesced: at most one in flight and one more after it."""
+        if self._stopping:
+            return
         if self._nudging is not None and not self._nudging.done():
             self._nudge_again = True
             return
@@ -290,73 +279,3 @@ async def current_leader(db: Database) -> str | None:
         return None
     name = str(row[0])
     return name.removeprefix("rider-bot leader ")
-
-
-# ---------------------------------------------------------------------------------------------- polling
-
-
-class PollingGuard:
-    """Held for the life of a polling process: an exclusive flock (SQLite) or an advisory lock (PostgreSQL)."""
-
-    def __init__(self, fd: int | None = None, conn: Any = None) -> None:
-        self._fd = fd
-        self._conn = conn
-
-    async def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 2)
-            if not conn.is_closed():
-                conn.terminate()
-
-
-def polling_lock_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".polling")
-
-
-async def hold_polling(db: Database) -> PollingGuard:
-    """Refuse (AnotherPoller) when another process polls Telegram for this database; else hold the right to."""
-    if db.dialect != "postgresql":
-        path = polling_lock_path(Path(db.path))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            raise AnotherPoller(POLLING_REFUSED.format(holder=f"pid {holder}")) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        return PollingGuard(fd=fd)
-    import asyncpg
-
-    url: str = db.url  # type: ignore[attr-defined]
-    name = f"rider-bot poller {whoami()}"[:63]
-    conn = await asyncpg.connect(url, timeout=5, server_settings={**KEEPALIVES, "application_name": name})
-    try:
-        got = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", LOCK_CLASS, POLLING_KEY)
-        if not got:
-            holder = await conn.fetchval(
-                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                " WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2 AND l.granted",
-                LOCK_CLASS,
-                POLLING_KEY,
-            )
-            holder = str(holder or "?").removeprefix("rider-bot poller ")
-            raise AnotherPoller(POLLING_REFUSED.format(holder=f"{holder} on {redact(url)}"))
-    except BaseException:
-        conn.terminate()
-        raise
-    return PollingGuard(conn=conn)
-
-
-def _read_pid(fd: int) -> str:
-    with contextlib.suppress(OSError):
-        os.lseek(fd, 0, os.SEEK_SET)
-        return os.read(fd, 32).decode(errors="replace").strip() or "?"
-    return "?"
