@@ -293,7 +293,11 @@ class PostgresDatabase(Database):
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            try:  # asyncpg waits for every acquired connection to come back: bounded, then cut
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                log.warning("closing the database pool: connections still in use after 10 s, terminated")
+                pool.terminate()
 
     @contextlib.asynccontextmanager
     async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:

@@ -8,6 +8,7 @@ as UTC. Values only ever travel as parameters.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -145,8 +146,11 @@ async def iter_reports(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    async for row in db.stream(sql, params, batch=batch):
-        yield _row(row)
+    # Closed explicitly when the caller stops early: on PostgreSQL the stream holds a pooled connection and its
+    # transaction until then (a generator left to the garbage collector would keep them, and the pool's close waits).
+    async with contextlib.aclosing(db.stream(sql, params, batch=batch)) as rows:
+        async for row in rows:
+            yield _row(row)
 
 
 @dataclass(frozen=True)
