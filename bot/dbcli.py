@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.media.photo_copy import PhotoCopyMismatch, copy_photos
+from bot.media.photos import PhotoStore
 from bot.store.copy import CopyMismatch, CopyRefused, copy_database
 from bot.store.db import Database
 from bot.store.errors import DatabaseUnavailable
@@ -25,6 +27,21 @@ def add_db_parser(sub: Any) -> None:
 
 def _target(text: str) -> str | Path:
     return text if is_postgres_url(text) or "://" in text else Path(text)
+
+
+def _photo_store(db: Database, target: str | Path, settings: Settings) -> PhotoStore:
+    """Where this side keeps its photos: the database on PostgreSQL; on SQLite the configured photo_dir for the
+    configured database, else the `photos` folder beside the file (where the bot would look for them)."""
+    if db.dialect == "postgresql":
+        return PhotoStore(db=db)
+    path = Path(target)
+    if path.resolve() == Path(settings.db_path).resolve() and settings.photo_dir:
+        return PhotoStore(settings.photo_dir)
+    return PhotoStore(path.parent / "photos")
+
+
+def _photo_place(store: PhotoStore, lang: str) -> str:
+    return t(lang, "db.photos_in_database") if store.root is None else str(store.root)
 
 
 def _name(target: str | Path) -> str:
@@ -57,6 +74,8 @@ async def run_db(args: argparse.Namespace, settings: Settings, lang: str) -> int
                 force=args.force,
                 progress=lambda table, rows: print(t(lang, "db.copy_table", table=table, rows=rows), file=sys.stderr),
             )
+            from_photos, to_photos = _photo_store(src, source, settings), _photo_store(dst, target, settings)
+            photos = await copy_photos(from_photos, to_photos)
     except ValueError as exc:
         print(t(lang, "db.bad_url", reason=exc), file=sys.stderr)
         return 2
@@ -69,6 +88,11 @@ async def run_db(args: argparse.Namespace, settings: Settings, lang: str) -> int
     except CopyMismatch as exc:
         print(t(lang, "db.copy_mismatch", reason=exc), file=sys.stderr)
         return 1
+    except PhotoCopyMismatch as exc:
+        print(t(lang, "db.copy_photos_mismatch", reason=exc), file=sys.stderr)
+        return 1
     rows = sum(table.rows for table in result.tables)
+    print(t(lang, "db.copy_photos", n=photos.photos, size=f"{photos.bytes / 1024 / 1024:.1f}",
+            source=_photo_place(from_photos, lang), target=_photo_place(to_photos, lang)))  # fmt: skip
     print(t(lang, "db.copy_done", tables=len(result.tables), rows=rows, source=_name(source), target=_name(target)))
     return 0

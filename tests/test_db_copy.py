@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.app import Runtime
-from bot.store.copy import checksum, insertion_order, tables
+from bot.media.photos import PhotoStore
+from bot.store.copy import PHOTO_TABLES, checksum, insertion_order, tables
 from bot.store.db import Database
+from tests import pgcluster
 from tests.chat import ChatUser
 from tests.reporting import bind, grid_at, jpeg
 
@@ -48,8 +50,11 @@ async def _city(runtime: Runtime) -> None:
 
 
 async def _contents(db: Database) -> dict[str, tuple[int, str]]:
+    """Every table but the photo store's (files on SQLite, rows on PostgreSQL: compared by `_photos_equal`)."""
     out = {}
     for name, columns in (await tables(db)).items():
+        if name in PHOTO_TABLES:
+            continue
         cols = ", ".join(f'"{c}"' for c in columns)
         rows = [tuple(r) for r in await db.fetchall(f'SELECT {cols} FROM "{name}"')]
         out[name] = (len(rows), checksum(rows))
@@ -66,12 +71,21 @@ async def test_sqlite_to_postgresql_and_back_with_everything_equal(
         before = await _contents(source)
     for table in ("reports", "report_photos", "report_events", "outbox", "roles", "invites", "users", "places"):
         assert before[table][0] > 0, f"the sample city has no {table}"
+    files = PhotoStore(db_path.parent / "photos")
+    shas = await files.digests()
+    assert shas and set(shas) >= {r[0] for r in pgcluster.read(db_path, "SELECT sha256 FROM report_photos")}
 
     done = cli("--db", str(db_path), "db", "copy", "--to", pg_url)
     assert done.returncode == 0, done.stderr
     assert "SHA-256" in done.stdout or "校验和" in done.stdout
     async with Database(pg_url) as target:
         assert await _contents(target) == before
+        # the photos travelled into the database: both forms, byte for byte
+        in_pg = PhotoStore(db=target)
+        assert await in_pg.digests() == shas
+        for sha in shas:
+            assert await in_pg.original(sha) == await files.original(sha)
+            assert await in_pg.shareable(sha) == await files.shareable(sha)
         # the identity sequences follow the copied ids: the next report gets a fresh number
         async with target.transaction() as conn:
             cur = await conn.execute(
@@ -87,12 +101,18 @@ async def test_sqlite_to_postgresql_and_back_with_everything_equal(
     assert forced.returncode == 0, forced.stderr
     assert "checksums (SHA-256) match" in forced.stdout
 
-    back = tmp_path / "back.sqlite3"
+    back = tmp_path / "home" / "back.sqlite3"
     home = cli("db", "copy", "--from", pg_url, "--to", str(back))
     assert home.returncode == 0, home.stderr
+    assert f"{len(shas)} " in home.stdout
     async with Database(back) as copy:
         assert await _contents(copy) == before
         assert (await copy.fetchone("PRAGMA foreign_key_check")) is None
+    returned = PhotoStore(back.parent / "photos")  # files again, beside the SQLite file, as the bot keeps them
+    assert await returned.digests() == shas
+    for sha in shas:
+        assert await returned.original(sha) == await files.original(sha)
+        assert await returned.shareable(sha) == await files.shareable(sha)
 
 
 async def test_refusals_name_the_problem_without_writing(tmp_path: Path, pg_url: str) -> None:

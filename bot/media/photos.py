@@ -14,8 +14,14 @@ photo free and a second report of the same photo share its files):
   ICC, comments), oriented as the phone displayed it. This is what grid workers and exports see.
 
 Files are written atomically (temp file in the same directory, fsync, rename), so a reader never sees half a
-photo and a crash leaves at most a stray ``.incoming-*.tmp``. Decoding and disk work run in
-``asyncio.to_thread``: a 40-megapixel JPEG takes long enough to stall every other rider's chat.
+photo and a crash leaves at most a stray ``.incoming-*.tmp``.
+
+With many processes on several hosts (PostgreSQL, issue 12) the same two forms go into the database instead
+(``PhotoStore(db=…)``, bot/store/photos.py: ``photo_shared`` and ``photo_originals``), so any process serves and
+forwards a photo another received; validation, EXIF stripping and the size limits are the same code.
+
+Decoding and disk work run in ``asyncio.to_thread``: a 40-megapixel JPEG takes long enough to stall every other
+rider's chat.
 """
 
 from __future__ import annotations
@@ -29,7 +35,6 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +42,9 @@ from typing import Any, Literal
 
 from PIL import Image, ImageOps
 
+from bot.media.exif_gps import gps_from_exif
+from bot.store import photos as photo_rows
+from bot.store.db import Database
 from bot.store.private_files import private_dir
 
 try:  # Pillow wheels ship littlecms; a distro build might not, and then we only lose colour accuracy.
@@ -61,8 +69,6 @@ _OPEN_FORMATS = ("JPEG", "PNG", "WEBP")
 _EXTENSIONS = ("jpg", "png", "webp")
 
 _SHA_RE = re.compile(r"[0-9a-fA-F]{64}")
-_GPS_IFD = 0x8825
-_GPS_LAT_REF, _GPS_LAT, _GPS_LON_REF, _GPS_LON, _GPS_STATUS, _GPS_MAP_DATUM = 1, 2, 3, 4, 9, 18
 _SHARED_QUALITY = 85
 MAX_SHARED_SIDE = 4096  # pixels on the long side of the shareable copy (Telegram shows at most 2560)
 
@@ -116,19 +122,24 @@ class StoredPhoto:
 
 
 class PhotoStore:
-    """Content-addressed originals plus metadata-free shareable copies under one directory."""
+    """Content-addressed originals plus metadata-free shareable copies: files under one directory (`root`), or
+    rows in the database every process shares (`db`)."""
 
     def __init__(
         self,
-        root: Path,
+        root: Path | None = None,
         *,
+        db: Database | None = None,
         max_bytes: int = 10 * 1024 * 1024,
         max_pixels: int = 40_000_000,
         max_decoded_bytes: int = 128 * 1024 * 1024,
         max_side: int = MAX_SHARED_SIDE,
         max_jobs: int = 1,
     ) -> None:
-        self.root = Path(root)
+        if (root is None) == (db is None):
+            raise ValueError("a photo store keeps its photos in a directory or in a database: give one")
+        self.root = Path(root) if root is not None else None
+        self.db = db
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         # Memory is bounded by these, not by what riders send: a legal 40-megapixel PNG of 0.1 MB decodes to
@@ -150,17 +161,56 @@ class PhotoStore:
             raise PhotoRejected("too_big", limit=self.max_bytes, size=size)
         if size == 0:
             raise PhotoRejected("not_an_image")
-        return await asyncio.get_running_loop().run_in_executor(self._jobs, self._put_sync, bytes(data))
+        data = bytes(data)
+        stored, ext, jpeg = await asyncio.get_running_loop().run_in_executor(self._jobs, self._put_sync, data)
+        if self.db is not None and jpeg is not None:
+            await photo_rows.save(self.db, stored.sha256, ext, jpeg, data)
+        return stored
+
+    @property
+    def in_database(self) -> bool:
+        return self.db is not None
 
     async def shareable(self, sha256: str) -> bytes:
         """The metadata-free JPEG: the only form of a photo that may leave the core."""
+        if self.db is not None:
+            found = await photo_rows.shared_jpeg(self.db, _checked_sha(sha256))
+            if found is None:
+                raise FileNotFoundError(f"no stored photo {sha256}")
+            return found
         path = self.path_for(sha256)
         return await asyncio.to_thread(path.read_bytes)
 
     async def original(self, sha256: str) -> bytes:
         """The bytes exactly as the rider sent them (may contain their location: keep inside the core)."""
-        self.path_for(sha256)  # validate before any filesystem access
-        return await asyncio.to_thread(self._read_original, sha256.lower())
+        return (await self.original_with_ext(sha256))[1]
+
+    async def original_with_ext(self, sha256: str) -> tuple[str, bytes]:
+        """(extension, bytes) of the original: what a copy of the store (`db copy`) needs to rebuild it."""
+        digest = _checked_sha(sha256)  # validate before any filesystem or database access
+        if self.db is not None:
+            found = await photo_rows.original(self.db, digest)
+            if found is None:
+                raise FileNotFoundError(f"no stored photo {digest}")
+            return found
+        return await asyncio.to_thread(self._read_original, digest)
+
+    async def digests(self) -> list[str]:
+        """Every stored photo's id, sorted."""
+        if self.db is not None:
+            return await photo_rows.digests(self.db)
+        return await asyncio.to_thread(self._list_digests)
+
+    async def put_verbatim(self, sha256: str, ext: str, original: bytes, shareable: bytes) -> None:
+        """Store both forms as they are, from another photo store (`db copy`): the original must hash to its id
+        and the shareable copy must be a JPEG this code made — nothing is decoded or re-encoded."""
+        digest = _checked_sha(sha256)
+        if ext not in _EXTENSIONS or await asyncio.to_thread(lambda: hashlib.sha256(original).hexdigest()) != digest:
+            raise ValueError(f"photo {digest}: the original does not match its id")
+        if self.db is not None:
+            await photo_rows.save(self.db, digest, ext, shareable, original)
+            return
+        await asyncio.to_thread(self._write_files, digest, ext, original, shareable)
 
     def path_for(self, sha256: str) -> Path:
         """Where the shareable copy lives; refuses anything that is not a SHA-256 before a path is built.
@@ -174,19 +224,47 @@ class PhotoStore:
     # -- worker-thread side -------------------------------------------------------------------------------
 
     def _dir(self, digest: str) -> Path:
+        if self.root is None:
+            raise RuntimeError("this photo store keeps its photos in the database")
         return self.root / digest[:2]
 
-    def _read_original(self, digest: str) -> bytes:
+    def _list_digests(self) -> list[str]:
+        if self.root is None or not self.root.is_dir():
+            return []
+        found = set()
+        for ext in _EXTENSIONS:
+            for path in self.root.glob(f"??/*.{ext}"):
+                if _SHA_RE.fullmatch(path.stem) and path.parent.name == path.stem[:2].lower():
+                    found.add(path.stem.lower())
+        return sorted(found)
+
+    def _write_files(self, digest: str, ext: str, original: bytes, shareable: bytes) -> None:
+        folder = self._dir(digest)
+        private_dir(folder)
+        shared_path = folder / f"{digest}.shared.jpg"
+        if not shared_path.exists():
+            _write_atomically(shared_path, shareable)
+        original_path = folder / f"{digest}.{ext}"
+        if not original_path.exists():
+            _write_atomically(original_path, original)
+
+    def _read_original(self, digest: str) -> tuple[str, bytes]:
         folder = self._dir(digest)
         for ext in _EXTENSIONS:
             with contextlib.suppress(FileNotFoundError):
-                return (folder / f"{digest}.{ext}").read_bytes()
+                return ext, (folder / f"{digest}.{ext}").read_bytes()
         raise FileNotFoundError(f"no stored photo {digest}")
 
-    def _put_sync(self, data: bytes) -> StoredPhoto:
+    def _put_sync(self, data: bytes) -> tuple[StoredPhoto, str, bytes | None]:
+        """Decode and check; write the files, or (database store) return the shareable JPEG for the caller to
+        write from the event loop."""
         digest = hashlib.sha256(data).hexdigest()
         fmt, image, gps, (width, height) = _decode(data, self.max_pixels, self.max_decoded_bytes, self.max_side)
         mime, ext = _ACCEPTED[fmt]
+        stored = StoredPhoto(sha256=digest, mime=mime, width=width, height=height, size=len(data), gps=gps)
+        if self.db is not None:
+            with image:
+                return stored, ext, _shareable_jpeg(image)
         with image:
             folder = self._dir(digest)
             private_dir(folder)  # 0700, like the database's: originals carry GPS and faces
@@ -197,7 +275,7 @@ class PhotoStore:
             original_path = folder / f"{digest}.{ext}"
             if not original_path.exists():
                 _write_atomically(original_path, data)
-        return StoredPhoto(sha256=digest, mime=mime, width=width, height=height, size=len(data), gps=gps)
+        return stored, ext, None
 
 
 def exif_gps(data: bytes) -> tuple[float, float] | None:
@@ -213,7 +291,7 @@ def exif_gps(data: bytes) -> tuple[float, float] | None:
             exif = image.getexif()
     except Exception:
         return None
-    return _gps_from_exif(exif)
+    return gps_from_exif(exif)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
@@ -277,7 +355,7 @@ def _decode(
             exif = image.getexif()
         except Exception:
             exif = Image.Exif()
-        gps = _gps_from_exif(exif)
+        gps = gps_from_exif(exif)
         image = _fit(image, max_side)
         upright = _upright(image)
     except Image.DecompressionBombError:
@@ -413,50 +491,3 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _gps_from_exif(exif: Image.Exif) -> tuple[float, float] | None:
-    try:
-        gps = exif.get_ifd(_GPS_IFD)
-    except Exception:
-        return None
-    if not gps:
-        return None
-    if _ascii(gps.get(_GPS_STATUS)) == "V":  # "void": the receiver itself says this is no fix
-        return None
-    datum = _ascii(gps.get(_GPS_MAP_DATUM)).replace(" ", "").replace("-", "")
-    if datum and datum != "WGS84":
-        return None
-    lat = _degrees(gps.get(_GPS_LAT), 90.0)
-    lon = _degrees(gps.get(_GPS_LON), 180.0)
-    lat_ref, lon_ref = _ascii(gps.get(_GPS_LAT_REF)), _ascii(gps.get(_GPS_LON_REF))
-    if lat is None or lon is None or lat_ref not in ("N", "S") or lon_ref not in ("E", "W"):
-        return None
-    if lat == 0.0 and lon == 0.0:  # "null island": written by phones that had no fix yet
-        return None
-    return (-lat if lat_ref == "S" else lat, -lon if lon_ref == "W" else lon)
-
-
-def _ascii(value: object) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "ignore")
-    if not isinstance(value, str):
-        return ""
-    return value.strip("\x00 \t\r\n").upper()
-
-
-def _degrees(value: object, limit: float) -> float | None:
-    """EXIF writes degrees, minutes, seconds as three rationals; some writers send one or two parts."""
-    parts: Sequence[Any] = value if isinstance(value, tuple | list) else (value,)
-    if not 1 <= len(parts) <= 3:
-        return None
-    try:
-        numbers = [float(p) for p in parts]
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        return None
-    if not all(math.isfinite(n) and n >= 0 for n in numbers):
-        return None
-    if any(n >= 60 for n in numbers[1:]):
-        return None
-    total = sum(n / 60**i for i, n in enumerate(numbers))
-    return total if total <= limit else None

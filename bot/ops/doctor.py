@@ -194,6 +194,8 @@ def _disk(lang: str, settings: Settings) -> Finding:
 
 
 def _photos(lang: str, settings: Settings) -> Finding:
+    if settings.database_url:  # PostgreSQL: photos are rows every process reads (bot/store/photos.py), no folder
+        return Finding("photos", True, t(lang, "db.photos_in_database"))
     root = settings.photo_dir or settings.db_path.parent / "photos"
     if not root.exists():
         if os.access(_existing_parent(root), os.W_OK):

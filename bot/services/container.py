@@ -139,7 +139,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     if not parsed.ok:
         # Like a bad place list: no half-valid questionnaire; `rider-bot questions check` says what is wrong.
         log.error("category questions %s have %d errors; asking none", settings.categories_toml, len(parsed.errors))
-    photos = PhotoStore(settings.photo_dir or settings.db_path.parent / "photos")
+    photos = open_photo_store(settings, db)
     services = Services(
         settings=settings,
         db=db,
@@ -204,6 +204,14 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         tiles_crs=settings.console_tiles_crs,
     )
     return services
+
+
+def open_photo_store(settings: Settings, db: Database) -> PhotoStore:
+    """On PostgreSQL photos live in the database every process shares (any process serves and forwards a photo
+    another received); on SQLite — one process, the embedded default — in files beside the database."""
+    if db.dialect == "postgresql":
+        return PhotoStore(db=db)
+    return PhotoStore(settings.photo_dir or settings.db_path.parent / "photos")
 
 
 def _console_base(url: str | None) -> str:

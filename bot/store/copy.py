@@ -5,6 +5,9 @@ until the copy is read), the target is written in one transaction (all or nothin
 by table: row count and a SHA-256 over the rows. Both sides are migrated to the same schema version by opening
 them, so the tables and columns match; `schema_migrations` is the target's own.
 
+Photos are not rows of a table on SQLite (files beside the database): `rider-bot db copy` copies them after the
+tables (bot/media/photo_copy.py); here their tables are only emptied in the target.
+
 Rows are normalised for the checksum (None, int, float, text each tagged; rows sorted), so the same data gives the
 same sum on both backends whatever order or driver types they return.
 """
@@ -21,6 +24,9 @@ from .db import Database
 # Filled by migrations themselves: a fresh target has them, and the copy replaces them with the source's rows.
 SEEDED = frozenset({"departments", "category_limits"})
 SKIPPED = frozenset({"schema_migrations"})
+# The photo store's tables: emptied with the rest, but filled by the photo step (bot/media/photo_copy.py), one
+# photo at a time from whichever store the source keeps them in (files on SQLite, these tables on PostgreSQL).
+PHOTO_TABLES = frozenset({"photo_shared", "photo_originals"})
 
 
 class CopyRefused(Exception):
@@ -198,7 +204,7 @@ async def copy_database(
     async with source.transaction() as snapshot:  # one snapshot of the source, writers held off while read
         if source.dialect == "postgresql":
             await snapshot.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        data = {name: await _read(source, name, source_tables[name]) for name in order}
+        data = {name: await _read(source, name, source_tables[name]) for name in order if name not in PHOTO_TABLES}
     async with target.transaction() as conn:
         if target.dialect == "postgresql":
             await conn.execute("TRUNCATE " + ", ".join(f'"{n}"' for n in order) + " RESTART IDENTITY CASCADE")
@@ -206,6 +212,8 @@ async def copy_database(
             for name in reversed(order):
                 await conn.execute(f'DELETE FROM "{name}"')
         for name in order:
+            if name in PHOTO_TABLES:
+                continue
             columns = source_tables[name]
             self_refs = [c for c, parent in fks.get(name, []) if parent == name]
             rows = _parents_first(data[name], columns, self_refs)

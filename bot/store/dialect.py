@@ -9,9 +9,10 @@ backend runs it through `query()` (and migrations through `ddl()`), which rewrit
   way; over no rows PostgreSQL gives NULL where SQLite gives '{}' / '[]');
 - the two-argument scalar `MAX(a, b)` / `MIN(a, b)` → `GREATEST` / `LEAST` (one-argument aggregates stay);
 - DML gets a `RETURNING` clause so the row count and the new row's id come back in the same round trip;
-- in DDL: `INTEGER PRIMARY KEY` → an identity column, `INTEGER` → `BIGINT`, `REAL` → `DOUBLE PRECISION`, `TEXT`
-  → `TEXT COLLATE "C"` (byte order, as SQLite compares; ISO timestamps are compared as text), and the append-only
-  trigger `BEFORE UPDATE|DELETE ON t BEGIN SELECT RAISE(ABORT, 'msg'); END` → a PL/pgSQL function and trigger.
+- in DDL: `INTEGER PRIMARY KEY` → an identity column, `INTEGER` → `BIGINT`, `REAL` → `DOUBLE PRECISION`, `BLOB`
+  → `BYTEA`, `TEXT` → `TEXT COLLATE "C"` (byte order, as SQLite compares; ISO timestamps are compared as text),
+  and the append-only trigger `BEFORE UPDATE|DELETE ON t BEGIN SELECT RAISE(ABORT, 'msg'); END` → a PL/pgSQL
+  function and trigger.
 
 SQLite's `julianday(text)` is not translated: `COMPAT_FUNCTIONS` defines it in PostgreSQL with the same meaning
 (a stamp without an offset is UTC; the session time zone is UTC). Anything else SQLite-only fails loudly in the
@@ -140,7 +141,7 @@ _TRIGGER = re.compile(
     r"\s*'((?:[^']|'')*)'\s*\)\s*;\s*END\s*;?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-_TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "TEXT": 'TEXT COLLATE "C"'}
+_TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "TEXT": 'TEXT COLLATE "C"', "BLOB": "BYTEA"}
 
 
 def ddl(statement: str) -> list[str]:
@@ -167,7 +168,7 @@ def ddl(statement: str) -> list[str]:
             text,
             flags=re.IGNORECASE,
         )
-        text = re.sub(r"\b(INTEGER|REAL|TEXT)\b", lambda m: _TYPES[m.group(1).upper()], text, flags=re.IGNORECASE)
+        text = re.sub(r"\b(INTEGER|REAL|TEXT|BLOB)\b", lambda m: _TYPES[m.group(1).upper()], text, flags=re.IGNORECASE)
         out.append(text)
     return [query("".join(out))]
 

@@ -23,6 +23,8 @@ from bot.texts.schedule_en import TEXTS as _EN_SCHEDULE
 from bot.texts.schedule_zh_CN import TEXTS as _ZH_SCHEDULE
 from bot.texts.security_en import TEXTS as _EN_SECURITY
 from bot.texts.security_zh_CN import TEXTS as _ZH_SECURITY
+from bot.texts.sharing_en import TEXTS as _EN_SHARING
+from bot.texts.sharing_zh_CN import TEXTS as _ZH_SHARING
 from bot.texts.store_en import TEXTS as _EN_STORE
 from bot.texts.store_zh_CN import TEXTS as _ZH_STORE
 from bot.texts.ux_en import TEXTS as _EN_UX
@@ -41,6 +43,7 @@ _ZH = {
     **_ZH_CONSOLE,
     **_ZH_STORE,
     **_ZH_SECURITY,
+    **_ZH_SHARING,
 }
 _EN = {
     **_EN_MAIN,
@@ -54,6 +57,7 @@ _EN = {
     **_EN_CONSOLE,
     **_EN_STORE,
     **_EN_SECURITY,
+    **_EN_SHARING,
 }
 
 DEFAULT_LANG = "zh-CN"
