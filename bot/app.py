@@ -16,6 +16,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.outbox.dispatcher import Sender
 from bot.schedule.jobs import install as install_jobs
+from bot.services.catalog_sync import CatalogWatcher
 from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
 from bot.store.backup import LiveMarker
@@ -77,6 +78,7 @@ class Runtime:
         self.live: LiveMarker | None = None
         self.webhook: TelegramWebhook | None = None
         self.polling: PollingGuard | None = None
+        self.catalog_watch: CatalogWatcher | None = None
 
     async def start(self, *, poll_timeout: int = 10) -> None:
         try:
@@ -89,6 +91,9 @@ class Runtime:
         if not self.settings.database_url:  # `rider-bot restore` (SQLite) sees a running bot by this
             self.live = LiveMarker(self.settings.db_path).hold()
         self.services = await open_services(self.settings, self.clock)
+        # Imports by other processes or the CLI reach this process's catalogue and grids (issue 12).
+        self.catalog_watch = self.services.catalog_watcher()
+        await self.catalog_watch.start()
         settings = self.settings
         if settings.mode != "webhook" and not settings.offline_demo:
             # One getUpdates consumer per bot token: a second poller on this database refuses to start (AnotherPoller)
@@ -176,6 +181,9 @@ class Runtime:
         if self.standin is not None:
             await self.standin.stop()
             self.standin = None
+        if self.catalog_watch is not None:
+            await self.catalog_watch.stop()
+            self.catalog_watch = None
         if self.services is not None:
             await self.services.close()
             self.services = None

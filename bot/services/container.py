@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -26,11 +27,13 @@ from bot.reports import questions_file as q
 from bot.reports.service import ReportPolicy, ReportService
 from bot.schedule.deadlines import DeadlineWatcher, SupervisorViews
 from bot.schedule.quiet import parse_quiet
+from bot.services.catalog_sync import CatalogWatcher
 from bot.services.finder import FinderService, Geocoder
 from bot.services.grids_admin import build_grid_index, ensure_grids_seeded, grids_csv_path
 from bot.services.guard import FloodGuard
 from bot.services.places_admin import build_catalog, ensure_seeded
 from bot.services.users import UserService
+from bot.store.catalog import versions as catalog_versions
 from bot.store.db import Database
 from bot.store.leadership import Leadership, leadership_for
 from bot.store.users import User
@@ -60,6 +63,11 @@ class Services:
     keepers: KeeperService = None  # type: ignore[assignment]
     points: PointsService = None  # type: ignore[assignment]
     stations: Stations = None  # type: ignore[assignment]
+    # The catalogue versions (bot/store/catalog.py) this process's finder and grid index were built from.
+    loaded_versions: dict[str, int] = field(default_factory=dict)
+    _reloading: dict[str, asyncio.Lock] = field(
+        default_factory=lambda: {"places": asyncio.Lock(), "grids": asyncio.Lock()}, repr=False
+    )
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:
@@ -89,11 +97,25 @@ class Services:
         metrics.leadership_changed(self.leadership.is_leader)
 
     async def reload_places(self) -> None:
-        self.finder.replace_catalog(await build_catalog(self.db))
+        """After a change (here or in another process): swap in a fresh catalogue. The version is read before the
+        rows, so a change committed in between is at worst loaded twice, never missed."""
+        async with self._reloading["places"]:
+            version = (await catalog_versions(self.db)).get("places", 0)
+            self.finder.replace_catalog(await build_catalog(self.db))
+            self.loaded_versions["places"] = version
 
     async def reload_grids(self) -> None:
         """After a grid import: swap in a fresh index (readers holding the old one finish on it unharmed)."""
-        self.grids = await build_grid_index(self.db)
+        async with self._reloading["grids"]:
+            version = (await catalog_versions(self.db)).get("grids", 0)
+            self.grids = await build_grid_index(self.db)
+            self.loaded_versions["grids"] = version
+
+    def catalog_watcher(self) -> CatalogWatcher:
+        """What keeps this process's catalogue and grids current with imports by other processes and the CLI."""
+        return CatalogWatcher(
+            self.db, {"places": self.reload_places, "grids": self.reload_grids}, lambda: self.loaded_versions
+        )
 
     async def close(self) -> None:
         if self.outbox is not None:
@@ -116,6 +138,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     seeded_grids = await ensure_grids_seeded(db, grids_csv)
     if seeded_grids is not None and not seeded_grids.ok:
         log.error("bundled grid list %s has %d errors; no grids", grids_csv, len(seeded_grids.parsed.errors))
+    loaded_versions = await catalog_versions(db)  # before the rows: a change meanwhile is reloaded, not missed
     clock = clock or SystemClock(settings.tz)
     geocoder = Geocoder(settings.geocoder_url, settings.geocoder_user_agent) if settings.geocoder_url else None
     finder = FinderService(
@@ -159,6 +182,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         ),
         views=None,  # type: ignore[arg-type]
         leadership=leadership_for(db),
+        loaded_versions=loaded_versions,
     )
     services.reports = ReportService(
         db,

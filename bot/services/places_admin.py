@@ -49,4 +49,6 @@ async def ensure_seeded(db: Database, path: Path) -> ImportReport | None:
 
 
 async def build_catalog(db: Database) -> PlaceCatalog:
-    return PlaceCatalog(await load_places(db))
+    # Building the spatial index of a province's places is CPU work: off the event loop, so a reload after an
+    # import does not stall every chat of the process.
+    return await asyncio.to_thread(PlaceCatalog, await load_places(db))

@@ -22,7 +22,7 @@ from typing import Any
 from .db import Database
 
 # Filled by migrations themselves: a fresh target has them, and the copy replaces them with the source's rows.
-SEEDED = frozenset({"departments", "category_limits"})
+SEEDED = frozenset({"departments", "category_limits", "catalog_versions"})
 SKIPPED = frozenset({"schema_migrations"})
 # The photo store's tables: emptied with the rest, but filled by the photo step (bot/media/photo_copy.py), one
 # photo at a time from whichever store the source keeps them in (files on SQLite, these tables on PostgreSQL).

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from bot.grids.geometry import from_geojson
 from bot.grids.model import LEVELS, GridRow
+from bot.store import catalog
 from bot.store.db import Database
 
 _COLUMNS = "id, name, level, parent_id, city, geometry, group_chat, updated_at"
@@ -36,6 +37,7 @@ async def upsert_grids(db: Database, grids: Sequence[GridRow]) -> tuple[int, int
             " group_chat=excluded.group_chat, updated_at=excluded.updated_at",
             [(g.id, g.name, g.level, g.parent_id or None, g.city, g.geojson, g.group_chat, now) for g in ordered],
         )
+        await catalog.changed(conn, "grids")  # every process rebuilds its grid index once this commits
     return inserted, updated
 
 

@@ -1,13 +1,15 @@
 """Station keepers' data in SQLite: the live word on a place, its audit trail, riders' flags and suggestions.
 
 Reads may use the `Database`; writes take the connection of the caller's `Database.transaction()`, so a change,
-its audit row and its outbox notices commit together.
+its audit row and its outbox notices commit together — and the catalogue's version with them (bot/store/catalog.py),
+so every process's in-memory list shows a keeper's word.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.store import catalog
 from bot.store.db import Connection, Database, Row
 
 
@@ -51,12 +53,14 @@ async def set_live(conn: Connection, place_id: str, at: str, actor_id: int, **va
         " disputed_at = NULL WHERE place_id = ?",
         (*values.values(), at, actor_id, at, place_id),
     )
+    await catalog.changed(conn, "places")
 
 
 async def set_place_column(conn: Connection, place_id: str, column: str, value: str) -> None:
     if column not in {"hours", "amenities", "phone"}:
         raise ValueError(f"keepers cannot change {column!r}")
     await conn.execute(f"UPDATE places SET {column} = ? WHERE id = ?", (value, place_id))
+    await catalog.changed(conn, "places")
 
 
 async def confirm(conn: Connection, place_id: str, at: str, by: str) -> None:
@@ -66,6 +70,7 @@ async def confirm(conn: Connection, place_id: str, at: str, by: str) -> None:
         "UPDATE place_live SET confirmed_at = ?, confirmed_by = ?, disputed_at = NULL WHERE place_id = ?",
         (at, by, place_id),
     )
+    await catalog.changed(conn, "places")
 
 
 async def mark_disputed(conn: Connection, place_id: str, at: str) -> bool:
@@ -74,7 +79,10 @@ async def mark_disputed(conn: Connection, place_id: str, at: str) -> bool:
     cur = await conn.execute(
         "UPDATE place_live SET disputed_at = ? WHERE place_id = ? AND disputed_at IS NULL", (at, place_id)
     )
-    return cur.rowcount == 1
+    if cur.rowcount != 1:
+        return False
+    await catalog.changed(conn, "places")
+    return True
 
 
 @dataclass(frozen=True)
@@ -230,3 +238,4 @@ async def insert_suggested_place(conn: Connection, found: Suggestion, place_id: 
         "INSERT INTO place_live (place_id, photo, confirmed_at, confirmed_by) VALUES (?, ?, ?, 'admin')",
         (place_id, found.photo, at),
     )
+    await catalog.changed(conn, "places")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from bot.places.hours import parse_hours
 from bot.places.live import Live
 from bot.places.model import Place
+from bot.store import catalog
 from bot.store.db import Database
 
 _COLUMNS = (
@@ -62,6 +63,7 @@ async def upsert_places(
                     progress(i)
         if batch:
             await _write(conn, batch)
+        await catalog.changed(conn, "places")  # every process reloads its index once this commits
         if progress:
             progress(len(places))
     return inserted, updated

@@ -189,6 +189,8 @@ class Connection:
     Bound to one pooled connection inside a transaction; outside, each statement borrows one from the pool and runs
     on its own (autocommit), as statements on SQLite's connection do outside BEGIN … COMMIT."""
 
+    dialect = "postgresql"  # for store code that holds only a connection (e.g. a NOTIFY in bot/store/catalog.py)
+
     def __init__(self, db: PostgresDatabase, raw: asyncpg.Connection | None) -> None:
         self._db = db
         self._raw = raw

@@ -34,8 +34,17 @@ def private_dir(path: Path) -> None:
 
 
 def private_file(path: Path) -> None:
-    """Make sure `path` exists with mode 0600 (created empty if missing, tightened if it was wider)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    """Make sure `path` exists with mode 0600 (created empty if missing, tightened if it was wider).
+
+    An existing file is never opened here: closing any descriptor of a file drops every POSIX lock this process
+    holds on it, so opening and closing a live SQLite database (a second connection in the same process) would
+    take away the first connection's locks — and another process would then checkpoint and delete the WAL and
+    shared-memory files under it, leaving it reading an old snapshot for ever."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        tighten(path)
+        return
     try:
         if os.fstat(fd).st_mode & 0o777 != FILE_MODE:
             os.fchmod(fd, FILE_MODE)
