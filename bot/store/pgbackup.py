@@ -99,6 +99,16 @@ async def _named_photos(conn: asyncpg.Connection) -> list[str]:
     return [r[0] for r in await conn.fetch("SELECT DISTINCT sha256 FROM report_photos ORDER BY sha256")]
 
 
+async def _photos_not_in_database(conn: asyncpg.Connection) -> list[str]:
+    """Photos a report names without a row in the photo store (on PostgreSQL photos are rows: bot/store/photos.py,
+    so the dump holds them); none in a healthy database."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT r.sha256 FROM report_photos r LEFT JOIN photo_shared s ON s.sha256 = r.sha256"
+        " LEFT JOIN photo_originals o ON o.sha256 = r.sha256 WHERE s.sha256 IS NULL OR o.sha256 IS NULL"
+    )
+    return sorted(r[0] for r in rows)
+
+
 def _prepare(dest: Path) -> Path:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BackupError("dest_not_empty", str(dest))
@@ -117,6 +127,9 @@ async def backup(url: str, photo_root: Path, dest: Path) -> BackupReport:
             snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
             counts = await _counts(conn)
             shas = await _named_photos(conn)
+            missing = await _photos_not_in_database(conn)
+            if missing:
+                raise BackupError("photo_bad", missing[0])
             schema = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
             argv, env = command("pg_dump", url, "--format=custom", f"--snapshot={snapshot}", f"--file={target}",
                                 "--no-owner", "--no-privileges")  # fmt: skip
@@ -131,12 +144,14 @@ async def backup(url: str, photo_root: Path, dest: Path) -> BackupReport:
         "schema_version": schema,
         "tables": counts,
         "report_photos": shas,
+        "photos_in_database": True,  # in the dump: checked above in the same snapshot, counted in "tables"
     }
     return await asyncio.to_thread(_finish, dest, photo_root, manifest)
 
 
 def _finish(dest: Path, photo_root: Path, manifest: dict[str, Any]) -> BackupReport:
-    """The photos (after the snapshot, so every photo it names is on disk), the manifest, and the check."""
+    """Photo files left from before photos moved into the database (normally none: they are rows in the dump),
+    the manifest, and the check."""
     tighten(dest / DUMP_NAME)
     hashes: dict[str, str] = {}
     photo_bytes = 0
@@ -177,7 +192,8 @@ def verify(folder: Path) -> BackupReport:
         path = photos / relative
         if not path.is_file() or _sha256_file(path) != digest:
             raise BackupError("photo_bad", relative)
-    _check_photos(photos, manifest["report_photos"], manifest["photo_files"])
+    if not manifest.get("photos_in_database"):  # a backup made while photos were files
+        _check_photos(photos, manifest["report_photos"], manifest["photo_files"])
     return BackupReport(
         folder,
         db_bytes=dump.stat().st_size,
