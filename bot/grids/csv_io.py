@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.geo.coords import CRS
 from bot.grids.geometry import GeometryError, GridShape, parse_polygon
 from bot.grids.model import LEVELS, PARENT_LEVEL, GridRow
-from bot.places.csv_io import ParseResult, RowError, _records, decode, read_header
+from bot.places.csv_io import ParseResult, RowError, data_rows, decode
 
 __all__ = [
     "COLUMNS",
@@ -86,23 +86,10 @@ def parse_grids(
 ) -> ParseResult[GridRow]:
     """Validate a whole grid file; `existing` (the database's grids) may supply parents the file does not repeat."""
     result = ParseResult[GridRow]()
-    records = _records(text)
-    head = read_header(records, REQUIRED, COLUMNS)
-    if isinstance(head, RowError):
-        result.errors.append(head)
-        return result
-    _, header = head
     crs = CRS(str(default_crs).lower())
     seen: dict[str, _Seen] = {}
     rows: list[tuple[int, _Seen]] = []
-    for line, fields in records:
-        if not any(f.strip() for f in fields):
-            continue
-        result.rows += 1
-        if len(fields) != len(header):
-            result.errors.append(RowError(line, "", "field_count", f"{len(header)}/{len(fields)}"))
-            continue
-        row = dict(zip(header, (f.strip() for f in fields), strict=True))
+    for line, row in data_rows(text, REQUIRED, COLUMNS, result):
         info, errors = _parse_row(line, row, crs)
         gid = row.get("id", "")
         if gid and _ID.match(gid):

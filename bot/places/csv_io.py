@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from bot.geo.coords import CRS, out_of_china, to_wgs84
 from bot.places.hours import HoursError, parse_hours
@@ -52,6 +52,20 @@ class ParseResult(Generic[T]):
         return not self.errors
 
 
+@dataclass(frozen=True)
+class ImportReport(Generic[T]):
+    """What importing a checked file into the database came to (places, grids): nothing is written unless `ok`."""
+
+    parsed: ParseResult[T]
+    inserted: int = 0
+    updated: int = 0
+    total: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.parsed.ok
+
+
 def _split_list(cell: str) -> list[str]:
     return [p.strip() for p in _LIST_SPLIT.split(cell or "") if p.strip()]
 
@@ -85,6 +99,28 @@ def read_header(
     return line, header
 
 
+def data_rows(
+    text: str, required: Sequence[str], columns: Sequence[str], result: ParseResult[Any]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """A CSV file's data rows as {column: stripped cell} with their line numbers, for every importer: the header
+    checked, blank lines skipped, the others counted in `result.rows`, a row with the wrong number of cells put in
+    `result.errors` and skipped."""
+    records = _records(text)
+    head = read_header(records, required, columns)
+    if isinstance(head, RowError):
+        result.errors.append(head)
+        return
+    _, header = head
+    for line, fields in records:
+        if not any(f.strip() for f in fields):
+            continue
+        result.rows += 1
+        if len(fields) != len(header):
+            result.errors.append(RowError(line, "", "field_count", f"{len(header)}/{len(fields)}"))
+            continue
+        yield line, dict(zip(header, (f.strip() for f in fields), strict=True))
+
+
 def decode(data: bytes) -> tuple[str | None, RowError | None]:
     try:
         return data.decode("utf-8-sig"), None
@@ -95,21 +131,8 @@ def decode(data: bytes) -> tuple[str | None, RowError | None]:
 
 def parse_places(text: str, default_crs: CRS | str = CRS.WGS84) -> ParseResult[Place]:
     result = ParseResult[Place]()
-    records = _records(text)
-    head = read_header(records, REQUIRED, COLUMNS)
-    if isinstance(head, RowError):
-        result.errors.append(head)
-        return result
-    _, header = head
     seen: dict[str, int] = {}
-    for line, fields in records:
-        if not any(f.strip() for f in fields):
-            continue
-        result.rows += 1
-        if len(fields) != len(header):
-            result.errors.append(RowError(line, "", "field_count", f"{len(header)}/{len(fields)}"))
-            continue
-        row = dict(zip(header, (f.strip() for f in fields), strict=True))
+    for line, row in data_rows(text, REQUIRED, COLUMNS, result):
         place, errors = _parse_row(line, row, CRS(default_crs))
         if place is not None and place.id in seen:
             errors.append(RowError(line, "id", "duplicate_id", f"{place.id}@{seen[place.id]}"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bot.places.csv_io import MAX_FIELD, ParseResult, RowError, _records, decode, read_header
+from bot.places.csv_io import MAX_FIELD, ParseResult, RowError, data_rows, decode
 from bot.store import places as place_store
 from bot.store import points as store
 from bot.store.db import Database
@@ -51,21 +51,9 @@ def _date(value: str, column: str, default: str, err) -> str | None:  # type: ig
 
 def parse_rewards(text: str, place_ids: set[str]) -> ParseResult[Row]:
     result = ParseResult[Row]()
-    records = _records(text)
-    head = read_header(records, REQUIRED, COLUMNS)
-    if isinstance(head, RowError):
-        result.errors.append(head)
-        return result
-    _, header = head
     seen: dict[tuple[str, str], int] = {}
-    for line, fields in records:
-        if not any(f.strip() for f in fields):
-            continue
-        result.rows += 1
-        if len(fields) != len(header):
-            result.errors.append(RowError(line, "", "field_count", f"{len(header)}/{len(fields)}"))
-            continue
-        row = {c: "" for c in COLUMNS} | dict(zip(header, (f.strip() for f in fields), strict=True))
+    for line, cells in data_rows(text, REQUIRED, COLUMNS, result):
+        row = {c: "" for c in COLUMNS} | cells
         errors: list[RowError] = []
 
         def err(column: str, code: str, value: str = "", line: int = line, errors: list = errors) -> None:

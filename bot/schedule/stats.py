@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.console.scope import descendants
 from bot.reports import notices as n
 from bot.reports.model import Report
 from bot.store import numbers
@@ -31,17 +32,8 @@ class ReportStats:
     oldest: list[Report] = field(default_factory=list)
 
 
-def _descendants(grids: Any, scope: str) -> list[str]:
-    found, todo = [scope], [scope]
-    while todo and grids is not None:
-        for child in grids.children(todo.pop()):
-            found.append(child.id)
-            todo.append(child.id)
-    return found
-
-
 def _where(grids: Any, scope: str | None) -> tuple[str, list[Any]]:
-    return numbers.area_clause(None if scope is None else _descendants(grids, scope))
+    return numbers.area_clause(None if scope is None else descendants(grids, scope))
 
 
 async def collect_stats(

@@ -4,7 +4,6 @@ the index. Mirrors `places_admin`, so both lists behave the same for the staff w
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, Settings
@@ -12,7 +11,7 @@ from bot.geo.coords import CRS
 from bot.grids.csv_io import read_grids_file
 from bot.grids.index import GridIndex
 from bot.grids.model import GridRow
-from bot.places.csv_io import ParseResult
+from bot.places.csv_io import ImportReport, ParseResult
 from bot.store.db import Database
 from bot.store.grids import count_grids, load_grids, upsert_grids
 
@@ -26,18 +25,6 @@ def grids_csv_path(settings: Settings) -> Path:
     return Path(configured) if configured else DEFAULT_GRIDS_CSV
 
 
-@dataclass(frozen=True)
-class GridImportReport:
-    parsed: ParseResult[GridRow]
-    inserted: int = 0
-    updated: int = 0
-    total: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.parsed.ok
-
-
 async def validate_grids(
     db: Database | None, path: str | Path, default_crs: CRS | str = CRS.WGS84
 ) -> ParseResult[GridRow]:
@@ -47,16 +34,16 @@ async def validate_grids(
     return await asyncio.to_thread(read_grids_file, path, default_crs, existing)
 
 
-async def import_grids(db: Database, path: str | Path, default_crs: CRS | str = CRS.WGS84) -> GridImportReport:
+async def import_grids(db: Database, path: str | Path, default_crs: CRS | str = CRS.WGS84) -> ImportReport[GridRow]:
     """Validate everything, then upsert every row in one transaction; a single bad row writes nothing."""
     parsed = await validate_grids(db, path, default_crs)
     if not parsed.ok:
-        return GridImportReport(parsed)
+        return ImportReport[GridRow](parsed)
     inserted, updated = await upsert_grids(db, parsed.items)
-    return GridImportReport(parsed, inserted, updated, await count_grids(db))
+    return ImportReport[GridRow](parsed, inserted, updated, await count_grids(db))
 
 
-async def ensure_grids_seeded(db: Database, path: Path = DEFAULT_GRIDS_CSV) -> GridImportReport | None:
+async def ensure_grids_seeded(db: Database, path: Path = DEFAULT_GRIDS_CSV) -> ImportReport[GridRow] | None:
     """First start on an empty grids table: load the bundled sample so routing works at once."""
     if await count_grids(db) or not await asyncio.to_thread(path.exists):
         return None

@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from bot.geo.coords import CRS
 from bot.places.catalog import PlaceCatalog
-from bot.places.csv_io import ParseResult, read_places_file
+from bot.places.csv_io import ImportReport, read_places_file
 from bot.places.model import Place
 from bot.store.db import Database
 from bot.store.places import count_places, load_places, upsert_places
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    parsed: ParseResult[Place]
-    inserted: int = 0
-    updated: int = 0
-    total: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.parsed.ok
 
 
 async def import_places(
@@ -32,7 +19,7 @@ async def import_places(
     path: str | Path,
     default_crs: CRS | str = CRS.WGS84,
     progress: Callable[[int], None] | None = None,
-) -> ImportReport:
+) -> ImportReport[Place]:
     # Parsing a city-sized file is CPU work: keep it off the event loop.
     parsed = await asyncio.to_thread(read_places_file, path, default_crs)
     if not parsed.ok:
@@ -41,7 +28,7 @@ async def import_places(
     return ImportReport(parsed, inserted, updated, await count_places(db))
 
 
-async def ensure_seeded(db: Database, path: Path) -> ImportReport | None:
+async def ensure_seeded(db: Database, path: Path) -> ImportReport[Place] | None:
     """First start on an empty database: load the bundled sample list so the bot is useful at once."""
     if await count_places(db) or not await asyncio.to_thread(path.exists):
         return None
