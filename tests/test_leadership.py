@@ -385,6 +385,33 @@ async def escalations(db: Database, report_id: int) -> list[str]:
 
 
 @PG_ONLY
+async def test_a_standby_s_answer_is_sent_by_the_leader_before_its_handler_goes_on(
+    runtime: Runtime, settings: Settings, clock: ManualClock
+) -> None:
+    """A door's answer queued in a commit on a process that does not lead (`send_now`): the leader sends it at once,
+    and the asking process waits for that, as it waits for its own direct send when it leads."""
+    second = Runtime(settings, clock)  # the same database, a stand-in of its own
+    await second.start(poll_timeout=1)
+    try:
+        assert runtime.services is not None and second.services is not None and runtime.standin is not None
+        assert runtime.services.leadership.is_leader and not second.services.leadership.is_leader
+        db = second.services.db
+        for i in range(3):
+            async with db.transaction() as conn:
+                await enqueue(conn, f"asked:{i}", Recipient(None, "telegram", "8001"), out.text(f"已收到 {i}"))
+            started = time.monotonic()
+            await second.services.send_now(f"asked:{i}")
+            took = time.monotonic() - started
+            row = await db.fetchone("SELECT status FROM outbox WHERE idem_key = ?", (f"asked:{i}",))
+            assert row[0] == "sent", "sent by the leader before send_now returned"
+            print(f"\nstandby's answer {i} sent by the leader in {took * 1000:.0f} ms")
+        assert [m["text"] for m in runtime.standin.bot_messages(8001)] == ["已收到 0", "已收到 1", "已收到 2"]
+        assert second.standin is not None and not second.standin.bot_messages(8001), "the standby sent nothing"
+    finally:
+        await second.stop()
+
+
+@PG_ONLY
 async def test_deadline_jobs_run_once_across_two_processes_and_after_a_fail_over(
     runtime: Runtime, settings: Settings, clock: ManualClock
 ) -> None:

@@ -30,6 +30,7 @@ from bot.store.db import Database
 from bot.store.leadership import Leadership
 
 log = logging.getLogger(__name__)
+ASK_TIMEOUT = 5.0  # how long a process that does not lead waits for the leader to send its door's answer
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class OutboxDispatcher:
         self._idle = asyncio.Event()
         self._idle.set()
         self._serving = False  # leader, and what an earlier leader left 'sending' was put back
+        self._asking: set[asyncio.Task[None]] = set()  # direct sends other processes asked for
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next tick (or ask the leader to)."""
@@ -84,7 +86,7 @@ class OutboxDispatcher:
             self.leader.nudge()
 
     async def start(self) -> None:
-        self.leader.on_wake = self._wake.set
+        self.leader.on_wake = self._on_notify
         leading = self.leader.is_leader
         if leading:  # alone (SQLite) or already elected: serve before the first update is handled
             await self._recover()
@@ -92,11 +94,32 @@ class OutboxDispatcher:
 
     async def stop(self) -> None:
         self._serving = False
+        for task in list(self._asking):
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    def _on_notify(self, idem_key: str) -> None:
+        """Another process queued something ('') or asks for one row to go at once (a door's answer)."""
+        if not idem_key:
+            self._wake.set()
+        elif self._serving:
+            task = asyncio.create_task(self._send_for_other(idem_key))
+            self._asking.add(task)
+            task.add_done_callback(self._asking.discard)
+
+    async def _send_for_other(self, idem_key: str) -> None:
+        try:
+            await self.deliver_now(idem_key)
+        except Exception:
+            log.exception("could not send %s at once for another process; the passes will", idem_key)
+            self._wake.set()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.leader.done(idem_key)
 
     async def _recover(self) -> None:
         """Rows left 'sending' by a crash or by the previous leader are sent again: at least once across crashes."""
@@ -195,8 +218,8 @@ class OutboxDispatcher:
         """Send one row at once, outside the passes (even before its `next_at`): an answer to the person who just
         acted, queued in the same commit as what it confirms. Only if it is first in its chat (per-chat order
         holds); otherwise, or if this send fails, the passes deliver it as any other row."""
-        if not self._serving:  # another process leads: it sends (woken now), in order with the rest of the chat
-            self.leader.nudge()
+        if not self._serving:  # another process leads: it sends now, and we wait for it as for our own send
+            await self.leader.ask(idem_key, ASK_TIMEOUT)
             return
         record = await store.pending_by_key(self.db, idem_key)
         if record is None:

@@ -11,7 +11,10 @@ one polls. Both are decided by the database itself, with no extra service:
   `LEASE` (shorter than the server's keepalive verdict, so an old leader has stopped before a new one can start),
   and every outbox claim is fenced by `fence()`: it succeeds only while this process's lock connection holds the
   lock in the server's lock table, so two dispatchers can never claim rows, whatever the timing.
-- Other processes wake the leader with NOTIFY on `CHANNEL` (the leader LISTENs on its lock connection).
+- Other processes wake the leader with NOTIFY on `CHANNEL` (the leader LISTENs on its lock connection). A door's
+  answer queued in a commit (`deliver_now`) is named in the payload: the leader sends it at once and says so on
+  `DONE_CHANNEL`, and the asking process waits for that (bounded) before it handles the chat's next update, so the
+  answer keeps its place before whatever that update makes another process send directly.
 
 On SQLite (the embedded default: one process) this process simply is the leader. The right to poll Telegram is
 the same kind of lock, in bot/store/polling.py.
@@ -33,7 +36,8 @@ log = logging.getLogger(__name__)
 
 LOCK_CLASS = 0x72696465  # 'ride': the first key of our two-key advisory locks (migrations use a one-key lock)
 LEADER_KEY, POLLING_KEY = 1, 2  # the second keys: the leader, the poller (bot/store/polling.py)
-CHANNEL = "rider_outbox"
+CHANNEL = "rider_outbox"  # to the leader: '' = look now, else an idem_key to send at once (a door's answer)
+DONE_CHANNEL = "rider_outbox_done"  # from the leader: that idem_key's direct send is over
 RETRY = 1.0  # seconds between a standby's attempts at the lock
 CHECK_EVERY, CHECK_TIMEOUT = 1.0, 2.0  # the leader's health check of its lock connection
 LEASE = 4.0  # a leader without a good check for this long stops at once (the server's verdict takes >= 6 s)
@@ -60,7 +64,8 @@ class Leadership:
         self._lost = asyncio.Event()
         self._lost.set()
         self._listeners: list[Callable[[bool], None]] = []
-        self.on_wake: Callable[[], None] = lambda: None  # the dispatcher's "look now" (NOTIFY from other processes)
+        # The dispatcher's "look now" ('') or "send this idem_key now" (NOTIFY from other processes).
+        self.on_wake: Callable[[str], None] = lambda _key: None
 
     @property
     def is_leader(self) -> bool:
@@ -82,6 +87,12 @@ class Leadership:
 
     def nudge(self) -> None:
         """Something was queued here: make the leader look (on SQLite the leader is us: nothing to do)."""
+
+    async def ask(self, idem_key: str, timeout: float) -> None:  # noqa: ASYNC109
+        """Have the leader send this row now, and wait (at most `timeout`) until it tried. Alone: nothing to ask."""
+
+    async def done(self, idem_key: str) -> None:
+        """Tell the process that asked that its row's direct send is over (leader side)."""
 
     def describe(self) -> str:
         return "leader: this process dispatches the outbox and runs the scheduled jobs"
@@ -124,6 +135,7 @@ class PgLeadership(Leadership):
         self._nudging: asyncio.Task[None] | None = None
         self._nudge_again = False
         self._stopping = False
+        self._asked: dict[str, list[asyncio.Future[None]]] = {}
 
     @property
     def is_leader(self) -> bool:
@@ -212,6 +224,7 @@ class PgLeadership(Leadership):
         )
         self._backend_pid = self._conn.get_server_pid()
         self._conn.add_termination_listener(self._terminated)
+        await self._conn.add_listener(DONE_CHANNEL, self._answered)
 
     def _terminated(self, _conn: Any) -> None:
         """The server closed our lock connection (pg_terminate_backend, restart): the lock is gone this instant."""
@@ -232,9 +245,35 @@ class PgLeadership(Leadership):
 
     # ------------------------------------------------------------------ waking the leader
 
-    def _notified(self, *_: Any) -> None:
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if self._leading:
-            self.on_wake()
+            self.on_wake(payload)
+
+    def _answered(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        for waiter in self._asked.pop(payload, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def ask(self, idem_key: str, timeout: float) -> None:  # noqa: ASYNC109
+        if self._stopping or self._conn is None or self._conn.is_closed():
+            self.nudge()  # no way to hear the answer: the leader's pass sends it
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._asked.setdefault(idem_key, []).append(waiter)
+        try:
+            await notify_leader(self.db, idem_key)
+            await asyncio.wait_for(waiter, timeout)
+        except Exception as exc:  # no leader right now, or a slow one: the row is durable and goes out anyway
+            log.info("the leader did not send %s within %g s (%s); it stays queued", idem_key, timeout, exc)
+        finally:
+            waiters = self._asked.get(idem_key, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._asked.pop(idem_key, None)
+
+    async def done(self, idem_key: str) -> None:
+        await self.db.fetchone("SELECT pg_notify(?, ?)", (DONE_CHANNEL, idem_key))
 
     def nudge(self) -> None:
         """NOTIFY the leader, coalesced: at most one in flight and one more after it."""
@@ -260,10 +299,11 @@ def leadership_for(db: Database) -> Leadership:
     return PgLeadership(db) if db.dialect == "postgresql" else Leadership()
 
 
-async def notify_leader(db: Database) -> None:
-    """Wake whichever process dispatches (after rows were queued elsewhere, e.g. by the CLI). No-op on SQLite."""
+async def notify_leader(db: Database, idem_key: str = "") -> None:
+    """Wake whichever process dispatches (after rows were queued elsewhere, e.g. by the CLI), or ask it to send one
+    row at once. No-op on SQLite."""
     if db.dialect == "postgresql":
-        await db.fetchone("SELECT pg_notify(?, '')", (CHANNEL,))
+        await db.fetchone("SELECT pg_notify(?, ?)", (CHANNEL, idem_key))
 
 
 async def current_leader(db: Database) -> str | None:
