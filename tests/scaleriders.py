@@ -109,7 +109,7 @@ class Rider:
             if loop.time() > deadline:
                 tail = [m.get("text", m.get("caption", ""))[:60] for m in fresh[-4:]]
                 raise AssertionError(f"rider {self.user_id}: no expected answer in {self.step_timeout:g}s; {tail}")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
 
     async def run(self) -> None:
         self._send(text="/start")

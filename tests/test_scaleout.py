@@ -12,13 +12,14 @@ import random
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from bot.services.container import Services
 from tests import pgcluster
-from tests.cluster import NGINX, Cluster
+from tests.cluster import NGINX, REPO, Cluster
 from tests.scaleriders import GRID_WORKERS, Rider, Spot, finder_answers
 
 pytestmark = [
@@ -92,6 +93,58 @@ async def test_three_workers_behind_nginx_answer_every_question_once(pg_url: str
             assert named == sorted(expected), f"chat {rider.user_id}: asked {expected}, answered {got}"
         per_worker = [handled_by(await cluster.metrics(i)) for i in (0, 2)]
         assert all(n > 0 for n in per_worker), f"nginx spread the updates: {per_worker}"
+        passed = True
+    finally:
+        await cluster.stop()
+        if passed:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"scale-out files kept in {root}")
+
+
+# ---------------------------------------------------------------------------------------------- place imports
+
+NEW_PLACE = "scale-test-new-station"
+FAR_CORNER = (34.3300, 117.0600)  # in Xuzhou's coverage, away from every bundled place
+
+
+async def test_a_place_import_through_the_cli_reaches_every_process_within_5_s(pg_url: str) -> None:
+    """`rider-bot stations import` on one host; each process (asked directly, not through nginx) names the new
+    station at its own location within 5 s of the command's end, without a restart."""
+    root = Path(tempfile.mkdtemp(prefix="rider-scale-"))
+    cluster = Cluster(root, database=pg_url, workers=3)
+    passed = False
+    try:
+        await cluster.start()
+        telegram = cluster.telegram
+        user = 70_001
+
+        async def first_answer(index: int) -> str:
+            """The text of the bot's answer to a location at FAR_CORNER, asked of worker `index`."""
+            before = telegram.last_seq(user)
+            await cluster.post_to(index, user, location=FAR_CORNER)
+            [answer, *_] = await telegram.wait_for_bot_messages(user, 1, after_seq=before, timeout=15)
+            return answer.get("text") or ""
+
+        for index in range(3):
+            assert "扩容测试驿站" not in await first_answer(index)
+        csv = root / "new.csv"
+        header = (REPO / "data" / "stations.csv").read_text("utf-8").splitlines()[0]
+        row = {name: "" for name in header.split(",")}
+        row |= {"id": NEW_PLACE, "name": "扩容测试驿站", "kind": "station", "city": "徐州", "district": "铜山区",
+                "address": "铜山区扩容路1号", "lat": str(FAR_CORNER[0]), "lon": str(FAR_CORNER[1]),
+                "coord_system": "wgs84", "hours": "24h", "amenities": "water"}  # fmt: skip
+        csv.write_text(header + "\n" + ",".join(row[n] for n in header.split(",")) + "\n", encoding="utf-8")
+        done = await cluster.cli("stations", "import", str(csv))
+        imported_at = time.monotonic()
+        assert done.returncode == 0, done.stderr
+        late = []
+        for index in range(3):
+            while "扩容测试驿站" not in await first_answer(index):
+                assert time.monotonic() - imported_at <= 5.0, f"worker {index} still answers without the import"
+                await asyncio.sleep(0.2)
+            late.append(time.monotonic() - imported_at)
+        print(f"the import reached each process after {[round(t, 1) for t in late]} s")
         passed = True
     finally:
         await cluster.stop()
