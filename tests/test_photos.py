@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from bot.media import photos
 from bot.media.photos import PhotoRejected, PhotoStore, StoredPhoto, exif_gps
 
 GPS_IFD = 0x8825
@@ -142,13 +141,13 @@ async def test_sixteen_bit_greyscale_png_is_scaled_not_clipped(store: PhotoStore
 
 async def test_decoding_happens_off_the_event_loop(store: PhotoStore, monkeypatch: pytest.MonkeyPatch) -> None:
     threads: set[int] = set()
-    real_open = photos.Image.open
+    real_open = Image.open
 
     def spy(*args: object, **kwargs: object) -> Image.Image:
         threads.add(threading.get_ident())
         return real_open(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(photos.Image, "open", spy)
+    monkeypatch.setattr(Image, "open", spy)
     await store.put(_encode(_image(), "JPEG"))
     assert threads and threading.get_ident() not in threads
 
@@ -200,7 +199,7 @@ async def test_a_30_mb_blob_is_refused_without_decoding(store: PhotoStore, monke
     def must_not_decode(*args: object, **kwargs: object) -> None:
         raise AssertionError("decoded a blob that was already too big")
 
-    monkeypatch.setattr(photos.Image, "open", must_not_decode)
+    monkeypatch.setattr(Image, "open", must_not_decode)
     blob = b"\xff\xd8\xff\xe0" + b"\x00" * (30 * 1024 * 1024)
     started = time.perf_counter()
     with pytest.raises(PhotoRejected) as caught:
