@@ -21,10 +21,11 @@ from bot.services.container import Services, open_services
 from bot.standin.server import DEMO_TOKEN, StandIn
 from bot.store.backup import LiveMarker
 from bot.store.polling import PollingGuard, hold_polling
+from bot.store.webhook_secrets import shared_secret
 from bot.texts import t
 from bot.webserver import WebServer
 from handlers.telegram import publish_commands, register
-from handlers.telegram.guard import DurableUpdateQueue, Gate, replay
+from handlers.telegram.guard import DurableUpdateQueue, Gate
 from handlers.telegram.metering import MeteredRequest, MeteredUpdateProcessor, name_handlers
 from handlers.telegram.outbox_sender import TelegramSender
 from handlers.telegram.webhook import TelegramWebhook
@@ -59,6 +60,7 @@ def build_application(services: Services, *, token: str, base_url: str, base_fil
     application = builder.build()
     application.bot_data["services"] = services
     application.bot_data["gate"] = gate
+    gate.bind(application)  # on PostgreSQL: a chat's updates in order across every process (chat_order.py)
     register(application)
     name_handlers(application)
     return application
@@ -144,16 +146,20 @@ class Runtime:
                                        "title": t("zh-CN", "console.demo_link_title"),
                                        "url": f"{self.services.console.base_url}demo"}]  # fmt: skip
         # Updates an earlier process took in but did not finish (killed mid-way): queued again before any new one
-        # is fetched, so Telegram's redelivery of one of them is dropped as already recorded.
-        await replay(self.application, self.application.bot_data["gate"])
+        # is fetched, so Telegram's redelivery of one of them is dropped as already recorded. On PostgreSQL every
+        # few seconds too: another process's unfinished updates are taken over when it dies (chat_order.py).
+        await self.application.bot_data["gate"].start(self.application)
         updater = self.application.updater
         assert updater is not None
         if settings.mode == "webhook" and not settings.offline_demo:
             assert settings.webhook_url
             # The path Telegram posts to is the one in the public URL (behind a reverse proxy, the same path).
             path = urlsplit(settings.webhook_url).path.strip("/") or "telegram"
-            # Without a secret anyone who can reach the port could forge updates: make one per start.
+            # Without a secret anyone who can reach the port could forge updates: make one per start, or with many
+            # processes on PostgreSQL one for all of them, kept in the database (each calls setWebhook with it).
             secret = settings.webhook_secret or secrets.token_urlsafe(32)
+            if not settings.webhook_secret and self.services.db.dialect == "postgresql":
+                secret = await shared_secret(self.services.db, token.split(":", 1)[0], secret)
             self.webhook = TelegramWebhook(self.application, path, secret)
             await self.webhook.start(settings.webhook_listen, settings.webhook_port, settings.webhook_url)
         else:
@@ -176,6 +182,7 @@ class Runtime:
                 await self.application.updater.stop()
             if self.application.running:
                 await self.application.stop()
+            await self.application.bot_data["gate"].stop()
             await self.application.shutdown()
             self.application = None
         if self.standin is not None:

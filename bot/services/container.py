@@ -30,7 +30,7 @@ from bot.schedule.quiet import parse_quiet
 from bot.services.catalog_sync import CatalogWatcher
 from bot.services.finder import FinderService, Geocoder
 from bot.services.grids_admin import build_grid_index, ensure_grids_seeded, grids_csv_path
-from bot.services.guard import FloodGuard
+from bot.services.guard import FloodGuard, flood_guard
 from bot.services.places_admin import build_catalog, ensure_seeded
 from bot.services.users import UserService
 from bot.store.catalog import versions as catalog_versions
@@ -174,7 +174,8 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         photos=photos,
         reports=None,  # type: ignore[arg-type]  # set just below: it reads the live grid index through services
         deadlines=None,  # type: ignore[arg-type]
-        flood=FloodGuard(
+        flood=flood_guard(
+            db,
             burst=settings.flood_burst,
             per_second=settings.flood_per_second,
             global_burst=settings.flood_global_burst,

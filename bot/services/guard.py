@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot import metrics
+from bot.store import flood, inbound
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,10 @@ class FloodGuard:
         bucket.warned = False
         return "ok"
 
+    async def verdict(self, who: str) -> str:
+        """`check`, as every door calls it: the shared guard below needs the database to answer."""
+        return self.check(who)
+
     def forget_idle(self, older_than: float = 3600.0) -> None:
         """Memory stays bounded by the users active in the last hour."""
         cutoff = self.clock() - older_than
@@ -85,12 +90,37 @@ class FloodGuard:
             del self._buckets[key]
 
 
+class SharedFloodGuard(FloodGuard):
+    """The same budgets kept in the database, so that N processes behind a load balancer spend from one per-user
+    and one global budget (PostgreSQL; bot/store/flood.py): one atomic statement per update. If the database
+    cannot answer, the update is let through: recording it fails the same way, and the person is told."""
+
+    def __init__(self, db: Database, **limits: float) -> None:
+        super().__init__(**limits)  # type: ignore[arg-type]
+        self.db = db
+
+    @property
+    def limits(self) -> tuple[float, float, float, float]:
+        return (self.burst, self.per_second, self.global_burst, self.global_per_second)
+
+    async def verdict(self, who: str) -> str:
+        try:
+            verdict = await flood.spend(self.db, who, self.limits)
+        except Exception as exc:
+            log.warning("flood budget unavailable (%s): letting the update through", type(exc).__name__)
+            return "ok"
+        if verdict != "ok":
+            metrics.flood_refused(who, verdict)
+        return verdict
+
+
 class InboundLedger:
     """Each inbound update from arrival to done, durably, for one process (`boot`): at least once, and once.
 
     `arrive` records an update before the platform learns it was received; `finish` marks it done (and drops its
     contents) after its handlers ran; `unfinished` hands a new process the updates an earlier one took in but did
-    not finish. An update that never finishes (it kills the process every time) is given up after `max_tries`."""
+    not finish (one process on SQLite; with many, bot/services/chat_order.py hands them over per chat). An update
+    that never finishes (it kills the process every time) is given up after `max_tries`."""
 
     def __init__(self, db: Database, *, keep: timedelta = timedelta(days=2), max_tries: int = 3) -> None:
         self.db = db
@@ -98,48 +128,71 @@ class InboundLedger:
         self.max_tries = max_tries
         self.boot = secrets.token_hex(8)
 
-    async def arrive(self, channel: str, key: str, payload: str | None) -> bool:
-        """True the first time (channel, key) arrives; False for a redelivery (done, or already taken in)."""
+    async def arrive(
+        self, channel: str, key: str, payload: str | None, *, chat: str = "", seq: int = 0, done: bool = False
+    ) -> bool:
+        """True the first time (channel, key) arrives; False for a redelivery (done, or already taken in), in
+        this process or any other on the same database. `done`: recorded only to recognise a redelivery (a
+        flooded update: never run)."""
         now = datetime.now(UTC)
-        fresh = (
-            await self.db.write(
-                "INSERT INTO inbound_seen (channel, key, at, done, payload, boot) VALUES (?, ?, ?, 0, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (channel, key, now.isoformat(timespec="seconds"), payload, self.boot),
-            )
-            == 1
-        )
+        fresh = await inbound.record(
+            self.db, channel, key, at=now.isoformat(timespec="seconds"), payload=payload, boot=self.boot,
+            chat=chat, seq=seq, done=done,
+        )  # fmt: skip
         if fresh and hash(key) % 500 == 0:  # prune now and then, not on every message
-            cutoff = (now - self.keep).isoformat(timespec="seconds")
-            await self.db.write("DELETE FROM inbound_seen WHERE at < ? AND done = 1", (cutoff,))
+            await inbound.prune(self.db, (now - self.keep).isoformat(timespec="seconds"))
         return fresh
 
+    async def admit(
+        self,
+        flood_guard: FloodGuard,
+        who: str | None,
+        channel: str,
+        key: str,
+        payload: str | None,
+        *,
+        chat: str,
+        seq: int,
+    ) -> tuple[str, bool]:
+        """Flood-check and record a new update: (verdict, fresh). Checked before it is recorded, so a refused
+        update is recorded as done and no process ever runs it. With the shared budgets both happen in one
+        statement (one round trip per update); a redelivery spends nothing there."""
+        if who is not None and isinstance(flood_guard, SharedFloodGuard):
+            now = datetime.now(UTC)
+            verdict, fresh = await flood.arrive(
+                self.db, who, limits=flood_guard.limits, channel=channel, key=key,
+                at=now.isoformat(timespec="seconds"), payload=payload, boot=self.boot, chat=chat, seq=seq,
+            )  # fmt: skip
+            if fresh and verdict != "ok":
+                metrics.flood_refused(who, verdict)
+            if fresh and hash(key) % 500 == 0:
+                await inbound.prune(self.db, (now - self.keep).isoformat(timespec="seconds"))
+                await flood.forget_idle(self.db)
+            return verdict, fresh
+        verdict = "ok" if who is None else await flood_guard.verdict(who)
+        fresh = await self.arrive(channel, key, payload, chat=chat, seq=seq, done=verdict != "ok")
+        return verdict, fresh
+
     async def finish(self, channel: str, key: str) -> None:
-        await self.db.write(
-            "UPDATE inbound_seen SET done = 1, payload = NULL WHERE channel = ? AND key = ?", (channel, key)
-        )
+        await inbound.finish(self.db, channel, key)
 
     async def unfinished(self, channel: str) -> list[tuple[str, str]]:
         """(key, payload) of every update earlier processes took in and did not finish, in arrival order, now
         taken over by this process; those tried `max_tries` times already are given up (logged)."""
         async with self.db.transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT key, payload, tries FROM inbound_seen WHERE channel = ? AND done = 0 AND boot != ?"
-                " ORDER BY at, rowid",
-                (channel, self.boot),
-            )
             taken: list[tuple[str, str]] = []
-            for key, payload, tries in rows:
+            for key, payload, tries in await inbound.unfinished_elsewhere(conn, channel, self.boot):
                 if tries >= self.max_tries or payload is None:
                     log.warning("giving up inbound %s %s after %d interrupted tries", channel, key, tries)
-                    await conn.execute(
-                        "UPDATE inbound_seen SET done = 1, payload = NULL WHERE channel = ? AND key = ?",
-                        (channel, key),
-                    )
+                    await inbound.give_up(conn, channel, key)
                     continue
-                await conn.execute(
-                    "UPDATE inbound_seen SET boot = ?, tries = tries + 1 WHERE channel = ? AND key = ?",
-                    (self.boot, channel, key),
-                )
+                await inbound.take_in(conn, channel, key, self.boot)
                 taken.append((key, payload))
         return taken
+
+
+def flood_guard(db: Database, **limits: float) -> FloodGuard:
+    """In memory for one process (SQLite); in the database, shared by every process, on PostgreSQL."""
+    if db.dialect == "postgresql":
+        return SharedFloodGuard(db, **limits)
+    return FloodGuard(**limits)  # type: ignore[arg-type]

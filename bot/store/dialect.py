@@ -24,10 +24,13 @@ from __future__ import annotations
 import functools
 import re
 
+from .chatlocks_sql import CHAT_LOCK_FUNCTIONS
+
 COMPAT_FUNCTIONS = (
     # Days since noon in Greenwich on November 24, 4714 B.C., as SQLite's julianday(); NULL stays NULL.
     "CREATE OR REPLACE FUNCTION julianday(value text) RETURNS double precision LANGUAGE sql STABLE"
     " AS $$ SELECT extract(epoch FROM value::timestamptz)::double precision / 86400.0 + 2440587.5 $$",
+    *CHAT_LOCK_FUNCTIONS,
 )
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")

@@ -14,70 +14,117 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot import metrics, observe
+from bot.services.chat_order import SharedChatOrder
 from bot.services.container import Services
 from bot.services.guard import InboundLedger
 from bot.texts import t
 from handlers.telegram.common import CHANNEL
-from handlers.telegram.metering import update_kind
+from handlers.telegram.metering import MeteredUpdateProcessor, update_kind
+from handlers.telegram.ordering import chat_key
 
 log = logging.getLogger(__name__)
 
 
 class Gate:
-    """The door's bookkeeping for inbound updates: the durable ledger and the flood verdicts."""
+    """The door's bookkeeping for inbound updates: the durable ledger, the flood verdicts, and on PostgreSQL the
+    hand-over to the core's per-chat order across processes."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.ledger = InboundLedger(services.db)
+        self.order: SharedChatOrder | None = None  # set by `bind` on PostgreSQL
         self._unrecorded: dict[int, BaseException] = {}  # update_id → why it could not be recorded
         self._verdicts: dict[int, str] = {}  # update_id → the flood guard's 'warn' or 'drop'
+        self._receiver_only: set[int] = set()  # recorded without contents: only this process can run them
+        self._flooded: set[int] = set()  # refused on arrival (recorded as done then)
+
+    def bind(self, application: Application) -> None:
+        """Many processes share the database (PostgreSQL): a chat's updates are ordered across all of them."""
+        if self.services.db.dialect != "postgresql":
+            return
+        processor = application.update_processor
+        assert isinstance(processor, MeteredUpdateProcessor)
+
+        async def run_payload(payload: str) -> None:  # an update another process recorded: handled as ours are
+            update = Update.de_json(json.loads(payload), application.bot)
+            await processor.measured(update, application.process_update(update))
+
+        self.order = SharedChatOrder(self.services.db, self.ledger, CHANNEL, run_payload, slots=processor.slots)
 
     async def arrived(self, update: Update) -> bool:
-        """Record a new update; False for one already recorded (a redelivery: drop it)."""
+        """Flood-check and record a new update; False for one already recorded (a redelivery: drop it)."""
         message = update.effective_message
         words = (message.text or "").split() if message is not None else []
         # An invite code (/join CODE, /start CODE) must never reach the database, not even for a moment: such an
         # update is recorded without its contents (not re-run after a crash; the person sends it again).
         secret = len(words) > 1 and words[0].split("@")[0].lower() in ("/join", "/start")
+        # Flood-checked as it is recorded: a refused update is recorded as done, so no process ever runs it.
+        user = update.effective_user
+        who = None if user is None else f"{CHANNEL}:{user.id}"
+        uid = update.update_id
         try:
             payload = None if secret else update.to_json()
-            fresh = await self.ledger.arrive(CHANNEL, str(update.update_id), payload)
+            verdict, fresh = await self.ledger.admit(
+                self.services.flood, who, CHANNEL, str(uid), payload, chat=chat_key(update), seq=uid
+            )
         except Exception as exc:  # e.g. disk full: the update still runs, and `guard` answers with the error
-            log.warning("could not record update %s: %s", update.update_id, type(exc).__name__)
-            self._unrecorded[update.update_id] = exc
-            return True
+            log.warning("could not record update %s: %s", uid, type(exc).__name__)
+            self._unrecorded[uid] = exc
+            verdict, fresh = "ok", True
         if not fresh:
-            log.info("dropped redelivered update %s", update.update_id)
+            log.info("dropped redelivered update %s", uid)
             metrics.update_refused(CHANNEL, update_kind(update), "duplicate")
-        return fresh
+            return False
+        if verdict != "ok":
+            self._verdicts[uid] = verdict
+            self._flooded.add(uid)
+        elif secret:
+            self._receiver_only.add(uid)
+        return True
+
+    def flooded(self, update: object) -> bool:
+        """Refused by the flood guard when it arrived: stopped at once, holding no chat and no worker slot."""
+        return isinstance(update, Update) and update.update_id in self._flooded
+
+    async def hand_over(self, update: object, coroutine: Awaitable[Any]) -> bool:
+        """On PostgreSQL, a recorded update goes to the core's per-chat order (True: handled or handed on)."""
+        if self.order is None or not isinstance(update, Update) or update.update_id in self._unrecorded:
+            return False
+        uid = update.update_id
+        receiver_only = uid in self._receiver_only
+        self._receiver_only.discard(uid)
+        await self.order.submit(chat_key(update), uid, coroutine, receiver_only=receiver_only)
+        return True
 
     async def finish(self, update: object) -> None:
         """After the handlers ran (or the flood guard stopped it): not to be run again."""
         if not isinstance(update, Update) or self._unrecorded.pop(update.update_id, None) is not None:
+            return
+        if update.update_id in self._flooded:  # recorded as done when it was refused
+            self._flooded.discard(update.update_id)
             return
         try:
             await self.ledger.finish(CHANNEL, str(update.update_id))
         except Exception as exc:  # it will be re-run after a restart: at least once
             log.warning("could not mark update %s done: %s", update.update_id, type(exc).__name__)
 
-    def admit(self, update: object) -> bool:
-        """The flood guard, asked when the update arrives (before it waits for its chat or a worker). False: it is
-        refused, and `guard` stops it (after telling the person once to slow down)."""
-        user = update.effective_user if isinstance(update, Update) else None
-        if user is None:
-            return True
-        verdict = self.services.flood.check(f"{CHANNEL}:{user.id}")
-        if verdict == "ok":
-            return True
-        assert isinstance(update, Update)
-        self._verdicts[update.update_id] = verdict
-        return False
+    async def start(self, application: Application) -> int:
+        """Before updates are fetched: hand out what earlier processes took in and did not finish. Returns how
+        many updates (SQLite) or chats (PostgreSQL, where the sweep goes on every few seconds)."""
+        if self.order is not None:
+            return await self.order.start()
+        return await replay(application, self)
+
+    async def stop(self) -> None:
+        if self.order is not None:
+            await self.order.stop()
 
     def failure(self, update: Update) -> BaseException | None:
         return self._unrecorded.get(update.update_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from telegram import Update
@@ -48,22 +48,41 @@ class MeteredUpdateProcessor(PerChatUpdateProcessor):
     """The per-chat processor, timing only the handling (not the wait for the chat's earlier updates)."""
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        async def measured() -> None:
-            chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
-            update_id = update.update_id if isinstance(update, Update) else 0
-            token = observe.begin("telegram", update_id, chat, update_kind(update))
-            started = time.perf_counter()
-            try:
-                await coroutine
-            finally:
-                seconds = time.perf_counter() - started
-                handling = observe.current()
-                assert handling is not None
-                metrics.update_handled("telegram", handling.kind, handling.outcome, handling.handler, seconds)
-                log.info("update handled", extra={"latency_ms": round(seconds * 1000, 1)})
-                observe.end(token)
+        await super().do_process_update(update, self.measured(update, coroutine))
 
-        await super().do_process_update(update, measured())
+    def measured(self, update: object, coroutine: Awaitable[Any]) -> _Measured:
+        """The handling of `update`, timed when awaited; `close()` drops it unrun (another process ran it)."""
+        return _Measured(update, coroutine)
+
+
+class _Measured:
+    def __init__(self, update: object, coroutine: Awaitable[Any]) -> None:
+        self.update = update
+        self.coroutine = coroutine
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._run().__await__()
+
+    def close(self) -> None:
+        close = getattr(self.coroutine, "close", None)
+        if close is not None:
+            close()
+
+    async def _run(self) -> None:
+        update = self.update
+        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+        update_id = update.update_id if isinstance(update, Update) else 0
+        token = observe.begin("telegram", update_id, chat, update_kind(update))
+        started = time.perf_counter()
+        try:
+            await self.coroutine
+        finally:
+            seconds = time.perf_counter() - started
+            handling = observe.current()
+            assert handling is not None
+            metrics.update_handled("telegram", handling.kind, handling.outcome, handling.handler, seconds)
+            log.info("update handled", extra={"latency_ms": round(seconds * 1000, 1)})
+            observe.end(token)
 
 
 def _named(callback: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

@@ -11,6 +11,10 @@ arrives, before it waits for anything, so a refused update is stopped at once in
 update then waits for its chat, and only then for one of the `workers` slots: a chat's queued updates wait without
 holding a slot, so one busy chat (80 photos with slow downloads) holds one slot, never all of them. PTB's own
 semaphore (`waiting`) only bounds how many updates may wait at all.
+
+With PostgreSQL (many processes behind a load balancer) the chat's order is kept across processes by the core
+(bot/services/chat_order.py): a recorded update is handed to it, and it runs the chat's updates in update order
+in whichever process holds the chat, each in one of that process's `workers` slots.
 """
 
 from __future__ import annotations
@@ -24,8 +28,19 @@ from telegram.ext import BaseUpdateProcessor
 
 
 class UpdateGate(Protocol):
-    def admit(self, update: object) -> bool: ...
+    def flooded(self, update: object) -> bool: ...
+    async def hand_over(self, update: object, coroutine: Awaitable[Any]) -> bool: ...
     async def finish(self, update: object) -> None: ...
+
+
+def chat_key(update: object) -> str:
+    """The chat an update belongs to, as the ledger records it (the same in every process)."""
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return str(update.effective_chat.id)
+        if update.effective_user is not None:
+            return f"user:{update.effective_user.id}"
+    return "other"
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -33,29 +48,22 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(waiting)
         self.gate = gate
         self.workers = workers
-        self._slots = asyncio.Semaphore(workers)
-        self._locks: dict[object, asyncio.Lock] = {}
-
-    @staticmethod
-    def _key(update: object) -> object:
-        if isinstance(update, Update):
-            if update.effective_chat is not None:
-                return update.effective_chat.id
-            if update.effective_user is not None:
-                return ("user", update.effective_user.id)
-        return "other"
+        self.slots = asyncio.Semaphore(workers)
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         gate = self.gate
-        if gate is not None and not gate.admit(update):
-            await coroutine  # refused: the guard handler stops it at once (no chat lock, no worker slot)
+        if gate is not None and gate.flooded(update):
+            await coroutine  # refused when it arrived: the guard handler stops it at once (no chat, no worker slot)
             await gate.finish(update)
             return
-        key = self._key(update)
+        if gate is not None and await gate.hand_over(update, coroutine):
+            return  # many processes: ordered across them by the core (bot/services/chat_order.py)
+        key = chat_key(update)
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                async with self._slots:
+                async with self.slots:
                     await coroutine
                 if gate is not None:  # only after its handlers ran: a kill before this re-runs the update
                     await gate.finish(update)

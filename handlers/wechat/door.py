@@ -165,7 +165,7 @@ class WeChatDoor:
             return stored or None
         user = await self.services.users.identify(CHANNEL, inbound.openid, "")
         if not (inbound.kind == "event" and inbound.event == "location"):  # that one ticks by itself
-            verdict = self._flood_check(inbound.openid)
+            verdict = await self._flood_check(inbound.openid)
             if verdict != "ok":
                 metrics.update_refused(CHANNEL, inbound.kind, "flood")
                 slow_down = [out.text(t(user.lang, "flood.slow_down"))] if verdict == "warn" else []
@@ -193,10 +193,11 @@ class WeChatDoor:
         await self._finish(key, user, messages, "")
         return None
 
-    def _flood_check(self, openid: str) -> str:
-        """The flood guard every door shares (bot/services/guard.py): 'ok', 'warn' (tell once) or 'drop'."""
+    async def _flood_check(self, openid: str) -> str:
+        """The flood guard every door shares (bot/services/guard.py): 'ok', 'warn' (tell once) or 'drop'; shared
+        by every process on PostgreSQL."""
         flood = getattr(self.services, "flood", None)
-        return flood.check(f"{CHANNEL}:{openid}") if flood is not None else "ok"
+        return await flood.verdict(f"{CHANNEL}:{openid}") if flood is not None else "ok"
 
     async def _work(self, user: User, inbound: Inbound, key: str = "") -> list[Message]:
         async with self._lock(inbound.openid):  # one message of a user at a time, in arrival order

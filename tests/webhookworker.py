@@ -1,0 +1,60 @@
+"""A webhook worker in a child process, for tests/test_webhook_workers.py: `python -m tests.webhookworker CONFIG`.
+
+The real `Runtime` in webhook mode on the database the test names (on the PostgreSQL pass, tests/pgsite maps the
+path to the test's PostgreSQL database, as for every child), answering through the Bot API stand-in in the parent
+test process. Prints "READY" once its webhook listens, runs until killed (the test uses SIGKILL) or SIGTERM, and
+exits by itself if the test process goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.app import Runtime
+from bot.config import Settings
+
+
+async def main(config: dict, parent: int) -> None:
+    settings = Settings(
+        telegram_token=config["token"],
+        telegram_base_url=config["base_url"],
+        telegram_base_file_url=config["base_file_url"],
+        db_path=Path(config["db_path"]),
+        mode="webhook",
+        webhook_listen="127.0.0.1",
+        webhook_port=config["port"],
+        webhook_url=config["webhook_url"],
+        webhook_secret=config.get("secret"),
+        http_port=None,
+        demo_people=False,
+        categories_toml=None,
+    )
+    runtime = Runtime(settings)
+    await runtime.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    watch = asyncio.create_task(exit_when_orphaned(parent))
+    print("READY", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        watch.cancel()
+        await runtime.stop()
+
+
+async def exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:  # noqa: ASYNC110 - nothing to wait on: the kernel re-parents us silently
+        await asyncio.sleep(0.5)
+    os._exit(1)
+
+
+if __name__ == "__main__":
+    test_process = os.getppid()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), test_process))
