@@ -68,4 +68,5 @@ if __name__ == "__main__":
     test_process = os.getppid()  # first thing: the parent may die while the bot is still starting
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("handlers.telegram.guard").setLevel(logging.INFO)  # "dropped redelivered update N"
+    logging.getLogger("bot.services.chat_order").setLevel(logging.INFO)  # "re-running interrupted update N" (PG)
     asyncio.run(main(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), test_process))
