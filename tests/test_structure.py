@@ -72,8 +72,6 @@ def test_handlers_write_no_user_facing_chinese_inline() -> None:
 
 
 SQL_START = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\s")
-# Statements still outside the store, each with why: empty once every statement has moved behind bot/store/.
-SQL_ALLOWED: dict[str, str] = {}
 
 
 def _sql_statements(path: Path) -> list[tuple[int, str]]:
@@ -95,14 +93,12 @@ def test_sql_lives_only_in_the_store() -> None:
     offenders = {}
     for path in sorted([*(ROOT / "bot").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]):
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith("bot/store/") or rel in SQL_ALLOWED:
+        if rel.startswith("bot/store/"):
             continue
         statements = _sql_statements(path)
         if statements:
             offenders[rel] = statements
     assert offenders == {}
-    for rel in SQL_ALLOWED:  # the allow-list shrinks: an entry whose file holds no statement any more goes
-        assert _sql_statements(ROOT / rel), f"{rel} holds no SQL now: remove it from SQL_ALLOWED"
 
 
 def test_the_sql_check_sees_statements(tmp_path: Path) -> None:
