@@ -441,16 +441,28 @@
     }
   });
 
+  function showBadge(row) {
+    unseen = unseen && unseen.isConnected ? unseen : row;
+    const above = $("app").getBoundingClientRect().bottom - transcript.getBoundingClientRect().bottom;
+    badge.style.bottom = `${Math.max(0, above) + 12}px`;
+    badge.hidden = false;
+  }
+
+  // What the reader ends up seeing must not depend on how the messages were cut into batches (that is network
+  // timing): the badge means "a new message landed out of sight below", whether it came in a later batch while the
+  // reader was up the transcript, or in the same batch as a long answer that is shown from its top.
   function applyBatch(body, forceScroll) {
     const stick = forceScroll || nearBottom();
-    let firstNew = null;
+    const fresh = [];
     for (const m of body.messages || []) {
       const known = transcript.querySelector(`.row[data-mid="${m.message_id}"]`);
       upsert(m);
-      if (!known && m._from_bot && !m._deleted && !firstNew) {
-        firstNew = transcript.querySelector(`.row[data-mid="${m.message_id}"]`);
+      if (!known && m._from_bot && !m._deleted) {
+        const row = transcript.querySelector(`.row[data-mid="${m.message_id}"]`);
+        if (row) fresh.push(row);
       }
     }
+    const firstNew = fresh[0] || null;
     if (typeof body.last_seq === "number") state.seq = Math.max(state.seq, body.last_seq);
     setReplyKeyboard(body.reply_keyboard || null);
     if (!transcript.querySelector(".row")) $("empty").hidden = false;
@@ -458,12 +470,12 @@
       scrollToBottom();
       if (!forceScroll && firstNew && firstNew.getBoundingClientRect().top < transcript.getBoundingClientRect().top) {
         revealTop(firstNew);
+        const fold = transcript.getBoundingClientRect().bottom;
+        const below = fresh.find((row) => row.getBoundingClientRect().top >= fold);
+        if (below) showBadge(below);
       }
     } else if (firstNew) {
-      unseen = unseen && unseen.isConnected ? unseen : firstNew;
-      const above = $("app").getBoundingClientRect().bottom - transcript.getBoundingClientRect().bottom;
-      badge.style.bottom = `${Math.max(0, above) + 12}px`;
-      badge.hidden = false;
+      showBadge(firstNew);
     }
   }
 
