@@ -1,7 +1,7 @@
 """The scale-out benchmarks (issue 12): PostgreSQL against SQLite, one process and many, written into
 docs/PERFORMANCE.md's section 7 (the rest of the file is `python -m bench`'s and stays as it is).
 
-    python -m bench.scaleout            # 10k stations, 3 interleaved rounds (~10 minutes on a quiet machine)
+    python -m bench.scaleout            # 10k stations, 2 interleaved rounds, 10 kills (~10-20 minutes)
     python -m bench.scaleout --quick    # smaller and one round (~2 minutes)
 
 Every figure is a ratio of two measurements taken in the same run, seconds apart, on fresh copies of the same data;
@@ -51,7 +51,7 @@ class Plan:
 
 
 QUICK = Plan("quick", 2_000, 1, 16, 300, 100, (1, 2, 4), 16, 300, 16, 300, 5)
-FULL = Plan("full", 10_000, 3, 32, 800, 300, (1, 2, 4), 32, 1_000, 48, 600, 12)
+FULL = Plan("full", 10_000, 2, 24, 600, 300, (1, 2, 4), 24, 600, 32, 450, 10)
 SMOKE = Plan("smoke", 200, 1, 2, 10, 5, (2,), 2, 6, 2, 20, 1, 2)  # the test's: correctness only
 
 

@@ -25,8 +25,8 @@ from their own command, which rewrites only the part of this section between its
 it as it is):
 
 ```bash
-python -m bench.scaleout --quick   # ~2 minutes: 2k stations, one round
-python -m bench.scaleout           # 10k stations, three interleaved rounds
+python -m bench.scaleout --quick   # 2k stations, one round, 5 kills (5-8 minutes)
+python -m bench.scaleout           # 10k stations, two interleaved rounds, 10 kills (10-20 minutes)
 ```
 
 It starts its own PostgreSQL 15 (`bench/pgserver.py`) with a deployment's durability — every commit waits for its
@@ -37,9 +37,22 @@ once per backend per round on fresh copies of the same data, SQLite → PostgreS
 so each ratio compares measurements taken seconds apart. *Answers* are section 2's capacity load (closed-loop
 riders sharing locations through the stand-in, flood limits off); *submits* are section 3's durable 随手拍 submit.
 The number of database calls per operation is counted on both backends, and CPU time is read for the bot's
-process and for every PostgreSQL server process, so the analysis can say where the time went. This machine has
-2 cores shared by every engineer working on it: absolute numbers move with their load, ratios much less; each run
-says when it was taken and how loaded the machine was.
+process and for every PostgreSQL server process, so the analysis can say where the time went.
+
+**Many processes** (`bench/multi.py`) run on the scale-out test's harness (`tests/cluster.py`): `rider-bot run`
+child processes in webhook mode behind Debian's nginx, the stand-in as Telegram posting updates to nginx with
+several deliveries in flight, one process on SQLite and then 1, 2 and 4 on PostgreSQL, on copies of the same
+data. *Answers* as above; *reports* are whole 随手拍 dialogs through the chat (photo → place → category → the
+category's questions → 提交 → "已收到", `tests/scaleriders.py`'s scripted rider), counted at the receipt. The
+children run with Telegram's flood limits off in PTB's rate limiter (`bench/childsite`, as section 2's capacity
+load) and the harness's relaxed per-chat pacing. CPU seconds are read from /proc for the bots, nginx, PostgreSQL
+and this process (the stand-in and the riders). **The dispatcher** (`bench/leading.py`): 2 processes with the
+production pacing, a backlog queued at once in the database, the rate read from the stand-in's arrival times.
+**Fail-over**: 3 processes; kill -9 the leader, queue a notice at that instant, time until it arrives (only
+another process can send it); the killed process is restarted before the next kill.
+
+This machine has 2 cores shared by every engineer working on it: absolute numbers move with their load, ratios
+much less; each run says when it was taken and how loaded the machine was.
 """
 
 _LABEL = {
@@ -332,7 +345,10 @@ def write(r: ScaleResults, path: Path) -> None:
     """Replace the section between the markers (or append the section when the file has none)."""
     new = block(r)
     text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    if BEGIN in text and END in text:
+    if HEADING in text and BEGIN in text and END in text:  # the section's prose too: it is this module's
+        head = text[: text.index(HEADING)]
+        text = f"{head}{HEADING}\n\n{INTRO}\n{new}" + text[text.index(END) + len(END) :]
+    elif BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + new + text[text.index(END) + len(END) :]
     else:
         text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{INTRO}\n{new}\n"
