@@ -143,7 +143,8 @@ async def failover(server_url: str, kills: int, workers: int, log: Log) -> Failo
                     f"  kill {k + 1}: worker {leader} killed; the notice queued then arrived after"
                     f" {out.kills[-1]:.2f} s (a new leader on /metrics after {out.leader_seen[-1]:.2f} s)"
                 )
-                await cluster.restart(leader)
+                if k < kills - 1:
+                    await cluster.restart(leader)
     finally:
         await cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
