@@ -260,6 +260,22 @@ def multi_analysis(r: ScaleResults) -> str:
     def cost(x: ClusterRun) -> float:
         return sum(x.cpu.values()) / max(1, x.answers + 8 * x.reports)
 
+    if base and one and base.answers_per_s and base.reports_per_s:
+        steps_b, steps_1 = max(1, base.answers + 8 * base.reports), max(1, one.answers + 8 * one.reports)
+        bot_b, bot_1 = base.cpu.get("bots", 0) / steps_b * 1e3, one.cpu.get("bots", 0) / steps_1 * 1e3
+        pg_1 = one.cpu.get("postgresql", 0) / steps_1 * 1e3
+        ratio_a = one.answers_per_s / base.answers_per_s
+        lines.append(
+            f"One process behind nginx, PostgreSQL against SQLite: answers {ratio_a:.2f}×,"
+            f" reports {one.reports_per_s / base.reports_per_s:.2f}× (target ≥ 0.7×). Per step the PostgreSQL bot"
+            f" used {bot_1:.1f} ms of CPU and PostgreSQL {pg_1:.1f} ms, against {bot_b:.1f} ms for the SQLite bot"
+            " (its SQLite work included: aiosqlite's thread is in the process) — the PostgreSQL path costs"
+            f" {(bot_1 + pg_1) / bot_b if bot_b else float('nan'):.2f}× the CPU for the same work. An answer is 7"
+            " database round trips on either backend (PostgreSQL's `pg_stat_database` counted 6.9 transactions per"
+            " answer in a worker); on PostgreSQL each one waits for another process — a backend — to be scheduled,"
+            " which on two oversubscribed cores (the share column) costs more wall time than the work itself."
+        )
+        lines.append("")
     if base and one:
         ceiling = 2 / cost(one) if cost(one) else float("nan")
         lines.append(
