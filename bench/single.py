@@ -21,11 +21,13 @@ import os
 import resource
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import aiosqlite
 import asyncpg
 
 from bench import e2e, intake, synth
@@ -65,6 +67,10 @@ class Run:
 @dataclass
 class SingleResult:
     rounds: list[dict[tuple[str, str], Run]] = field(default_factory=list)
+    # The floor of one database call, per round: `SELECT 1` through aiosqlite (a hop to its thread) and through
+    # asyncpg over TCP (a message to a PostgreSQL backend process), seconds each.
+    bare_sqlite_s: list[float] = field(default_factory=list)
+    bare_pg_s: list[float] = field(default_factory=list)
 
     def ratios(self, work: str, backend: str = "postgresql") -> list[float]:
         """`backend` ÷ SQLite throughput, one per round."""
@@ -213,6 +219,28 @@ async def _submits(settings: Settings, n: int, pg: CpuClock) -> Run:
                pct(times, 50), pct(times, 99), cpu1 - cpu0, pg1 - pg0, calls.n / max(1, len(times)))  # fmt: skip
 
 
+async def bare_round_trips(server_url: str, directory: Path, n: int = 1000) -> tuple[float, float]:
+    """Seconds per `SELECT 1` on each backend, nothing else around it: what one database call costs at least."""
+    conn = await asyncpg.connect(server_url + "/postgres")
+    try:
+        for _ in range(50):
+            await conn.fetch("SELECT 1")
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await conn.fetch("SELECT 1")
+        pg = (time.perf_counter() - t0) / n
+    finally:
+        await conn.close()
+    async with aiosqlite.connect(directory / "bare.sqlite3") as db:
+        for _ in range(50):
+            await db.execute_fetchall("SELECT 1")
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await db.execute_fetchall("SELECT 1")
+        sqlite = (time.perf_counter() - t0) / n
+    return sqlite, pg
+
+
 async def _pg_database(server_url: str, name: str, *, template: str | None, nosync: bool) -> str:
     """A fresh database (a file copy of `template`, or empty); `nosync`: its commits do not wait for the flush."""
     conn = await asyncpg.connect(server_url + "/postgres")
@@ -244,6 +272,13 @@ async def run(
     with tempfile.TemporaryDirectory(prefix="rider-bench-") as tmp:
         root = Path(tmp)
         for n in range(rounds):
+            bare_sqlite, bare_pg = await bare_round_trips(server_url, root)
+            out.bare_sqlite_s.append(bare_sqlite)
+            out.bare_pg_s.append(bare_pg)
+            log(
+                f"  round {n + 1} one database call (SELECT 1): aiosqlite {bare_sqlite * 1e6:.0f} µs,"
+                f" asyncpg {bare_pg * 1e6:.0f} µs"
+            )
             results: dict[tuple[str, str], Run] = {}
             for k, backend in enumerate(BACKENDS):
                 run_dir = root / f"r{n}-{backend}"
