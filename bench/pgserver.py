@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,11 +24,19 @@ from bot.store.copy import copy_database
 from bot.store.db import Database
 from tests import pgcluster
 
-OPTIONS = "-c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=128MB"
+OPTIONS = "-c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=128MB"  # the rest: defaults
 
 
 class BenchCluster(pgcluster.Cluster):
-    """`initdb` + `pg_ctl start` like the tests' cluster, with deployment durability (see the module doc)."""
+    """`initdb` like the tests' cluster, with deployment durability (see the module doc), and the server started
+    as a child in this process's session rather than by `pg_ctl start`.
+
+    Why not `pg_ctl start`: it puts the postmaster in a session of its own (setsid), and this kernel schedules by
+    session (`/proc/sys/kernel/sched_autogroup_enabled` = 1): every session gets an equal share of the CPU, however
+    many processes it runs. PostgreSQL would then compete as one more session against everything else on the
+    shared machine while the bots and the benchmark share another — on a busy machine a PostgreSQL round trip
+    waits for PostgreSQL's session to get its turn, which SQLite (a thread in the bot) never does. Started here,
+    the whole deployment under test — the bots, nginx, PostgreSQL — is one session, as SQLite's is."""
 
     def start(self) -> BenchCluster:
         if not (pgcluster.PG_BIN / "initdb").exists():
@@ -33,11 +44,31 @@ class BenchCluster(pgcluster.Cluster):
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-E", "UTF8", "--locale=C", "-U", self.superuser)
-        options = f"-p {self.port} -k {self.root} {OPTIONS}"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "start")
+        cmd = [str(pgcluster.PG_BIN / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.root)]
+        for option in OPTIONS.split(" -c "):
+            if option.strip():
+                cmd += ["-c", option.replace("-c ", "").strip()]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        log = (self.root / "server.log").open("ab")
+        try:
+            self._server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        finally:
+            log.close()
         self._watchdog = self._watch(os.getpid())
-        pgcluster.wait_ready(self.server_url)
+        deadline = time.monotonic() + 60
+        while not (self.data / "postmaster.pid").exists() or not _accepts(self.port):
+            if self._server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start: {(self.root / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.1)
         return self
+
+    def stop(self) -> None:
+        super().stop()  # pg_ctl stop -m immediate (it finds the server by its pid file), then removes the files
+        server = getattr(self, "_server", None)
+        if server is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=30)
 
     def postgres_pids(self) -> list[int]:
         """The postmaster and its children (backends, WAL writer, checkpointer …): for CPU accounting."""
@@ -47,6 +78,12 @@ class BenchCluster(pgcluster.Cluster):
         except (OSError, ValueError, IndexError):
             return []
         return [master, *children(master)]
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
 
 
 def children(pid: int) -> list[int]:
