@@ -219,7 +219,8 @@ class Moderation:
     async def _lang(self, conn: Connection, user_id: int | None) -> str:
         if user_id is None:
             return "zh-CN"
-        return await user_store.lang_in(conn, user_id) or "zh-CN"
+        lang = await user_store.lang_in(conn, user_id)
+        return lang if lang is not None else "zh-CN"
 
     # ------------------------------------------------------------------ the rejection streak
 
