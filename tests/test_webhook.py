@@ -305,34 +305,38 @@ async def test_delivery_order_secret_header_and_bounded_retries(bot: Bot, standi
         await server.wait_closed()
 
 
-async def test_parallel_delivery_keeps_max_connections_in_flight_and_retries_each_update(
+async def test_parallel_delivery_keeps_max_connections_in_flight_one_per_chat_and_retries_each_update(
     bot: Bot, standin: StandIn
 ) -> None:
     """webhook_parallel (as Telegram with max_connections > 1): several POSTs at once, never more than
-    max_connections, and a failing update retried on its own while the others get through."""
-    in_flight, most = 0, 0
-    received: list[int] = []
+    max_connections, never two of one chat (the next of a chat only after the previous got its 2xx), and a
+    failing update retried while other chats' updates get through."""
+    in_flight: list[int] = []  # chat ids of the POSTs in flight
+    most = 0
+    received: list[tuple[int, int]] = []  # (chat, update_id) in the order answered 2xx
     failed_once: set[int] = set()
     release = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal in_flight, most
+        nonlocal most
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-        update_id = json.loads(await reader.readexactly(int(headers["content-length"])))["update_id"]
-        in_flight += 1
-        most = max(most, in_flight)
+        update = json.loads(await reader.readexactly(int(headers["content-length"])))
+        chat, update_id = update["message"]["chat"]["id"], update["update_id"]
+        assert chat not in in_flight, "two updates of one chat in flight at once"
+        in_flight.append(chat)
+        most = max(most, len(in_flight))
         if most >= 3:
             release.set()
         await asyncio.wait_for(release.wait(), 5)
-        in_flight -= 1
+        in_flight.remove(chat)
         status = 200
-        if update_id % 2 and update_id not in failed_once:  # every odd update fails its first try
+        if chat == 1 and update_id not in failed_once:  # chat 1's updates each fail their first try
             failed_once.add(update_id)
             status = 502
         else:
-            received.append(update_id)
+            received.append((chat, update_id))
         writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
         await writer.drain()
         writer.close()
@@ -342,16 +346,18 @@ async def test_parallel_delivery_keeps_max_connections_in_flight_and_retries_eac
     try:
         standin.webhook_parallel = 8
         standin.webhook_backoff = (0.01, 0.05)
-        ids = [
-            standin.inject_update({"message": {"message_id": n, "date": 0, "chat": {"id": 1, "type": "private"}}})
-            for n in range(10)
-        ]
+        ids = {}
+        for n in range(12):
+            chat = 1 + n % 4
+            message = {"message_id": n, "date": 0, "chat": {"id": chat, "type": "private"}}
+            ids.setdefault(chat, []).append(standin.inject_update({"message": message}))
         await bot.set_webhook(f"http://127.0.0.1:{hook_port}/hook", max_connections=3)
         await standin.wait_for_webhook(lambda: standin.webhook_info()["pending_update_count"] == 0, timeout=10)
         assert most == 3, "max_connections deliveries in flight at once, never more"
-        assert sorted(received) == ids, "every update delivered once it got a 2xx"
-        assert len(standin.webhook_deliveries) == len(ids) + len(failed_once)
-        assert {d["update_id"] for d in standin.webhook_deliveries if d["status"] == 502} == failed_once
+        for chat, sent in ids.items():
+            assert [u for c, u in received if c == chat] == sent, f"chat {chat}'s updates in order, each once"
+        assert failed_once == set(ids[1])
+        assert len(standin.webhook_deliveries) == 12 + len(failed_once)
     finally:
         server.close()
         await server.wait_closed()

@@ -179,8 +179,10 @@ class WebhookMixin:
 
     async def _deliver_in_parallel(self) -> None:
         """Like Telegram with ``max_connections`` > 1: up to min(webhook_parallel, max_connections) deliveries in
-        flight, oldest first, each update retried on its own back-off. Nothing orders two updates of one chat
-        that are in flight at once (the Bot API promises no order across connections)."""
+        flight, oldest first, each update retried on its own back-off — but one chat's updates one at a time: the
+        next only after the previous got a 2xx (or was given up), as the Bot API server queues them per chat
+        (tdlib/telegram-bot-api, WebhookActor: one queue per update's chat, its head in flight or waiting for
+        its retry). Different chats' updates reach the webhook side by side, in any order."""
         loop = asyncio.get_running_loop()
         in_flight: dict[int, asyncio.Task] = {}
         attempts: dict[int, int] = {}
@@ -216,10 +218,15 @@ class WebhookMixin:
                     if hook is not None:
                         limit = min(self.webhook_parallel, hook["max_connections"])
                         now = loop.time()
+                        heads: set[object] = set()  # chats whose oldest pending update was seen: the rest wait
                         for update in self._updates:
                             if len(in_flight) >= limit:
                                 break
                             key = int(update["update_id"])
+                            queue = _queue_of(update)
+                            if queue in heads:
+                                continue
+                            heads.add(queue)
                             if key in in_flight:
                                 continue
                             if retry_at.get(key, 0.0) > now:
@@ -309,3 +316,18 @@ class WebhookMixin:
             body = update
         async with httpx.AsyncClient(timeout=timeout, trust_env=False, verify=_tls()) as client:
             return await client.post(target, content=body, headers=headers)
+
+
+def _queue_of(update: dict) -> object:
+    """The delivery queue of an update: its chat (or its sender when it has no chat), else a queue of its own."""
+    for kind, value in update.items():
+        if kind == "update_id" or not isinstance(value, dict):
+            continue
+        message = value.get("message") if kind == "callback_query" else value
+        chat = (message or {}).get("chat") if isinstance(message, dict) else None
+        if isinstance(chat, dict) and "id" in chat:
+            return ("chat", chat["id"])
+        sender = value.get("from")
+        if isinstance(sender, dict) and "id" in sender:
+            return ("chat", sender["id"])
+    return ("update", update.get("update_id"))
