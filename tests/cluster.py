@@ -17,8 +17,9 @@ started them dies (PR_SET_PDEATHSIG): start a cluster from the thread that outli
 
 The stand-in runs in the caller's event loop, so it survives every kill and records every Bot API call
 (`telegram.calls`) and every delivery attempt (`telegram.webhook_deliveries`). `telegram.webhook_parallel`
-deliveries are in flight at once (Telegram's max_connections), so two updates of one chat can reach two
-processes at the same time; a non-2xx answer is retried with a back-off, a bounded number of times.
+deliveries are in flight at once (Telegram's max_connections), one per chat as the Bot API server does; a worker
+answers 200 once an update is recorded, so a chat's next update reaches another process while the first may still
+be handled there; a non-2xx answer is retried with a back-off, a bounded number of times.
 
 Pacing knobs for tests (`settings=`): the outbox's per-chat spacing (Telegram's ~1 message/s per chat) and the
 inbound flood budgets; by default they are relaxed so that a few hundred scripted riders are not "flooding".
