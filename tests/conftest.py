@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import fcntl
+import hashlib
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +23,35 @@ pytest_plugins = ["tests.pg_plugin"]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A Thursday morning in Xuzhou; tests that care about opening hours move the clock themselves.
 DEFAULT_NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+
+
+# Tests that load the machine or measure how the bot copes under load (kills during a burst, ten clean stops, memory
+# and flood bounds, several bot processes): scripts/test runs the SQLite and PostgreSQL passes side by side, and two
+# of these at once on a two-core machine would each see half of it. A lock file per checkout lets one run at a time.
+ALONE = frozenset(
+    {
+        "test_clean_stop",
+        "test_crash",
+        "test_flood_isolation",
+        "test_leadership",
+        "test_photo_memory",
+        "test_receipts",
+        "test_scaleout",
+    }
+)
+_ALONE_LOCK = Path(tempfile.gettempdir()) / (
+    "rider-tests-alone-" + hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:12] + ".lock"
+)
+
+
+@pytest.fixture(autouse=True)
+def _alone(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.path.stem not in ALONE:
+        yield
+        return
+    with _ALONE_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when the process dies
+        yield
 
 
 @pytest.fixture
