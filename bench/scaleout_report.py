@@ -250,7 +250,9 @@ Where the difference comes from (profiled with cProfile and per-statement timing
 PostgreSQL backend process — and an answer makes {calls[("sqlite", "answers")]:.0f} of them on SQLite and
 {calls[("postgresql", "answers")]:.0f} on PostgreSQL, a submit {calls[("sqlite", "submits")]:.0f} and
 {calls[("postgresql", "submits")]:.0f} (they differ because some reads through aiosqlite's cursor are several
-hops, while a PostgreSQL transaction adds BEGIN and COMMIT). A PostgreSQL round trip wakes another *process* and
+hops, while a PostgreSQL transaction adds BEGIN and COMMIT). On PostgreSQL every update also takes and releases
+its chat's lock (bot/store/chatlocks.py: two more round trips, on the process's one chat-lock connection, one at a
+time), which these counts do not include. A PostgreSQL round trip wakes another *process* and
 waits for it to be scheduled, which on two shared, busy cores costs far more than its server work: in the profile
 the bot's time is mostly `epoll` waiting and `socket.send` (the send itself runs the loopback wake-up). The first
 row of the table measures that floor in the same run — one `SELECT 1` and nothing else: {bare}. Multiplied by the
