@@ -130,7 +130,10 @@ async def arrive(
     """(verdict, fresh): 'ok' (a token spent from both budgets), 'warn' (the user is over: tell them once) or
     'drop'; fresh is False for a redelivery (recorded before, by any process: nothing spent, nothing recorded).
     `limits`: (burst, per_second, global_burst, global_per_second)."""
-    row = await db.fetchone(_ARRIVE, (who, *limits, channel, key, at, payload, boot, chat, seq))
+    # Through the process's writer lock, as every other write (and as recording alone did): an update is recorded
+    # in turn with the handlers' transactions, so a burst waits at Telegram rather than piles up taken in.
+    async with db._write_lock:
+        row = await db.fetchone(_ARRIVE, (who, *limits, channel, key, at, payload, boot, chat, seq))
     assert row is not None
     return _verdict(int(row[0])), bool(row[1])
 

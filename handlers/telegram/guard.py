@@ -46,8 +46,11 @@ class Gate:
         self._flooded: set[int] = set()  # refused on arrival (recorded as done then)
 
     def bind(self, application: Application) -> None:
-        """Many processes share the database (PostgreSQL): a chat's updates are ordered across all of them."""
-        if self.services.db.dialect != "postgresql":
+        """Webhook workers sharing a PostgreSQL database: a chat's updates are ordered across all of them. A
+        polling process is the only one for its database (a second one refuses to start), so it keeps the
+        in-process order and the replay at start, as on SQLite."""
+        settings = self.services.settings
+        if self.services.db.dialect != "postgresql" or settings.mode != "webhook" or settings.offline_demo:
             return
         processor = application.update_processor
         assert isinstance(processor, MeteredUpdateProcessor)
