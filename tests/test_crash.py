@@ -64,7 +64,8 @@ TOKEN = "555000111:CRASH-test-token-0123456789abcdef"
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = {"xz-hanfeng-diemeng-g1": 2001, "xz-hanfeng-diemeng-g2": 2002, "xz-hanfeng-diemeng-g3": 2003}
 COMMUNITY_BOX = ((34.2465, 34.2615), (117.2005, 117.2155))  # inside 蝶梦社区: every point is in one of its grids
-STEP_TIMEOUT = 6.0 if LONG else 3.0  # a step unanswered this long: the bot is presumed dead (or slow); recover
+STEP_TIMEOUT = 6.0 if LONG else 3.0  # a step unanswered this long after a kill: the answer died with the bot; recover
+SLOW_TIMEOUT = 60.0  # a step unanswered this long with the bot alive all along (overloaded machine): recover too
 ACK = re.compile(r"已收到，编号 (SP-\d+)")
 
 # ---------------------------------------------------------------------------------------------- the child
@@ -153,9 +154,14 @@ class Rider:
         return bot_messages_after(self.standin, self.user_id, self.seen_id)
 
     async def _next_prompt(self) -> dict | None:
-        """The bot's newest actionable message after the rider's last action, or None if none comes in time."""
+        """The bot's newest actionable message after the rider's last action, or None if none comes in time.
+
+        A person waits for a slow answer and acts again only when the bot plainly went away: a step gives up after
+        STEP_TIMEOUT only if the bot was killed meanwhile. Giving up on a live but overloaded bot would make the
+        rider act on stale prompts (/report over an answer still on its way) and never catch up."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + STEP_TIMEOUT
+        kills = len(self.bot.kills)
+        deadline, slow_deadline = loop.time() + STEP_TIMEOUT, loop.time() + SLOW_TIMEOUT
         while True:
             fresh = self._new()
             for message in reversed(fresh):
@@ -165,10 +171,11 @@ class Rider:
                 if action_of(message) is not None:
                     self.seen_id = max(m["message_id"] for m in fresh)
                     return message
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            now = loop.time()
+            gone = len(self.bot.kills) > kills or not self.bot.up.is_set()  # killed since the step began, or down
+            if (now >= deadline and gone) or now >= slow_deadline:
                 return None
-            await asyncio.sleep(min(remaining, 0.03))  # cheap polling: see bot_messages_after
+            await asyncio.sleep(0.03)  # cheap polling: see bot_messages_after
 
     def _tap(self, message: dict, data: str) -> None:
         self.standin.inject_callback(self.user_id, message["message_id"], data)
