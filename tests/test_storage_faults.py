@@ -99,9 +99,21 @@ async def tap_submit(rider: ChatUser, summary: dict) -> tuple[dict, list[dict]]:
         rider.user_id, summary["message_id"], button(summary, "提交")["callback_data"]
     )
     answer = await rider.standin.wait_for_callback_answer(query, timeout=8)
+
+    def said() -> list[dict]:
+        later = [m for m in rider.standin.bot_messages(rider.user_id) if m["_seq"] > before]
+        return [m for m in later if m["message_id"] != summary["message_id"]]
+
+    if answer.get("text") != STORAGE_TEXT:
+        # Filed: its 已收到 is an outbox row of the same commit. Right after the database came back (PostgreSQL:
+        # every session ended) the process first takes the dispatcher's lock again, so the receipt may come a few
+        # seconds after the tap's answer: wait for it (bounded) rather than a fixed moment.
+        for _ in range(200):
+            if any("已收到" in (m.get("text") or "") for m in said()):
+                break
+            await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # anything the bot would still say about this tap
-    later = [m for m in rider.standin.bot_messages(rider.user_id) if m["_seq"] > before]
-    return answer, [m for m in later if m["message_id"] != summary["message_id"]]
+    return answer, said()
 
 
 class DiskFull:
