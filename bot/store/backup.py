@@ -303,6 +303,11 @@ def restore(folder: Path, db_path: Path, photo_root: Path, *, force: bool = Fals
                 target.close()
         finally:
             source.close()
+    return RestoreReport(checked, db_path, previous, restore_photo_files(folder, photo_root), live=not ours)
+
+
+def restore_photo_files(folder: Path, photo_root: Path) -> int:
+    """Copy the backup's photo files that the photo folder lacks (0600 in 0700 folders); returns how many."""
     added = 0
     for relative in json.loads((folder / MANIFEST).read_text("utf-8"))["photo_files"]:
         out = photo_root / relative
@@ -311,7 +316,7 @@ def restore(folder: Path, db_path: Path, photo_root: Path, *, force: bool = Fals
             shutil.copyfile(folder / PHOTOS / relative, out)
             tighten(out)
             added += 1
-    return RestoreReport(checked, db_path, previous, added, live=not ours)
+    return added
 
 
 def _checkpoint(db_path: Path) -> None:

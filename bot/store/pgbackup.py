@@ -36,6 +36,7 @@ from bot.store.backup import (
     _check_photos,
     _photo_files,
     _sha256_file,
+    restore_photo_files,
 )
 from bot.store.private_files import private_dir, private_file, tighten
 from bot.store.url import redact, scrub
@@ -226,16 +227,4 @@ async def restore(folder: Path, url: str, photo_root: Path) -> tuple[BackupRepor
     if restored != expected:
         diff = {k: (restored.get(k), v) for k, v in expected.items() if restored.get(k) != v}
         raise BackupError("counts", json.dumps(diff))
-    return checked, await asyncio.to_thread(_add_photos, folder, photo_root)
-
-
-def _add_photos(folder: Path, photo_root: Path) -> int:
-    added = 0
-    for relative in json.loads((folder / MANIFEST).read_text("utf-8"))["photo_files"]:
-        out = photo_root / relative
-        if not out.exists():
-            private_dir(out.parent)
-            shutil.copyfile(folder / PHOTOS / relative, out)
-            tighten(out)
-            added += 1
-    return added
+    return checked, await asyncio.to_thread(restore_photo_files, folder, photo_root)
