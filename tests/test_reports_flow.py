@@ -252,6 +252,19 @@ async def test_a_draft_survives_a_restart_and_cancel_clears_it(runtime: Runtime)
     assert "离你最近的驿站" in listing["text"], "without a draft a location is a station search again"
 
 
+async def test_the_same_location_again_shows_where_the_draft_stands(runtime: Runtime) -> None:
+    """A step re-run after a kill (its place saved, its answer never sent) or sent twice: the rider is asked the
+    next question again, not shown stations (found by the scale-out test: a re-run left the rider stuck)."""
+    rider = ChatUser(runtime.standin, 1001, "骑手小王")
+    await rider.send(photo=jpeg(), replies=2)
+    [categories] = await rider.share_location(*HERE)
+    assert "请选择类别" in categories["text"]
+    [again] = await rider.share_location(*HERE)
+    assert "请选择类别" in again["text"], again["text"]
+    [elsewhere] = await rider.share_location(HERE[0] + 0.01, HERE[1])
+    assert "离你最近的驿站" in elsewhere["text"], "another place while the report has its own is a station search"
+
+
 async def test_rate_limit_per_hour(runtime: Runtime, clock: ManualClock) -> None:
     rider = ChatUser(runtime.standin, 1003, "骑手小赵")
     for i in range(runtime.settings.reports_per_hour):

@@ -111,8 +111,13 @@ class DraftingMixin:
     async def on_location(self, user: User, lat: float, lon: float) -> Reply | None:
         """A location while drafting sets the report's place; otherwise None (the door shows stations)."""
         draft, _ = await self._draft(user)
-        if draft is None or not draft.get("photos") or draft.get("lat") is not None:
+        if draft is None or not draft.get("photos"):
             return None
+        if draft.get("lat") is not None:
+            # The very place the draft already holds: the same step again (an update re-run after its process was
+            # killed between saving the place and answering, or the rider sending it twice) shows where the draft
+            # stands, not stations. Another place is a search, as before.
+            return await self._next(user, draft) if (draft["lat"], draft["lon"]) == (lat, lon) else None
         if out_of_china(lat, lon):
             return Reply([out.text(t(user.lang, "draft.in_sea"), keyboard="location")])
         if not self.covers(lat, lon):
