@@ -56,6 +56,13 @@ def current() -> Handling | None:
     return _current.get()
 
 
+def step() -> str | None:
+    """The update being handled, as "channel:id": a step that is not idempotent by itself (a toggle) records it
+    with its effect, so that the same update handled again (re-run after a kill) does not act twice."""
+    handling = _current.get()
+    return f"{handling.channel}:{handling.update_id}" if handling is not None else None
+
+
 def note_handler(name: str) -> None:
     handling = _current.get()
     if handling is not None:

@@ -14,7 +14,7 @@ import pytest
 from bot.app import Runtime
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
 from bot.reports.questions_file import load
-from tests.chat import ChatUser, buttons
+from tests.chat import ChatUser, button, buttons
 from tests.reporting import bind, grid_at, jpeg
 from tests.test_reports_cli import cli, read_csv
 
@@ -197,3 +197,29 @@ async def test_answers_in_reports_show_and_the_exports(runtime: Runtime, rider: 
     assert json.loads(record["rider_bot:answers"]) == {"blocked_by": "car", "where": "exit"}
     geo = json.loads((await cli(settings.db_path, "export", "--format", "geojson")).stdout)
     assert geo["features"][0]["properties"]["rider_bot:answers"] == {"blocked_by": "car", "where": "exit"}
+
+
+async def test_a_tick_or_done_tapped_twice_is_the_same_step_not_an_undo(runtime: Runtime, rider: ChatUser) -> None:
+    """Each tick carries the state it sets, and "done" again keeps the answer: a double tap on one keyboard (in the
+    rain, with one hand) or an update re-run after its process was killed between saving and answering leaves the
+    choice as the rider saw it (found by the scale-out test: a re-run toggled back, then "pick one" left the rider
+    stuck). A button sent before ticks carried their state still toggles."""
+    [question] = await _to_category(rider, "消防通道堵塞")
+    assert button(question, "电动车")["callback_data"] == "rd:a:blocked_by:ebike:1"
+    _, [ticked] = await rider.tap(question, "电动车")
+    assert button(ticked, "电动车")["callback_data"] == "rd:a:blocked_by:ebike:0"
+    _, [again] = await rider.tap(question, "电动车")  # the same button of the same keyboard again
+    assert "☑️ 电动车" in [b["text"] for b in buttons(again)], "a second tick is not an untick"
+    _, [single] = await rider.tap(again, "选好了")
+    assert "堵在哪里？" in single["text"]
+    _, [still] = await rider.tap(again, "选好了")  # done again: the answer stands, the next question again
+    assert "堵在哪里？" in still["text"] and "至少选一项" not in still["text"]
+    _, [legacy] = await rider.press(again, "rd:a:blocked_by:car")  # an old keyboard's toggle: ticks 汽车 back in
+    assert {"☑️ 电动车", "☑️ 汽车"} <= {b["text"] for b in buttons(legacy)}, "picking starts from the answer"
+    _, [legacy] = await rider.press(legacy, "rd:a:blocked_by:car")
+    assert "⬜ 汽车" in [b["text"] for b in buttons(legacy)]
+    _, [single] = await rider.tap(legacy, "选好了")
+    _, [words] = await rider.tap(single, "楼道")
+    _, [summary] = await rider.tap(words, "跳过")
+    blocked_by = summary["text"].split("堵塞的是？ ")[1].split("\n")[0]
+    assert blocked_by == "电动车", summary["text"]

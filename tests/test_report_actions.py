@@ -81,6 +81,18 @@ def test_reopen_and_show_buttons_round_trip(report_id: int) -> None:
         assert actions.parse(data) == expected
 
 
+@given(
+    st.from_regex(r"[a-z][a-z0-9_]{0,19}", fullmatch=True),
+    st.from_regex(r"[a-z0-9_.]{1,21}", fullmatch=True),
+    st.sampled_from([None, True, False]),
+)
+def test_answer_buttons_round_trip_with_the_state_a_tick_sets(question: str, value: str, tick: bool | None) -> None:
+    data = actions.answer(question, value, tick=tick)
+    _fits(data)
+    state = "" if tick is None else f":{int(tick)}"
+    assert actions.parse(data) == actions.DraftAction("a", f"{question}:{value}{state}")
+
+
 def test_the_longest_buttons_still_fit() -> None:
     _fits(actions.target(MAX_ID, MAX_VERSION, "department", "x" * 40))
     _fits(actions.target(MAX_ID, MAX_VERSION, "grid", "x" * 40))
@@ -104,6 +116,16 @@ def reference(data: str) -> actions.Payload | None:
         return None
     head, _, rest = data.partition(":")
     parts = rest.split(":") if rest else []
+    if head == "rd" and parts and parts[0] == "a":  # an answer: question, value, maybe the tick's state
+        if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("0", "1")):
+            return None
+        code, value = parts[1], parts[2]
+        lower = string.ascii_lowercase
+        if not 1 <= len(code) <= 20 or code[0] not in lower or any(c not in lower + string.digits + "_" for c in code):
+            return None
+        if not 1 <= len(value) <= 21 or any(c not in lower + string.digits + "_." for c in value):
+            return None
+        return actions.DraftAction("a", ":".join(parts[1:]))
     if head == "rd":
         if not parts or len(parts) > 2 or parts[0] not in ("cat", "loc", "skip", "ok", "x", "merge", "new"):
             return None
@@ -150,7 +172,7 @@ FRAGMENTS = [
     "rd", "rw", "rt", "rc", "ro", "rq", "rx", ":", "::", ".", "g.", "d.", "cat", "loc", "skip", "ok", "x", "merge",
     "new", "acc", "tr", "res", "rej", "show", "fire_lane", "lights", "nuclear", "1", "12", "0", "007", "5", "9",
     "123456789", "1234567890", "9999999", "-1", "+1", "١٢٣", "٣", "１２", "²", "𝟙", "\n", "\r\n", " ", "\x00", "é",
-    "xz-hanfeng-diemeng-g2", "zhujian", "_", "-",
+    "xz-hanfeng-diemeng-g2", "zhujian", "_", "-", "a", "blocked_by", "_done", "_skip",
 ]  # fmt: skip
 near_misses = st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=9).map("".join)
 # Payload-shaped strings: a real prefix, one to four fields (a fragment or a short random text), maybe a tail.

@@ -16,8 +16,9 @@ _ID = r"(\d{1,9})"
 # re.ASCII: `\d` is 0-9 only (not '١٢٣' or '１２'); parse() uses fullmatch, so `$` never admits a trailing newline.
 _PATTERNS = {
     "draft": re.compile(r"^rd:(cat|loc|skip|ok|x|merge|new)(?::([a-z_]{1,20}|\d{1,9}))?$", re.ASCII),
-    # A category question's answer: rd:a:<question code>:<value key | number | _skip | _done>
-    "answer": re.compile(r"^rd:a:([a-z][a-z0-9_]{0,19}):([a-z0-9_.]{1,21})$", re.ASCII),
+    # A category question's answer: rd:a:<question code>:<value key | number | _skip | _done>[:<1 | 0>], the last
+    # part on a multiple choice's option: tick it (1) or untick it (0), the state wanted, never a toggle
+    "answer": re.compile(r"^rd:a:([a-z][a-z0-9_]{0,19}):([a-z0-9_.]{1,21})(?::([01]))?$", re.ASCII),
     "work": re.compile(rf"^rw:(acc|tr|res|rej|show):{_ID}:(\d{{1,6}})$", re.ASCII),
     "target": re.compile(rf"^rt:{_ID}:(\d{{1,6}}):([gd])\.([A-Za-z0-9_.-]{{1,40}})$", re.ASCII),
     "rate": re.compile(rf"^rc:{_ID}:([1-5])$", re.ASCII),
@@ -34,7 +35,7 @@ _WORK_CODES = {v: k for k, v in WORK_ACTIONS.items()}
 
 @dataclass(frozen=True)
 class DraftAction:
-    verb: str  # cat | loc | skip | ok | x | merge | new | a (an answer: arg is "<question>:<value>")
+    verb: str  # cat | loc | skip | ok | x | merge | new | a (an answer: arg is "<question>:<value>[:<1 | 0>]")
     arg: str = ""
 
 
@@ -116,8 +117,10 @@ def draft(verb: str, arg: str | int = "") -> str:
     return f"rd:{verb}:{arg}" if arg != "" else f"rd:{verb}"
 
 
-def answer(question: str, value: str) -> str:
-    return f"rd:a:{question}:{value}"
+def answer(question: str, value: str, tick: bool | None = None) -> str:
+    """`tick`: a multiple choice's option carries the state it sets (ticked or not), so that a double tap or an
+    update re-run after a kill leaves the choice as the rider saw it, where a toggle would undo it."""
+    return f"rd:a:{question}:{value}" if tick is None else f"rd:a:{question}:{value}:{int(tick)}"
 
 
 def work(verb: str, report_id: int, version: int) -> str:
@@ -163,7 +166,7 @@ def parse(data: str | None) -> Payload | None:
             return None
         return DraftAction(verb, arg)
     if m := _PATTERNS["answer"].fullmatch(data):
-        return DraftAction("a", f"{m.group(1)}:{m.group(2)}")
+        return DraftAction("a", ":".join(part for part in m.groups() if part is not None))
     if m := _PATTERNS["work"].fullmatch(data):
         return WorkAction(WORK_ACTIONS[m.group(1)], int(m.group(2)), int(m.group(3)))
     if m := _PATTERNS["target"].fullmatch(data):

@@ -61,10 +61,10 @@ class AskingMixin:
         head = t(lang, "ask.question", n=asked.index(q) + 1, total=len(asked), question=q.label(lang))
         rows: out.Buttons = []
         if q.type == "multi":
-            picked = set(draft.get("picking", {}).get(q.code, []))
+            picked = set(self._picked(draft, q.code))
             rows += [
                 [out.button(t(lang, "ask.ticked" if v.key in picked else "ask.unticked", label=v.label(lang)),
-                            actions.answer(q.code, v.key))]
+                            actions.answer(q.code, v.key, tick=v.key not in picked))]
                 for v in q.choices()
             ]  # fmt: skip
             rows.append([out.button(t(lang, "ask.done"), actions.answer(q.code, DONE))])
@@ -84,28 +84,46 @@ class AskingMixin:
         rows.append([out.button(t(lang, "draft.cancel"), actions.draft("x"))])
         return Reply([out.text(head, rows)])
 
+    @staticmethod
+    def _picked(draft: dict[str, Any], code: str) -> list[str]:
+        """A multiple choice's ticks: those being made, else the answer given (the keyboard it was given on)."""
+        picking = draft.get("picking", {}).get(code)
+        if picking is not None:
+            return picking
+        answered = draft.get("answers", {}).get(code)
+        return answered.split(",") if answered else []
+
     async def _on_answer(self, user: User, draft: dict[str, Any], arg: str) -> Reply:
         """A tapped answer (or skip / done / a tick on a multiple choice)."""
         code, _, value = arg.partition(":")
+        value, _, tick = value.partition(":")
         q = next((q for q in self._category_questions(draft) if q.code == code), None)
         if q is None:  # a button of another category's question, or forged
             return await self._next(user, draft)
         if value == SKIP:
             if q.required:
                 return Reply([out.text(t(user.lang, "ask.cannot_skip"))], alert=t(user.lang, "ask.cannot_skip"))
-            draft.setdefault("skipped", []).append(code)
+            skipped = draft.setdefault("skipped", [])
+            if code not in skipped:  # skipped twice (a double tap, a re-run) is skipped once
+                skipped.append(code)
             draft.get("answers", {}).pop(code, None)
             await self._save_draft(user, draft)
             return await self._next(user, draft)
         if q.type == "multi":
-            picking = draft.setdefault("picking", {}).setdefault(code, [])
+            answered = draft.get("answers", {}).get(code)
+            if value == DONE and answered is not None and code not in draft.get("picking", {}):
+                # Done again (a double tap, or the update re-run after a kill): the answer stands, asked on.
+                return await self._take_answer(user, draft, q, answered)
+            picking = draft.setdefault("picking", {}).setdefault(code, self._picked(draft, code))
             if value != DONE:
                 if value not in {v.key for v in q.values}:
                     return await self._next(user, draft)
-                if value in picking:
-                    picking.remove(value)
-                else:
+                # The state the button carries; a button without one (sent before ticks carried it) toggles.
+                wanted = value not in picking if tick == "" else tick == "1"
+                if wanted and value not in picking:
                     picking.append(value)
+                elif not wanted and value in picking:
+                    picking.remove(value)
                 draft.get("answers", {}).pop(code, None)
                 await self._save_draft(user, draft)
                 return self._ask(user, draft, q)

@@ -203,7 +203,9 @@ class WorkflowMixin:
         )  # fmt: skip
 
     async def _resolve_photo(self, user: User, data: dict[str, Any], sha256: str) -> Reply:
-        data["photos"] = [*data.get("photos", []), sha256][:MAX_PHOTOS]
+        photos = data.get("photos", [])
+        if sha256 not in photos:  # the same photo again (a re-run after a kill, a second send) is kept once
+            data["photos"] = [*photos, sha256][:MAX_PHOTOS]
         await dialogs.put_dialog(self.db, user.id, RESOLVE_DIALOG, data, self._stamp())
         return Reply([out.text(t(user.lang, "work.ask_note", ref=f"SP-{data['report_id']:06d}"))])
 

@@ -20,11 +20,11 @@ class UserService:
     async def identify(self, channel: str, external_id: str, display_name: str = "") -> User:
         return await store.get_or_create_user(self.db, channel, external_id, display_name)
 
-    async def toggle_lang(self, user: User) -> str:
+    async def toggle_lang(self, user: User, step: str | None = None) -> str:
+        """`step` names the update asking (bot.observe.step()): handled again after a kill, it toggles nothing."""
         order = list(LANGS)
         lang = order[(order.index(user.lang) + 1) % len(order)] if user.lang in order else order[0]
-        await store.set_lang(self.db, user.id, lang)
-        return lang
+        return await store.set_lang(self.db, user.id, lang, step)
 
     async def remember_location(self, user: User, lat: float, lon: float) -> None:
         at = self.clock.now().isoformat(timespec="seconds") if self.clock else None

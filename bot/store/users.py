@@ -69,8 +69,17 @@ async def lang_in(conn: Connection, user_id: int) -> str | None:
     return row[0] if row else None
 
 
-async def set_lang(db: Database, user_id: int, lang: str) -> None:
-    await db.write("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+async def set_lang(db: Database, user_id: int, lang: str, step: str | None = None) -> str:
+    """Sets the language, unless the update `step` set it already (its re-run): the language it has now."""
+    if step is None:
+        await db.write("UPDATE users SET lang = ?, lang_step = NULL WHERE id = ?", (lang, user_id))
+        return lang
+    await db.write(
+        "UPDATE users SET lang = ?, lang_step = ? WHERE id = ? AND (lang_step IS NULL OR lang_step <> ?)",
+        (lang, step, user_id, step),
+    )
+    row = await db.fetchone("SELECT lang FROM users WHERE id = ?", (user_id,))
+    return row[0] if row else lang
 
 
 async def set_last_location(db: Database, user_id: int, lat: float, lon: float, at: str | None = None) -> None:

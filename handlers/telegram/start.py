@@ -7,6 +7,7 @@ from dataclasses import replace
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot import observe
 from bot.people.invites import normalise_code
 from bot.texts import t
 from handlers.telegram import menus, people
@@ -33,7 +34,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def switch_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     w = await who(update, context)
-    lang = await w.services.users.toggle_lang(w.user)
+    lang = await w.services.users.toggle_lang(w.user, observe.step())
     await menus.publish_for(context.bot, w.services, replace(w.user, lang=lang))
     await update.effective_message.reply_text(t(lang, "lang.switched"), reply_markup=main_keyboard(lang))
 

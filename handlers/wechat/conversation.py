@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from bot import observe
 from bot.console.auth import SignInError
 from bot.geo.coords import gcj02_to_wgs84
 from bot.keepers import actions as keeper_actions
@@ -220,7 +221,7 @@ class Conversation:
         if command == "use_last":
             pending = await reports.on_text(user, t(lang, "draft.use_last"))
             return reply_messages(pending) if pending is not None else [out.text(t(lang, "draft.nothing"))]
-        new_lang = await services.users.toggle_lang(user)  # "lang"
+        new_lang = await services.users.toggle_lang(user, observe.step())  # "lang"
         return [out.text(t(new_lang, "lang.switched"))]
 
     async def join(self, user: User, code: str) -> list[Message]:

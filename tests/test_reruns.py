@@ -1,0 +1,167 @@
+"""An update handled again acts once: the steps a rider takes are idempotent.
+
+Every update is recorded before it runs and marked done after; one whose process was killed in between is run
+again by the next process (docs/RELIABILITY.md, promise 18: at least once). When the kill falls after the step's
+effect was committed and before it was marked done, the step runs a second time on its own result. These tests
+make exactly that happen through the real stack — the step answered, its ledger row opened again with its
+contents, the process restarted (which re-runs it) — and check that the second run changes nothing and tells the
+rider where things stand (found by the scale-out test: a multiple-choice tick run twice toggled back, and the
+rider was stuck on "pick at least one").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from bot.app import Runtime
+from bot.config import DEFAULT_CATEGORIES_TOML, Settings
+from bot.standin.server import StandIn
+from tests.chat import ChatUser, buttons
+from tests.reporting import jpeg
+
+HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
+
+
+TOKEN = "123456:rerun-test-token"
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StandIn]:
+    """Telegram outlives the bot's process: one stand-in across the restart (the offline demo's goes with it)."""
+    stand = StandIn(token=TOKEN)
+    await stand.start()
+    try:
+        yield stand
+    finally:
+        await stand.stop()
+
+
+@pytest.fixture
+def settings(settings: Settings, standin: StandIn) -> Settings:
+    return replace(
+        settings, categories_toml=DEFAULT_CATEGORIES_TOML, telegram_token=TOKEN,
+        telegram_base_url=standin.base_url, telegram_base_file_url=standin.base_file_url,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def rider(standin: StandIn) -> ChatUser:
+    return ChatUser(standin, 1001, "骑手小王")
+
+
+async def _last_update_id(runtime: Runtime) -> int:
+    row = await runtime.services.db.fetchone(
+        "SELECT MAX(CAST(key AS INTEGER)) FROM inbound_seen WHERE channel = 'telegram'"
+    )
+    assert row is not None and row[0] is not None
+    return int(row[0])
+
+
+async def _done(runtime: Runtime, key: str) -> None:
+    for _ in range(80):  # bounded: 8 s
+        row = await runtime.services.db.fetchone("SELECT done FROM inbound_seen WHERE key = ?", (key,))
+        if row is not None and row[0] == 1:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"update {key} was not marked done")
+
+
+async def _handled_again(runtime: Runtime, rider: ChatUser, update: dict) -> list[dict]:
+    """As if the process had been killed after the update's effects were committed and before it was marked done:
+    its ledger row open again with its contents, then a restart, which runs it again. Returns what the second run
+    sent or changed (an answer the same as the first run's edits nothing: Telegram refuses "not modified")."""
+    key = str(update["update_id"])
+    await _done(runtime, key)  # the first run is over
+    reopen = "UPDATE inbound_seen SET done = 0, payload = ? WHERE channel = 'telegram' AND key = ?"
+    await runtime.services.db.write(reopen, (json.dumps(update), key))
+    before = rider.standin.last_seq(rider.user_id)
+    await runtime.stop()
+    await runtime.start(poll_timeout=1)
+    await _done(runtime, key)  # the second
+    return [m for m in rider.standin.bot_messages(rider.user_id) if m["_seq"] > before]
+
+
+async def _tapped_again(runtime: Runtime, rider: ChatUser, message: dict, label: str) -> dict:
+    """`label`'s button on `message` is tapped (and answered), then that update is handled again: the chat's last
+    message after both."""
+    data = next(b["callback_data"] for b in buttons(message) if label in b["text"])
+    await rider.press(message, data)
+    await _handled_again(runtime, rider, {
+        "update_id": await _last_update_id(runtime),
+        "callback_query": {
+            "id": "4382000000000000001",
+            "from": {"id": rider.user_id, "is_bot": False, "first_name": rider.first_name},
+            "message": message,
+            "chat_instance": "1",
+            "data": data,
+        },
+    })  # fmt: skip
+    return rider.standin.bot_messages(rider.user_id)[-1]
+
+
+async def test_a_tick_handled_again_stays_ticked(runtime: Runtime, rider: ChatUser) -> None:
+    await rider.send(photo=jpeg(), replies=2)
+    [categories] = await rider.share_location(*HERE)
+    _, [question] = await rider.tap(categories, "消防通道堵塞")
+    again = await _tapped_again(runtime, rider, question, "电动车")
+    assert "☑️ 电动车" in [b["text"] for b in buttons(again)], "the tick is not undone by its second run"
+    _, [single] = await rider.tap(again, "选好了")
+    assert "堵在哪里？" in single["text"]
+
+
+async def test_done_handled_again_keeps_the_answer_and_asks_on(runtime: Runtime, rider: ChatUser) -> None:
+    await rider.send(photo=jpeg(), replies=2)
+    [categories] = await rider.share_location(*HERE)
+    _, [question] = await rider.tap(categories, "消防通道堵塞")
+    _, [ticked] = await rider.tap(question, "杂物")
+    before = rider.standin.last_seq(rider.user_id)
+    again = await _tapped_again(runtime, rider, ticked, "选好了")
+    assert "堵在哪里？" in again["text"]
+    said = [m.get("text") or "" for m in rider.standin.bot_messages(rider.user_id) if m["_seq"] > before]
+    assert not any("至少选一项" in text for text in said), said
+    _, [words] = await rider.tap(again, "楼道")
+    _, [summary] = await rider.tap(words, "跳过")
+    assert "堵塞的是？ 杂物" in summary["text"]
+
+
+async def test_submit_handled_again_files_one_report(runtime: Runtime, rider: ChatUser) -> None:
+    await rider.send(photo=jpeg(), caption="井盖松动", replies=2)
+    [categories] = await rider.share_location(*HERE)
+    _, [question] = await rider.tap(categories, "其他")
+    _, [summary] = await rider.tap(question, "跳过")
+    data = next(b["callback_data"] for b in buttons(summary) if "提交" in b["text"])
+    _, [received] = await rider.press(summary, data)
+    assert "已收到" in received["text"]
+    update = {
+        "update_id": await _last_update_id(runtime),
+        "callback_query": {
+            "id": "4382000000000000002",
+            "from": {"id": rider.user_id, "is_bot": False, "first_name": rider.first_name},
+            "message": summary,
+            "chat_instance": "1",
+            "data": data,
+        },
+    }
+    await _handled_again(runtime, rider, update)
+    await runtime.services.outbox.wait_idle()
+    [count] = await runtime.services.db.fetchone("SELECT COUNT(*) FROM reports")
+    assert count == 1
+    receipts = [m for m in rider.standin.bot_messages(rider.user_id) if "编号" in (m.get("text") or "")]
+    assert len(receipts) == 1, "the receipt is sent once"
+
+
+async def test_lang_handled_again_does_not_switch_back(runtime: Runtime, rider: ChatUser) -> None:
+    [switched] = await rider.send("/lang")
+    assert "Switched to English" in switched["text"]
+    update = {"update_id": await _last_update_id(runtime), "message": rider.last_sent}
+    again = await _handled_again(runtime, rider, update)
+    assert [m["text"] for m in again] == ["Switched to English."], "the second run answers as the first did"
+    [row] = await runtime.services.db.fetchall("SELECT lang FROM users WHERE external_id = ?", (str(rider.user_id),))
+    assert row[0] == "en"
+    [switched] = await rider.send("/lang")  # a new /lang still switches
+    assert "已切换为中文" in switched["text"]
