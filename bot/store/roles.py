@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.store.db import Connection, Database, Row
-from bot.store.users import User
+from bot.store.db import Connection, Database
+from bot.store.users import User, user_from_row
 
-_USER_COLUMNS = "u.id, u.channel, u.external_id, u.display_name, u.lang, u.last_lat, u.last_lon"
+_USER_COLUMNS = "u.id, u.channel, u.external_id, u.display_name, u.lang, u.last_lat, u.last_lon, u.last_loc_at"
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,6 @@ class InviteRow:
     created_by: str
     used_by: int | None
     used_at: str | None
-
-
-def _user(row: Row) -> User:
-    return User(
-        id=row["id"], channel=row["channel"], external_id=row["external_id"], display_name=row["display_name"],
-        lang=row["lang"], last_lat=row["last_lat"], last_lon=row["last_lon"],
-    )  # fmt: skip
 
 
 # --- roles -------------------------------------------------------------------------------------------------
@@ -89,7 +82,7 @@ async def users_with_role(db: Database, role: str, scope: str) -> list[User]:
         " WHERE r.role = ? AND r.scope = ? ORDER BY r.granted_at, r.rowid",
         (role, scope),
     )
-    return [_user(row) for row in rows]
+    return [user_from_row(row) for row in rows]
 
 
 async def users_by_external_ids(db: Database, channel: str, external_ids: Iterable[str]) -> list[User]:
@@ -102,7 +95,7 @@ async def users_by_external_ids(db: Database, channel: str, external_ids: Iterab
         f"SELECT {_USER_COLUMNS} FROM users u WHERE u.channel = ? AND u.external_id IN ({marks}) ORDER BY u.id",
         (channel, *ids),
     )
-    return [_user(row) for row in rows]
+    return [user_from_row(row) for row in rows]
 
 
 # --- what a scope may name ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.store.db import Connection, Database
+from bot.store.db import Connection, Database, Row
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _user(row) -> User:  # type: ignore[no-untyped-def]
+def user_from_row(row: Row) -> User:
+    """A `users` row (or a query selecting all of its columns) as the core's `User`: the one place that knows how
+    a row becomes a person, for this module and for the role queries in bot/store/roles.py."""
     return User(
         id=row["id"], channel=row["channel"], external_id=row["external_id"], display_name=row["display_name"],
         lang=row["lang"], last_lat=row["last_lat"], last_lon=row["last_lon"], last_loc_at=row["last_loc_at"],
@@ -34,7 +36,7 @@ def _user(row) -> User:  # type: ignore[no-untyped-def]
 async def get_or_create_user(db: Database, channel: str, external_id: str, display_name: str = "") -> User:
     row = await db.fetchone("SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id))
     if row is not None:
-        return _user(row)
+        return user_from_row(row)
     await db.write(
         "INSERT INTO users (channel, external_id, display_name, created_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT(channel, external_id) DO NOTHING",
@@ -42,17 +44,17 @@ async def get_or_create_user(db: Database, channel: str, external_id: str, displ
     )
     row = await db.fetchone("SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id))
     assert row is not None
-    return _user(row)
+    return user_from_row(row)
 
 
 async def get_user(db: Database, user_id: int) -> User | None:
     row = await db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
 async def find_user(db: Database, channel: str, external_id: str) -> User | None:
     row = await db.fetchone("SELECT * FROM users WHERE channel = ? AND external_id = ?", (channel, external_id))
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
 async def role_holders(db: Database, channel: str) -> list[User]:
@@ -60,7 +62,7 @@ async def role_holders(db: Database, channel: str) -> list[User]:
     rows = await db.fetchall(
         "SELECT * FROM users WHERE channel = ? AND id IN (SELECT user_id FROM roles) ORDER BY id", (channel,)
     )
-    return [_user(row) for row in rows]
+    return [user_from_row(row) for row in rows]
 
 
 async def lang_in(conn: Connection, user_id: int) -> str | None:
