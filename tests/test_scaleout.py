@@ -129,13 +129,6 @@ def signature(message: dict) -> tuple:
     return ("text", message.get("text", ""))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, issue 12 (open): an update re-run after its worker was killed between committing its "
-    "effects and being marked done is handled again, and some steps are not idempotent (a multiple-choice tick "
-    "toggles back): the rider is left with an unexpected prompt. The same place again is fixed (test_reports_flow); "
-    "marking an update done in the transaction of its effects is the general fix still to build",
-)
 async def test_fifty_chats_through_three_workers_survive_a_worker_kill_and_a_leader_kill(pg_url: str) -> None:
     """50 chats × 20 updates (finder bursts and two complete 随手拍 reports each) through nginx to 3 processes;
     SIGKILL a worker that does not lead, then the leader (outbox dispatcher + scheduler), each restarted as
