@@ -14,9 +14,12 @@ async def status_counts(db: Database) -> dict[str, int]:
 
 
 async def due(db: Database, now: str) -> tuple[str | None, int]:
-    """(the oldest due row's next_at, how many are due) among rows not yet delivered; (None, 0) when none is."""
+    """(since when the oldest due row has been due, how many are due) among rows not yet delivered; (None, 0) when
+    none is. Due from `due_at`: a receipt's grace (left to the door that answers) is waiting time too once over."""
     row = await db.fetchone(
-        "SELECT MIN(next_at), COUNT(*) FROM outbox WHERE status IN ('pending', 'sending') AND next_at <= ?", (now,)
+        "SELECT MIN(COALESCE(due_at, next_at)), COUNT(*) FROM outbox"
+        " WHERE status IN ('pending', 'sending') AND next_at <= ?",
+        (now,),
     )
     return (row[0], row[1]) if row else (None, 0)
 
