@@ -57,11 +57,17 @@ class BenchCluster(pgcluster.Cluster):
             log.close()
         self._watchdog = self._watch(os.getpid())
         deadline = time.monotonic() + 60
-        while not (self.data / "postmaster.pid").exists() or not _accepts(self.port):
+        while not (self.data / "postmaster.pid").exists() or not _accepts(self.port) or not self._ready():
             if self._server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL did not start: {(self.root / 'server.log').read_text()[-2000:]}")
             time.sleep(0.1)
         return self
+
+    def _ready(self) -> bool:
+        """Accepting sessions, not only TCP: right after the port opens the server still answers "the database
+        system is starting up" for a moment."""
+        ready = [str(pgcluster.PG_BIN / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        return subprocess.run(ready, check=False).returncode == 0
 
     def stop(self) -> None:
         super().stop()  # pg_ctl stop -m immediate (it finds the server by its pid file), then removes the files
