@@ -7,6 +7,7 @@ import io
 from PIL import Image
 
 from bot.app import Runtime
+from bot.standin.server import StandIn
 from tests.chat import ChatUser
 
 
@@ -35,11 +36,13 @@ async def grid_team(
     *,
     second_worker: str | None = None,
     department: str | None = None,
+    standin: StandIn | None = None,
 ) -> dict[str, ChatUser]:
     """The people around the grid at (lat, lon), bound by invite: "rider" (not bound), "worker" of the grid,
     "community" and "street" supervisors of its parents; with `second_worker` (a grid id) "other", the worker of
-    another grid, and with `department` (a department id) "fire", who works for it."""
-    standin = runtime.standin
+    another grid, and with `department` (a department id) "fire", who works for it. `standin`: Telegram when it is
+    not the runtime's own (one that outlives a restart)."""
+    standin = standin or runtime.standin
     assert standin is not None
     grid = grid_at(runtime, lat, lon)
     community, street = (g.id for g in runtime.services.grids.ancestors(grid))

@@ -22,7 +22,7 @@ from bot.app import Runtime
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
 from bot.standin.server import StandIn
 from tests.chat import ChatUser, buttons
-from tests.reporting import jpeg
+from tests.reporting import grid_team, jpeg
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 
@@ -165,3 +165,29 @@ async def test_lang_handled_again_does_not_switch_back(runtime: Runtime, rider: 
     assert row[0] == "en"
     [switched] = await rider.send("/lang")  # a new /lang still switches
     assert "已切换为中文" in switched["text"]
+
+
+async def test_a_workers_after_photo_handled_again_is_kept_once(runtime: Runtime, standin: StandIn) -> None:
+    team = await grid_team(runtime, *HERE, standin=standin)
+    rider, worker = team["rider"], team["worker"]
+    await rider.send(photo=jpeg(), caption="井盖松动", replies=2)
+    [categories] = await rider.share_location(*HERE)
+    _, [question] = await rider.tap(categories, "其他")
+    _, [summary] = await rider.tap(question, "跳过")
+    _, [received] = await rider.tap(summary, "提交")
+    assert "编号" in received["text"]
+    await runtime.services.outbox.wait_idle()
+    card = next(m for m in standin.bot_messages(worker.user_id) if "接单" in str(buttons(m)))
+    _, [accepted] = await worker.tap(card, "接单")
+    _, [ask_photo] = await worker.tap(accepted, "办结")
+    assert "处理后的照片" in ask_photo["text"]
+    [ask_note] = await worker.send(photo=jpeg((40, 160, 60)))
+    update = {"update_id": await _last_update_id(runtime), "message": worker.last_sent}
+    again = await _handled_again(runtime, worker, update)
+    assert [m["text"] for m in again] == [ask_note["text"]], "asked for the note again"
+    row = await runtime.services.db.fetchone(
+        "SELECT d.data FROM dialogs d JOIN users u ON u.id = d.user_id WHERE u.external_id = ?", (str(worker.user_id),)
+    )
+    assert row is not None and len(json.loads(row[0])["photos"]) == 1, "the same after-photo is kept once"
+    [done] = await worker.send("已清理")
+    assert "已办结" in done["text"]
