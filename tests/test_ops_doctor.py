@@ -19,6 +19,7 @@ from bot.ops.doctor import clock_finding
 from bot.standin.server import StandIn
 from bot.standin.wechat import WeChatStandIn
 from bot.store.db import Database
+from bot.store.leadership import leadership_for, whoami
 from bot.webserver import WebServer
 from tests import pgcluster
 
@@ -156,6 +157,7 @@ async def test_the_database_check_on_postgresql(world: World, pg_url: str) -> No
     code, said = await doctor(world, RIDER_DATABASE_URL=url)
     assert code == 0, said
     assert line(said, "数据库").startswith("✅") and "postgresql://postgres:***@127.0.0.1" in line(said, "数据库"), said
+    assert "暂无进程负责发送与定时任务" in line(said, "数据库"), "no bot runs: nobody leads"
     await pgcluster.set_read_only(pg_url, True)
     try:
         code, said = await doctor(world, "--lang", "en", RIDER_DATABASE_URL=url)
@@ -170,6 +172,17 @@ async def test_the_database_check_on_postgresql(world: World, pg_url: str) -> No
         await pgcluster.set_reachable(pg_url, True)
     assert code == 1 and line(said, "数据库").startswith("❌") and "连不上 PostgreSQL" in said, said
     assert password not in said
+    # a bot process leads (elected on the database): the doctor names it, as /readyz does
+    db = await Database(pg_url).open()
+    leader = leadership_for(db)
+    try:
+        await leader.start()
+        await asyncio.wait_for(leader.wait_gained(), 10)
+        code, said = await doctor(world, "--lang", "en", RIDER_DATABASE_URL=url)
+    finally:
+        await leader.stop()
+        await db.close()
+    assert code == 0 and f"sending and jobs led by {whoami()}" in line(said, "database"), said
 
 
 def test_clock_skew_against_the_bot_api_server() -> None:

@@ -161,6 +161,8 @@ async def _postgres(lang: str, url: str) -> Finding:
     except probe.ProbeFailed as exc:
         return Finding("database", False, f"{where}: {exc}", t(lang, "ops.doctor.fix.pg_unreachable"))
     detail = t(lang, "ops.doctor.pg", url=where, version=found.version, latest=found.latest)
+    detail += " · " + (t(lang, "ops.doctor.pg_leader", leader=found.leader) if found.leader
+                       else t(lang, "ops.doctor.pg_no_leader"))  # fmt: skip
     if found.version > found.latest:
         return Finding("database", False, detail, t(lang, "ops.doctor.fix.db_newer"))
     if found.writable:

@@ -306,16 +306,20 @@ async def notify_leader(db: Database, idem_key: str = "") -> None:
         await db.fetchone("SELECT pg_notify(?, ?)", (CHANNEL, idem_key))
 
 
+# Who holds the leader's lock, as the server sees it: the holder's connection is named "rider-bot leader HOST:PID".
+LEADER_QUERY = (
+    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.classid = ? AND l.objid = ? AND l.objsubid = 2 AND l.granted"
+)
+
+
+def leader_name(application_name: object) -> str | None:
+    return None if application_name is None else str(application_name).removeprefix("rider-bot leader ")
+
+
 async def current_leader(db: Database) -> str | None:
     """The leader's name (host:pid) as the server sees it; None when nobody holds the lock (or on SQLite)."""
     if db.dialect != "postgresql":
         return None
-    row = await db.fetchone(
-        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-        " WHERE l.locktype = 'advisory' AND l.classid = ? AND l.objid = ? AND l.objsubid = 2 AND l.granted",
-        (LOCK_CLASS, LEADER_KEY),
-    )
-    if row is None:
-        return None
-    name = str(row[0])
-    return name.removeprefix("rider-bot leader ")
+    row = await db.fetchone(LEADER_QUERY, (LOCK_CLASS, LEADER_KEY))
+    return leader_name(row[0] if row else None)

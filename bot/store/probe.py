@@ -9,7 +9,9 @@ from pathlib import Path
 
 import asyncpg
 
+from bot.store import dialect
 from bot.store.db import _migrations
+from bot.store.leadership import LEADER_KEY, LEADER_QUERY, LOCK_CLASS, leader_name
 
 
 class ProbeFailed(Exception):
@@ -22,6 +24,7 @@ class Probe:
     latest: int  # the newest this program knows
     check: str = "ok"  # SQLite's quick_check
     writable: str = ""  # PostgreSQL: why writes would fail ("" when they would not)
+    leader: str | None = None  # PostgreSQL: the process (host:pid) that dispatches and runs the jobs, if one does
 
 
 def latest_version() -> int:
@@ -53,6 +56,7 @@ async def postgres(url: str) -> Probe:
                 "SELECT current_setting('default_transaction_read_only') = 'on', pg_is_in_recovery(),"
                 " to_regclass('outbox') IS NULL OR has_table_privilege('outbox', 'INSERT, UPDATE, DELETE')"
             )
+            leader = await conn.fetchval(dialect.query(LEADER_QUERY), LOCK_CLASS, LEADER_KEY)
         finally:
             await conn.close()
     except Exception as exc:  # the driver's messages may quote the URL: name the kind only
@@ -67,4 +71,4 @@ async def postgres(url: str) -> Probe:
         if not allowed
         else ""
     )
-    return Probe(int(version), latest_version(), writable=reason)
+    return Probe(int(version), latest_version(), writable=reason, leader=leader_name(leader))

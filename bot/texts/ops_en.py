@@ -86,6 +86,8 @@ TEXTS: dict[str, str] = {
         " (CREATE DATABASE) and point RIDER_DATABASE_URL at it."
     ),
     "ops.doctor.pg": "PostgreSQL {url} · schema version {version}/{latest}",
+    "ops.doctor.pg_leader": "sending and jobs led by {leader}",
+    "ops.doctor.pg_no_leader": "no process leads sending and jobs (bot not running, or an election under way)",
     "ops.doctor.fix.pg_unreachable": "PostgreSQL unreachable: check RIDER_DATABASE_URL, the server, pg_hba.conf",
     "ops.doctor.fix.pg_readonly": (
         "PostgreSQL takes no writes: check default_transaction_read_only, whether this is a standby, the role's grants"

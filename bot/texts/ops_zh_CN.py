@@ -71,6 +71,8 @@ TEXTS: dict[str, str] = {
         "目标数据库不是空的：{detail}。restore 只写入空数据库：先由 DBA 新建一个（CREATE DATABASE），再指向它。"
     ),
     "ops.doctor.pg": "PostgreSQL {url} · 架构版本 {version}/{latest}",
+    "ops.doctor.pg_leader": "发送与定时任务由 {leader} 负责",
+    "ops.doctor.pg_no_leader": "暂无进程负责发送与定时任务（机器人未运行，或正在选举）",
     "ops.doctor.fix.pg_unreachable": "连不上 PostgreSQL：检查 RIDER_DATABASE_URL、服务器是否运行、pg_hba.conf 和密码",
     "ops.doctor.fix.pg_readonly": (
         "PostgreSQL 只能读不能写：检查 default_transaction_read_only、是否连到了备库、该角色的表权限"
