@@ -104,6 +104,62 @@ async def _tapped_again(runtime: Runtime, rider: ChatUser, message: dict, label:
     return rider.standin.bot_messages(rider.user_id)[-1]
 
 
+async def _sent_again(runtime: Runtime, person: ChatUser) -> dict:
+    """The person's last message, handled again: the chat's last message after both runs."""
+    await _handled_again(runtime, person, {"update_id": await _last_update_id(runtime), "message": person.last_sent})
+    return person.standin.bot_messages(person.user_id)[-1]
+
+
+async def test_every_step_of_a_report_handled_again_changes_nothing(runtime: Runtime, standin: StandIn) -> None:
+    """A whole report, each update handled a second time right after its first run (the process restarted in
+    between, as after a kill between the step's commit and its done mark): the rider's nine steps, the worker's
+    four, the rating. The report comes out as if nothing had been run twice."""
+    team = await grid_team(runtime, *HERE, standin=standin)
+    rider, worker = team["rider"], team["worker"]
+    await rider.send(photo=jpeg(), replies=2)
+    await _sent_again(runtime, rider)
+    await rider.share_location(*HERE)
+    categories = await _sent_again(runtime, rider)
+    question = await _tapped_again(runtime, rider, categories, "消防通道堵塞")
+    ticked = await _tapped_again(runtime, rider, question, "电动车")
+    ticked = await _tapped_again(runtime, rider, ticked, "杂物")
+    single = await _tapped_again(runtime, rider, ticked, "选好了")
+    words = await _tapped_again(runtime, rider, single, "楼道")
+    summary = await _tapped_again(runtime, rider, words, "跳过")
+    assert "堵塞的是？ 电动车、杂物" in summary["text"] and "堵在哪里？ 楼道" in summary["text"], summary["text"]
+    receipt = await _tapped_again(runtime, rider, summary, "提交")
+    assert "编号" in receipt["text"]
+    await runtime.services.outbox.wait_idle()
+    card = next(m for m in standin.bot_messages(worker.user_id) if "接单" in str(buttons(m)))
+    accepted = await _tapped_again(runtime, worker, card, "接单")
+    ask_photo = await _tapped_again(runtime, worker, accepted, "办结")
+    assert "处理后的照片" in ask_photo["text"]
+    await worker.send(photo=jpeg((40, 160, 60)))
+    ask_note = await _sent_again(runtime, worker)
+    assert "说明" in ask_note["text"] or "备注" in ask_note["text"], ask_note["text"]
+    await worker.send("已清理")
+    await _sent_again(runtime, worker)
+    await runtime.services.outbox.wait_idle()
+    notice = next(m for m in reversed(standin.bot_messages(rider.user_id)) if "⭐" in str(buttons(m)))
+    await _tapped_again(runtime, rider, notice, "5")
+    db = runtime.services.db
+    [report] = await db.fetchall("SELECT id, status, rating FROM reports")
+    assert (report["status"], report["rating"]) == ("confirmed", 5)
+    answers = await db.fetchall("SELECT question, value FROM report_answers ORDER BY question")
+    assert [tuple(a) for a in answers] == [("blocked_by", "ebike,debris"), ("where", "corridor")]
+    photos = await db.fetchall("SELECT phase FROM report_photos ORDER BY phase")
+    assert [p[0] for p in photos] == ["after", "before"]
+    events = [e[0] for e in await db.fetchall("SELECT action FROM report_events ORDER BY id")]
+    assert len(events) == len(set(events)), f"each step once in the audit log: {events}"
+    told = {person: [m.get("text") or m.get("caption") or "" for m in standin.bot_messages(person)]
+            for person in (rider.user_id, worker.user_id)}  # fmt: skip
+    for said in ("已收到，编号", "已被网格员接单", "积分", "已办结。", "谢谢你的评价"):
+        assert sum(said in text for text in told[rider.user_id]) == 1, (said, told[rider.user_id])
+    for said in ("新工单", "已接单", "已办结"):
+        assert sum(said in text for text in told[worker.user_id]) == 1, (said, told[worker.user_id])
+    assert not any("至少选一项" in text or "出错" in text for text in told[rider.user_id] + told[worker.user_id])
+
+
 async def test_a_tick_handled_again_stays_ticked(runtime: Runtime, rider: ChatUser) -> None:
     await rider.send(photo=jpeg(), replies=2)
     [categories] = await rider.share_location(*HERE)
