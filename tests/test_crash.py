@@ -52,6 +52,7 @@ from typing import Any
 from bot.config import Settings
 from bot.services.container import open_services
 from bot.standin.server import StandIn
+from bot.store import reports as report_store
 from tests import pgcluster
 from tests.reporting import jpeg
 
@@ -444,12 +445,21 @@ def check_redelivery(calls: list[dict], kills: list[dict]) -> tuple[set[int], se
 
 
 async def prepare(db_path: Path) -> None:
-    """Migrate and seed the database, and bind one grid worker to each grid of 蝶梦社区."""
+    """Migrate and seed the database, and bind one grid worker to each grid of 蝶梦社区. Every category gets a week
+    to accept: the long mode runs for an hour and more, and from 15 minutes on the deadline reminders of thousands
+    of reports would keep the workers' chats busy for good, so the outbox would never stand still for a check
+    (the reminders' own crash behaviour is tests/test_deadlines.py's)."""
     services = await open_services(Settings(db_path=db_path, demo_people=False, http_port=None))
     try:
         for grid, worker in WORKERS.items():
             person = await services.users.identify("telegram", str(worker), f"网格员{worker}")
             await services.roles.grant(person.id, "worker", grid, "test")
+        async with services.db.transaction() as conn:
+            for limits in await report_store.all_category_limits(services.db):
+                week = 7 * 24 * 60
+                await report_store.set_category_limits(
+                    conn, limits["category"], {"accept_minutes": week, "resolve_minutes": 2 * week}
+                )
     finally:
         await services.close()
 
