@@ -68,6 +68,21 @@ async def enqueue(
     )
 
 
+async def enqueue_many(conn: Connection, items: list[tuple[str, Recipient, Message]]) -> None:
+    """Queue several messages due now, in this order, in one batch (one round trip to the database); a key queued
+    before is skipped, as with `enqueue`."""
+    if not items:
+        return
+    at = stamp(utcnow())
+    await rows.insert_many(
+        conn,
+        [
+            (key, to.user_id, to.channel, to.address, json.dumps(message, ensure_ascii=False), at, at, at)
+            for key, to, message in items
+        ],
+    )
+
+
 def row_from(record: Any) -> OutboxRow:
     return OutboxRow(
         id=record["id"],

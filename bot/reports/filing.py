@@ -59,15 +59,17 @@ class FilingMixin:
             for photo in draft["photos"]:
                 await store.add_photo(conn, report_id, "before", photo["sha256"], photo.get("file_ref", ""), user.id)
             await store.add_follower(conn, report_id, user.id)
+            limits = await store.category_limits(conn, cat)  # read once: routing's deadlines and the cards
             report = await self.assign_to(
-                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules
+                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules, limits=limits
             )
             # The receipt is queued first, in this transaction: a committed report's rider is always told (a kill
             # right after COMMIT cannot lose it), and it leaves ahead of the forwards queued just below.
             assignee = await self.assignee_text(user.lang, report)
             text = t(user.lang, "report.received", ref=report.ref, assignee=assignee)
             await self._receipt(conn, user, f"r{report.id}:receipt", out.text(text, keyboard="main", lang=user.lang))
-            await self.announce(conn, report, people, [p["sha256"] for p in draft["photos"]], followers=1)
+            photos = [p["sha256"] for p in draft["photos"]]
+            await self.announce(conn, report, people, photos, 1, limits=limits, answers=list(answers.items()))
             await dialogs.clear_dialog_in(conn, user.id)
         self.wake_outbox()
         return Reply(retire=True, queued=[f"r{report.id}:receipt"])
@@ -108,10 +110,11 @@ class FilingMixin:
         async with self.db.transaction() as conn:
             report_id = await _create(conn, user, cat, lat, lon, description, now)
             await answer_store.put_answers(conn, report_id, answers or {})
+            limits = await store.category_limits(conn, cat)
             report = await self.assign_to(
-                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules
+                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules, limits=limits
             )
-            await self.announce(conn, report, people, [], followers=1)
+            await self.announce(conn, report, people, [], 1, limits=limits, answers=list((answers or {}).items()))
             if in_transaction is not None:
                 await in_transaction(conn, report)
         self.wake_outbox()

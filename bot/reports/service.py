@@ -16,7 +16,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.media.photos import PhotoStore
 from bot.outbox import messages as out
-from bot.outbox.store import Recipient, enqueue
+from bot.outbox.store import Recipient, enqueue, enqueue_many
 from bot.people.roles import RoleService
 from bot.presenters.places import distance_text
 from bot.reports import actions, coverage
@@ -111,13 +111,16 @@ class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, Dire
         now: str,
         *,
         rules: Outcome | None = None,
+        limits: tuple[int, int, bool] | None = None,
     ) -> Report:
         """Route, transfer or escalate inside the caller's transaction: the status, the new assignee with a
         fresh time to accept, and the audit event; raises StaleReport if someone changed the report meanwhile.
-        `rules` (what a new report's answers decide) may make it urgent and shorten its time limits."""
+        `rules` (what a new report's answers decide) may make it urgent and shorten its time limits. `limits`: the
+        category's (`store.category_limits`) when the caller read them in this transaction already."""
         new_status = advance(status, action)
-        category = await store.category_in(conn, report_id)
-        accept_minutes, resolve_minutes, urgent = await store.category_limits(conn, category)
+        if limits is None:
+            limits = await store.category_limits(conn, await store.category_in(conn, report_id))
+        accept_minutes, resolve_minutes, urgent = limits
         if rules is not None:
             urgent = urgent or rules.urgent
             accept_minutes = min(accept_minutes, rules.accept_minutes or accept_minutes)
@@ -136,13 +139,14 @@ class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, Dire
             fields["grid_id"] = assignment.grid_id
             fields["urgent"] = int(urgent)
             fields["resolve_due"] = self._stamp(start + timedelta(minutes=resolve_minutes))
-        if not await store.update_report(conn, report_id, version, **fields):
+        report = await store.update_report_returning(conn, report_id, version, **fields)
+        if report is None:
             raise StaleReport(report_id)
         await store.log_event(
             conn, report_id, at=now, actor_id=actor_id, action=action, from_status=status, to_status=new_status,
             note=(note + " → " if note else "") + f"{assignment.kind}:{assignment.target}",
         )  # fmt: skip
-        return await store.get_report_in(conn, report_id)
+        return report
 
     async def announce(
         self,
@@ -152,12 +156,20 @@ class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, Dire
         photos: list[str],
         followers: int,
         origin: Callable[[str], str] | None = None,
+        *,
+        limits: tuple[int, int, bool] | None = None,
+        answers: list[tuple[str, str]] | None = None,
     ) -> None:
-        """The card to each new holder; `origin` says, in their language, from whom and why it came."""
+        """The card to each new holder; `origin` says, in their language, from whom and why it came. `limits` and
+        `answers`: the report's category limits and answers, when the caller has them from this transaction (a
+        report just filed), so they are not read again. All cards go into the outbox in one batch."""
         where = await self.where_for_workers(report)
         now = self._now()
-        answers = await answer_store.answers_in(conn, report.id)
-        limits = await store.category_limits(conn, report.category)
+        if answers is None:
+            answers = await answer_store.answers_in(conn, report.id)
+        if limits is None:
+            limits = await store.category_limits(conn, report.category)
+        cards: list[tuple[str, Recipient, out.Message]] = []
         for person in people:
             for i, message in enumerate(
                 n.forward_messages(
@@ -174,7 +186,8 @@ class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, Dire
                 )
             ):
                 key = f"r{report.id}:v{report.version}:fwd:{person.channel}:{person.address}:{i}"
-                await enqueue(conn, key, person, message)
+                cards.append((key, person, message))
+        await enqueue_many(conn, cards)
 
     async def where_for_workers(self, report: Report) -> Callable[..., str]:
         """Where a report is, as a worker needs it: the grid, the nearest known place, (the coordinates)."""

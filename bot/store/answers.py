@@ -8,6 +8,8 @@ from bot.store.db import Connection, Database
 
 
 async def put_answers(conn: Connection, report_id: int, answers: Mapping[str, str]) -> None:
+    if not answers:  # nothing to send (on PostgreSQL an empty batch would still be a round trip)
+        return
     await conn.executemany(
         "INSERT INTO report_answers (report_id, question, value) VALUES (?, ?, ?)"
         " ON CONFLICT(report_id, question) DO UPDATE SET value = excluded.value",

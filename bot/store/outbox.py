@@ -96,6 +96,16 @@ async def insert(
     return cursor.rowcount == 1
 
 
+async def insert_many(conn: Connection, batch: list[tuple[Any, ...]]) -> None:
+    """`insert` for several rows at once (one round trip; in order): each (idem_key, user_id, channel, address,
+    payload, next_at, created_at, due_at). Keys queued before are skipped."""
+    await conn.executemany(
+        "INSERT INTO outbox (idem_key, user_id, channel, address, payload, next_at, created_at, due_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
+        batch,
+    )
+
+
 async def requeue_sending(conn: Connection, fence: Fence) -> None:
     """Rows left 'sending' (a crash, the previous leader) go back to 'pending': sent again, at least once."""
     guard, params = fence

@@ -227,11 +227,15 @@ class Connection:
         return await (await self._execute(sql, tuple(params))).fetchall()
 
     async def executemany(self, sql: str, seq_of_params: Iterable[Iterable[Any]]) -> None:
+        """All rows in one round trip (asyncpg pipelines them and waits once), atomically."""
+        batch = [tuple(p) for p in seq_of_params]
+        if not batch:
+            return
         pg = dialect.query(sql)
         async with self._connection() as raw:
             try:
                 types = await self._db._param_types(raw, pg)
-                rows = [tuple(_coerce(v, t) for v, t in zip(p, types, strict=False)) for p in seq_of_params]
+                rows = [tuple(_coerce(v, t) for v, t in zip(p, types, strict=False)) for p in batch]
                 await raw.executemany(pg, rows)
             except Exception as exc:
                 raise _translate(exc, raw) from exc

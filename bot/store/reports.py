@@ -88,18 +88,29 @@ async def update_report(conn: Connection, report_id: int, expected_version: int,
     return cursor.rowcount == 1
 
 
+async def update_report_returning(
+    conn: Connection, report_id: int, expected_version: int, **fields: Any
+) -> Report | None:
+    """`update_report` that gives back the report as changed (None if someone changed it meanwhile): the change and
+    the read are one round trip."""
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    rows = await (
+        await conn.execute(
+            f"UPDATE reports SET {assignments}, version = version + 1 WHERE id = ? AND version = ? RETURNING {_FIELDS}",
+            (*fields.values(), report_id, expected_version),
+        )
+    ).fetchall()
+    return _report(rows[0]) if rows else None
+
+
 async def add_photo(
     conn: Connection, report_id: int, phase: str, sha256: str, file_ref: str, user_id: int | None
 ) -> None:
-    row = await (
-        await conn.execute(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM report_photos WHERE report_id = ? AND phase = ?",
-            (report_id, phase),
-        )
-    ).fetchone()
+    """The next photo of this report and phase, numbered in the same statement (one round trip)."""
     await conn.execute(
-        "INSERT INTO report_photos (report_id, seq, phase, sha256, file_ref, added_by) VALUES (?, ?, ?, ?, ?, ?)",
-        (report_id, row[0], phase, sha256, file_ref, user_id),
+        "INSERT INTO report_photos (report_id, seq, phase, sha256, file_ref, added_by)"
+        " SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM report_photos WHERE report_id = ? AND phase = ?",
+        (report_id, phase, sha256, file_ref, user_id, report_id, phase),
     )
 
 
