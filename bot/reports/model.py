@@ -19,7 +19,11 @@ def parse_ref(text: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class Report:
+class ReportCore:
+    """The `reports` columns every view of a report carries: `Report` (the core's working copy)
+    and `ReportRow` (readers outside the chat, bot/store/report_rows.py) add their own to one list, so the two
+    cannot drift apart."""
+
     id: int
     reporter_id: int
     category: str
@@ -36,15 +40,19 @@ class Report:
     created_at: str
     updated_at: str
     resolved_at: str | None
+
+    @property
+    def ref(self) -> str:
+        return ref_of(self.id)
+
+
+@dataclass(frozen=True)
+class Report(ReportCore):
     urgent: int = 0
     accept_due: str | None = None
     resolve_due: str | None = None
     escalation_level: int = 0
     hidden_at: str | None = None  # hidden by a moderator: for admins' eyes only (bot/reports/moderation.py)
-
-    @property
-    def ref(self) -> str:
-        return ref_of(self.id)
 
 
 @dataclass(frozen=True)

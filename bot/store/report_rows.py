@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.reports.model import Event, ref_of
+from bot.reports.model import Event, ReportCore
 from bot.store.db import Database
 
 BATCH = 500
@@ -84,25 +84,9 @@ ROW_SQL_ALL = _ROW_TEMPLATE.format(source="reports")
 
 
 @dataclass(frozen=True)
-class ReportRow:
+class ReportRow(ReportCore):
     """One report with what a reader outside the chat needs next to it (names, counts, the reporter)."""
 
-    id: int
-    reporter_id: int
-    category: str
-    lat: float
-    lon: float
-    description: str
-    status: str
-    version: int
-    grid_id: str | None
-    assignee_kind: str
-    assignee: str
-    merged_into: int | None
-    rating: int | None
-    created_at: str
-    updated_at: str
-    resolved_at: str | None
     grid_name: str | None
     assignee_grid_name: str | None
     dept_zh: str | None
@@ -116,10 +100,6 @@ class ReportRow:
     answers: str | None  # the category questions' answers, a JSON object (question code → canonical value)
     hidden_at: str | None  # hidden by a moderator (only ROW_SQL_ALL reads such a row)
     hidden_reason: str
-
-    @property
-    def ref(self) -> str:
-        return ref_of(self.id)
 
     def assignee_name(self, lang: str) -> str:
         """The grid's or department's name when we know it, else the stored id (never blank if assigned)."""
