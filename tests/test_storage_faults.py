@@ -14,7 +14,8 @@ On PostgreSQL (the second pass) the same promises are proved with the server's f
 (tests/pgcluster.py): the database turned read-only (`ALTER DATABASE … SET default_transaction_read_only = on`,
 the bot's connections ended so that its pool reconnects into read-only sessions), and the connection lost in the
 middle of the submit transaction (a trigger ends its own backend on the report's INSERT), then every connection
-of the bot ended. A full disk stays SQLite's test: PostgreSQL's needs the server's file system to fill.
+of the bot ended, and the disk full for real: the database moved onto a small file system that then fills up
+(tests/pgdiskfull.py).
 
 See docs/RELIABILITY.md, "Storage faults".
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,9 +38,10 @@ from bot.store.db import Database
 from bot.texts import t
 from tests import pgcluster
 from tests.chat import ChatUser, button, buttons
+from tests.pgdiskfull import PgDiskFull
 from tests.reporting import bind, grid_at, jpeg
 
-DISK_FULL = "fills SQLite's pages (max_page_count); PostgreSQL's disk full needs the server's file system to fill"
+DISK_FULL = "SQLite's own full-disk error on a transaction; PostgreSQL's full disk: the submit test below"
 postgresql_only = pytest.mark.skipif(
     pgcluster.backend() != "postgresql", reason="PostgreSQL's connection to lose; the PostgreSQL pass runs it"
 )
@@ -145,6 +147,14 @@ class DiskFull:
             return
         await self.db.conn.execute(f"PRAGMA max_page_count = {self.normal_max}")
 
+    async def close(self) -> None:
+        await self.lift()
+
+
+def disk_full(db: Database) -> DiskFull | PgDiskFull:
+    """SQLite: its pages capped and filled; PostgreSQL: a tablespace on a small file system, filled up."""
+    return PgDiskFull(db) if db.dialect == "postgresql" else DiskFull(db)
+
 
 # ---------------------------------------------------------------------------------------------- tests
 
@@ -212,16 +222,23 @@ def error_log() -> Iterator[ErrorLog]:
         logger.removeHandler(handler)
 
 
-@pytest.mark.sqlite_only(DISK_FULL)
+@pytest.fixture
+async def disk(runtime: Runtime) -> AsyncIterator[DiskFull | PgDiskFull]:
+    full = disk_full(runtime.services.db)
+    try:
+        yield full
+    finally:
+        await full.close()
+
+
 async def test_disk_full_at_submit_is_told_honestly_and_the_same_draft_goes_through_later(
-    runtime: Runtime, error_log: ErrorLog
+    runtime: Runtime, error_log: ErrorLog, disk: DiskFull | PgDiskFull
 ) -> None:
     standin, db = runtime.standin, runtime.services.db
     assert standin is not None
     rider = ChatUser(standin, 1001, "骑手小王")
     worker = ChatUser(standin, 2001, "网格员老李")
     await bind(runtime, worker, "worker", grid_at(runtime, *HERE))
-    disk = DiskFull(db)
     acknowledged: list[str] = []
     failed = None
     for i in range(40):  # each report that still fits uses up room; one of them will not fit
