@@ -98,6 +98,10 @@ class Stations:
 
     async def on_location(self, user: User, lat: float, lon: float) -> Reply | None:
         """The location of a place being suggested, or None (then it is a search or a report's place)."""
-        if await self._asked(user) != SUGGEST_DIALOG:
+        return await self.on_location_in(user, lat, lon, await dialogs.get_dialog(self.keepers.deps.db, user.id))
+
+    async def on_location_in(self, user: User, lat: float, lon: float, dialog: dialogs.Dialog | None) -> Reply | None:
+        """`on_location` with the person's dialog as the caller read it (`Services.location_answer`)."""
+        if dialog is None or dialog.kind != SUGGEST_DIALOG:
             return None
         return await self.suggestions.on_location(user, lat, lon)

@@ -30,7 +30,10 @@ class DraftingMixin:
 
     async def _draft(self, user: User) -> tuple[dict[str, Any] | None, bool]:
         """The rider's report draft, or None; the flag says an old one just expired."""
-        dialog = await dialogs.get_dialog(self.db, user.id)
+        return await self._draft_of(user, await dialogs.get_dialog(self.db, user.id))
+
+    async def _draft_of(self, user: User, dialog: dialogs.Dialog | None) -> tuple[dict[str, Any] | None, bool]:
+        """`_draft` from the person's dialog as the caller read it."""
         if dialog is None or dialog.kind != REPORT_DIALOG:
             return None, False
         if self._now() - datetime.fromisoformat(dialog.updated_at) > self.policy.draft_ttl:
@@ -110,7 +113,11 @@ class DraftingMixin:
 
     async def on_location(self, user: User, lat: float, lon: float) -> Reply | None:
         """A location while drafting sets the report's place; otherwise None (the door shows stations)."""
-        draft, _ = await self._draft(user)
+        return await self.on_location_in(user, lat, lon, await dialogs.get_dialog(self.db, user.id))
+
+    async def on_location_in(self, user: User, lat: float, lon: float, dialog: dialogs.Dialog | None) -> Reply | None:
+        """`on_location` with the person's dialog as the caller read it (`Services.location_answer`)."""
+        draft, _ = await self._draft_of(user, dialog)
         if draft is None or not draft.get("photos"):
             return None
         if draft.get("lat") is not None:

@@ -24,6 +24,7 @@ from bot.people.secret import secret_path
 from bot.points.service import PointsService
 from bot.presenters.whereabouts import stale_text
 from bot.reports import questions_file as q
+from bot.reports.common import Reply
 from bot.reports.service import ReportPolicy, ReportService
 from bot.schedule.deadlines import DeadlineWatcher, SupervisorViews
 from bot.schedule.quiet import parse_quiet
@@ -35,6 +36,7 @@ from bot.services.places_admin import build_catalog, ensure_seeded
 from bot.services.users import UserService
 from bot.store.catalog import versions as catalog_versions
 from bot.store.db import Database
+from bot.store.dialogs import get_dialog
 from bot.store.leadership import Leadership, leadership_for
 from bot.store.users import User
 
@@ -68,6 +70,16 @@ class Services:
     _reloading: dict[str, asyncio.Lock] = field(
         default_factory=lambda: {"places": asyncio.Lock(), "grids": asyncio.Lock()}, repr=False
     )
+
+    async def location_answer(self, user: User, lat: float, lon: float) -> Reply | None:
+        """A shared location that answers the person's pending question — the place of a station being suggested,
+        or of the report being drafted — or None (then it is a search). The person has one dialog: it is read once
+        for both (one database call less for every location a rider shares)."""
+        dialog = await get_dialog(self.db, user.id)
+        answer = await self.stations.on_location_in(user, lat, lon, dialog)
+        if answer is None:
+            answer = await self.reports.on_location_in(user, lat, lon, dialog)
+        return answer
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:

@@ -32,13 +32,9 @@ async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     location = message.location
     w = await who(update, context)
     await w.services.users.remember_location(w.user, location.latitude, location.longitude)
-    suggesting = await w.services.stations.on_location(w.user, location.latitude, location.longitude)
-    if suggesting is not None:  # where a suggested new place is
-        await send_reply(update, context, w, suggesting)
-        return
-    drafting = await w.services.reports.on_location(w.user, location.latitude, location.longitude)
-    if drafting is not None:  # the place of a report being written, not a search
-        await send_reply(update, context, w, drafting)
+    pending = await w.services.location_answer(w.user, location.latitude, location.longitude)
+    if pending is not None:  # where a suggested new place is, or the place of a report being written: not a search
+        await send_reply(update, context, w, pending)
         return
     answer = w.services.finder.nearest(location.latitude, location.longitude)
     text = nearest_text(w.lang, answer)

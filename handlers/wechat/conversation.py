@@ -331,12 +331,9 @@ class Conversation:
         lat, lon = gcj02_to_wgs84(glat, glon)
         services = self.services
         await services.users.remember_location(user, lat, lon)
-        suggesting = await services.stations.on_location(user, lat, lon)
-        if suggesting is not None:  # where a suggested new place is
-            return reply_messages(suggesting)
-        drafting = await services.reports.on_location(user, lat, lon)
-        if drafting is not None:  # the place of a report being written, not a search
-            return reply_messages(drafting)
+        pending = await services.location_answer(user, lat, lon)
+        if pending is not None:  # where a suggested new place is, or the place of a report being written
+            return reply_messages(pending)
         answer = services.finder.nearest(lat, lon)
         body = self._nearest_body(user.lang, answer)
         lines, hazard_buttons = await services.reports.hazard_lines(user, lat, lon) if answer.hits else ([], [])
