@@ -2,7 +2,8 @@
 docs/PERFORMANCE.md's section 7 (the rest of the file is `python -m bench`'s and stays as it is).
 
     python -m bench.scaleout            # 10k stations, 2 interleaved rounds, 10 kills (~10-20 minutes)
-    python -m bench.scaleout --quick    # smaller and one round (~2 minutes)
+    python -m bench.scaleout --quick    # smaller and one round (~5-8 minutes)
+    python -m bench.scaleout --quick --only single   # only the one-process figures, printed (~1 minute)
 
 Every figure is a ratio of two measurements taken in the same run, seconds apart, on fresh copies of the same data;
 the section says when it was measured and how loaded the machine was (load average, CPU seconds per component).
@@ -69,7 +70,9 @@ class ScaleResults:
     log: list[str] = field(default_factory=list)
 
 
-async def measure(plan: Plan, server_url: str, pg: single.CpuClock, log: Log) -> ScaleResults:
+async def measure(
+    plan: Plan, server_url: str, pg: single.CpuClock, log: Log, *, only_single: bool = False
+) -> ScaleResults:
     results = ScaleResults(plan, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), os.getloadavg())
     started = time.perf_counter()
     log(
@@ -90,6 +93,8 @@ async def measure(plan: Plan, server_url: str, pg: single.CpuClock, log: Log) ->
         results.single = await single.run(
             server_url, pg, template, pg_template, plan.rounds, plan.riders, plan.queries, plan.submits, log
         )
+        if only_single:
+            return results
         log(
             f"[B] webhook processes behind nginx: SQLite ×1, PostgreSQL × {', '.join(map(str, plan.workers))};"
             f" answers: {plan.cluster_riders} riders, {plan.cluster_queries} questions; reports:"
@@ -118,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scaleout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and one round")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where PERFORMANCE.md is")
+    parser.add_argument(
+        "--only", choices=["single"], help="only the one-process figures (printed; PERFORMANCE.md is left as it is)"
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     lines: list[str] = []
@@ -127,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(text)
 
     with pgserver.server() as cluster:
-        results = asyncio.run(measure(plan, cluster.server_url, lambda: single.pg_cpu(cluster), log))
+        only_single = args.only == "single"
+        results = asyncio.run(
+            measure(plan, cluster.server_url, lambda: single.pg_cpu(cluster), log, only_single=only_single)
+        )
+    if only_single:
+        return 0
     results.log = lines
     path = args.out / "PERFORMANCE.md"
     scaleout_report.write(results, path)

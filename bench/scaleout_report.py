@@ -245,31 +245,51 @@ def analysis(r: ScaleResults) -> str:
 with `synchronous_commit=off` submits are {nosync:.2f}×. CPU per operation (median over rounds) — answers:
 {_cpu_line(s, "answers")}. Submits: {_cpu_line(s, "submits")}.
 
-Where the difference comes from (profiled with cProfile and per-statement timing, `bench/single.py`'s
-`count_calls`): a database call is a round trip on both backends — to aiosqlite's thread, or over TCP to a
-PostgreSQL backend process — and an answer makes {calls[("sqlite", "answers")]:.0f} of them on SQLite and
+Where the time goes (profiled with cProfile and per-statement counts, `bench/single.py`'s `count_calls`, on both
+backends): a database call is a round trip on both — to aiosqlite's thread, or over TCP to a PostgreSQL backend
+process — and an answer makes {calls[("sqlite", "answers")]:.0f} of them on SQLite and
 {calls[("postgresql", "answers")]:.0f} on PostgreSQL, a submit {calls[("sqlite", "submits")]:.0f} and
-{calls[("postgresql", "submits")]:.0f} (they differ because some reads through aiosqlite's cursor are several
-hops, while a PostgreSQL transaction adds BEGIN and COMMIT). On PostgreSQL every update also takes and releases
-its chat's lock (bot/store/chatlocks.py: two more round trips, on the process's one chat-lock connection, one at a
-time), which these counts do not include. A PostgreSQL round trip wakes another *process* and
-waits for it to be scheduled, which on two shared, busy cores costs far more than its server work: in the profile
-the bot's time is mostly `epoll` waiting and `socket.send` (the send itself runs the loopback wake-up). The first
-row of the table measures that floor in the same run — one `SELECT 1` and nothing else: {bare}. Multiplied by the
-calls above it is most of the wall-time gap; the bot's own CPU per operation differs far less (the CPU figures
-above). The submit's COMMIT waits for the WAL flush (`fsync`), which SQLite's `synchronous=NORMAL` does not do:
-the `synchronous_commit=off` row is the like-for-like durability comparison.
+{calls[("postgresql", "submits")]:.0f} (a PostgreSQL transaction adds BEGIN and COMMIT; a batch of rows is one
+call on both). A PostgreSQL round trip wakes another *process* and waits for it to be scheduled, which on two
+shared, busy cores costs more than its server work: in the profile the bot's remaining time is mostly `epoll`
+waiting and `socket.send` (the send itself runs the loopback wake-up). The first row of the table measures that
+floor in the same run — one `SELECT 1` and nothing else: {bare}. The submit's COMMIT waits for the WAL flush
+(`fsync`), which SQLite's `synchronous=NORMAL` does not do: the `synchronous_commit=off` row is the like-for-like
+durability comparison. On a loaded machine the whole deployment under test shares one session's CPU (as "Many
+processes" below explains), so an operation's throughput follows its CPU in the bot *plus* in PostgreSQL.
 
-Fixed in the store after profiling (bot/store/postgres.py, dialect.py): asyncpg's pool sent its reset query
-(`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) every time a connection went back to the pool — one
-more round trip for every statement outside a transaction, ~5 of a submit's ~27 — although the store keeps no
-session state on pooled connections; and the dialect re-scanned every statement's text on every call to find
-its kind and RETURNING clause (~9 % of a submit's CPU), now cached per statement like the rewrite itself.
-Together ~25 % more submits/s on PostgreSQL in a back-to-back profile. What is left is the number of round
-trips of the submit itself (draft, ban, rate limit, recipients and two category-limit reads before the
-transaction; report, photo sequence, photo, follower, two events, category, routing update, three outbox rows,
-draft removal, answers and the report read inside it): batching those into fewer statements is a change to the
-report service, not the store.
+What was cut, in the store and in the services that made too many calls (before the cuts, the 17:29 UTC quick
+run on a machine at load ~12: answers 0.46×, submits 0.27×; 7 and 22.2 calls on PostgreSQL; 11.1 and 6.2 ms of
+the bot's CPU per answer and per submit):
+- *A pool round per call* (bot/store/postgres.py). Every statement outside a transaction borrowed a connection
+  from asyncpg's pool and gave it back; that acquire and release (a task for `asyncio.shield`, a proxy, a future)
+  cost about twice the CPU of a short query itself. A connection that served a call cleanly is now kept for the
+  next one (a failed, cancelled or closed one still goes back through the pool, which rolls back, waits out a
+  cancellation or replaces it): a keyed `SELECT` through the store went from ~180 µs of the bot's CPU to ~50-90
+  µs, measured back to back (asyncpg alone: ~35-45 µs). Each statement's translation, kind and RETURNING clause
+  are looked up once (one dictionary read per call).
+- *Calls a submit made twice or needlessly* (bot/reports/filing.py, service.py, bot/store/reports.py,
+  bot/outbox/store.py): 29 → 18 calls on SQLite, 22 → 16 on PostgreSQL. The category's limits are read once for
+  the routing and for the cards (not the report's category and then its limits twice), the answers just stored
+  are not read back, a photo is numbered inside its INSERT, routing's UPDATE returns the report it changed
+  (RETURNING), a report's cards go into the outbox in one batch (one round trip; asyncpg pipelines the rows), and
+  an empty batch of answers is not sent.
+- *A finder answer read the rider's dialog twice* (once for a suggested station's place, once for a report
+  draft's place; a person has one dialog): `Services.location_answer` reads it once — 7 → 6 calls on both.
+- Before these, after the first profile: asyncpg's reset query (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+  RESET ALL`) on every release — one more round trip per statement outside a transaction — and the dialect
+  re-scanning every statement's text on every call.
+
+What is left, and why: the round trips themselves (the floor above, times the calls); the WAL flush per commit
+(the submit's one COMMIT; the sync and no-sync rows differ by it); and an answer's three committing writes —
+recording the update with its flood budgets, the rider's last location, marking the update done — which on
+PostgreSQL each wait for their flush while holding the process's writer lock (kept on purpose: it paces how
+fast updates are taken in against how fast they are handled, docs/SCALING.md). The shared flood budgets are one
+statement per update (bot/store/flood.py), the costliest an answer makes in PostgreSQL (0.20 ms of server-side
+execution against 0.02 ms for a bare call, docs/SCALING.md); they are what keeps the budgets shared across
+processes, so they stay. In webhook mode every update also takes and releases its chat's lock
+(bot/store/chatlocks.py: two more round trips on the process's one chat-lock connection), which these one-process
+figures do not include.
 """
 
 
