@@ -128,6 +128,8 @@ class Runtime:
             senders["wechat"] = self.wechat.sender
         await self.services.start_leadership()  # one leader per database dispatches and runs the jobs
         await self.services.start_outbox(senders, per_chat_interval=settings.outbox_per_chat_interval)
+        if self.wechat is not None:  # before /wechat is served: what a killed process left unfinished runs again
+            await self.wechat.start()
         job_queue = self.application.job_queue
         assert job_queue is not None, "python-telegram-bot[job-queue] is required"
         install_jobs(

@@ -78,6 +78,8 @@ class WeChatStandIn:
         self._faults: dict[str, list[Injected]] = {}
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()
+        self._media_gate: asyncio.Event | None = None
+        self.downloads_waiting = 0
         self.app = Starlette(
             routes=[
                 Route("/cgi-bin/token", self._token, methods=["GET"]),
@@ -100,6 +102,12 @@ class WeChatStandIn:
         """After `after` more successful calls, the next `times` calls to `path` (e.g.
         "/cgi-bin/message/custom/send") answer this errcode."""
         self._faults.setdefault(path, []).append(Injected(errcode, errmsg, times, after))
+
+    def hold_media(self) -> asyncio.Event:
+        """media/get answers only once the returned event is set (a slow download, held for as long as a test
+        needs); `downloads_waiting` counts the requests held meanwhile."""
+        self._media_gate = asyncio.Event()
+        return self._media_gate
 
     def expire_tokens(self, errcode: int = 42001) -> None:
         """Every access token issued so far stops working (as after 2 h): the next call answers 42001 (or 40001,
@@ -175,6 +183,13 @@ class WeChatStandIn:
         refused = self._checked(request)
         if refused is not None:
             return refused
+        gate = self._media_gate
+        if gate is not None and not gate.is_set():
+            self.downloads_waiting += 1
+            try:
+                await gate.wait()
+            finally:
+                self.downloads_waiting -= 1
         found = self._media.get(request.query_params.get("media_id", ""))
         if found is None:
             return JSONResponse({"errcode": 40007, "errmsg": "invalid media_id"})

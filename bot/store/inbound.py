@@ -53,6 +53,11 @@ async def finish(db: Database, channel: str, key: str) -> None:
     await db.write("UPDATE inbound_seen SET done = 1, payload = NULL WHERE channel = ? AND key = ?", (channel, key))
 
 
+async def finish_in(conn: Connection, channel: str, key: str) -> None:
+    """`finish` inside a transaction that records the update's effect (the WeChat door's answer with it)."""
+    await conn.execute("UPDATE inbound_seen SET done = 1, payload = NULL WHERE channel = ? AND key = ?", (channel, key))
+
+
 async def take(db: Database, channel: str, key: str, boot: str) -> None:
     """This process runs an update another one recorded (or left behind): counted as one more try."""
     await db.write(

@@ -1,19 +1,20 @@
-"""What the WeChat door remembers about incoming messages: each message once (`wechat_inbox`, with the reply it
-got, so WeChat's retries get the same answer) and each signed (timestamp, nonce) with its body's hash
-(`wechat_nonces`, so a signed URL from an access log cannot carry another body)."""
+"""What the WeChat door remembers about incoming messages: the reply each finished message got (`wechat_inbox`, so
+WeChat's retries get the same answer; that a message arrived, and whether it is done, is the inbound ledger's
+business: bot/store/inbound.py) and each signed (timestamp, nonce) with its body's hash (`wechat_nonces`, so a
+signed URL from an access log cannot carry another body)."""
 
 from __future__ import annotations
 
 from bot.store.db import Connection, Database
 
 
-async def claim(conn: Connection, key: str, openid: str, at: str) -> bool:
-    """False when this message was seen before."""
-    cursor = await conn.execute(
-        "INSERT INTO wechat_inbox (key, openid, received_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
-        (key, openid, at),
+async def answered(conn: Connection, key: str, openid: str, at: str, reply: str) -> None:
+    """The message is done and got `reply` ('' for "success": its answer went through the outbox)."""
+    await conn.execute(
+        "INSERT INTO wechat_inbox (key, openid, received_at, status, reply) VALUES (?, ?, ?, 'done', ?)"
+        " ON CONFLICT(key) DO UPDATE SET status = 'done', reply = excluded.reply",
+        (key, openid, at, reply),
     )
-    return cursor.rowcount == 1
 
 
 async def forget_messages(conn: Connection, before: str) -> None:
@@ -21,13 +22,9 @@ async def forget_messages(conn: Connection, before: str) -> None:
 
 
 async def reply_given(db: Database, key: str) -> str:
-    """The reply a finished message got ('' while it is still being worked on, or when it is unknown)."""
+    """The reply a finished message got ('' while it is still being worked on, or for "success")."""
     row = await db.fetchone("SELECT status, reply FROM wechat_inbox WHERE key = ?", (key,))
     return row["reply"] if row and row["status"] == "done" else ""
-
-
-async def done(conn: Connection, key: str, reply: str) -> None:
-    await conn.execute("UPDATE wechat_inbox SET status = 'done', reply = ? WHERE key = ?", (reply, key))
 
 
 async def first_nonce(conn: Connection, timestamp: int, nonce: str, body_sha256: str, at: float) -> bool:

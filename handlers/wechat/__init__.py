@@ -5,6 +5,7 @@ everything goes through the same core services. See docs/WECHAT.md.
 
     channel = WeChatChannel(services)        # when settings.wechat_token is set
     senders["wechat"] = channel.sender       # the outbox routes rows whose channel is 'wechat' here
+    await channel.start()                    # once the outbox runs: re-runs what a killed process left
     web_app.state.wechat = channel           # handlers/web.py mounts `routes()`; without a channel: 404
     ...
     await channel.stop()
@@ -32,6 +33,10 @@ class WeChatChannel:
             )
         self.door = WeChatDoor(services, self.api)
         self.sender = WeChatSender(services, self.api)
+
+    async def start(self) -> int:
+        """Before /wechat is served: messages an earlier process took in and did not finish run again."""
+        return await self.door.start()
 
     async def stop(self) -> None:
         await self.door.stop()

@@ -6,26 +6,26 @@ about who wrote the body: each (timestamp, nonce) is remembered with the body's 
 same pair with another body is refused as a replay; with `wechat_require_encryption` plain POSTs are refused
 and only safe mode, whose `msg_signature` covers the encrypted body, is accepted. Then the body, at most
 64 KB (413), is decrypted in safe mode (`encrypt_type=aes`, `msg_signature`) and parsed by
-wechatpy (400 when it is not WeChat's XML). A message is recorded in `wechat_inbox` before it is processed, so
-WeChat's retries (it waits 5 s, then tries again, three tries in all) are recognised: a retry gets the answer
-already given, or "success", and is never processed twice.
+wechatpy (400 when it is not WeChat's XML). A message is recorded in the inbound ledger before it is processed
+(handlers/wechat/ordering.py), so WeChat's retries (it waits 5 s, then tries again, three tries in all) are
+recognised by every process: a retry gets the answer already given, or "success" while the message is still being
+worked on, and is never processed twice. A user's messages run one at a time, across processes on PostgreSQL, and a
+message whose process died before it was done runs again (at least once; its answer then goes through the outbox).
 
-The window: the core's answer, if it comes within PASSIVE_WINDOW seconds and is one short text, goes back
-as the passive XML reply. Anything else (options to tap, photos, several messages, a slow answer) is
-answered "success" at once and sent through the customer-service API by way of the durable outbox — the same
-outbox, in the same kind of transaction, as every notification the core sends.
+The window: the core's answer, if this process works it out within PASSIVE_WINDOW seconds and it is one short
+text, goes back as the passive XML reply. Anything else (options to tap, photos, several messages, a slow answer) is
+answered "success" and sent through the customer-service API by way of the durable outbox — the same outbox, in
+the same kind of transaction, as every notification the core sends. So is the answer to a message another process
+ran (it held the user's turn) or one run again after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
-import re
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.parser import parse_message
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
@@ -42,30 +41,58 @@ from bot.outbox import messages as out
 from bot.outbox.messages import Message
 from bot.outbox.store import Recipient, enqueue, stamp, utcnow
 from bot.services.container import Services
+from bot.store import inbound as ledger_store
 from bot.store import outbox as outbox_store
 from bot.store import wechat_inbox as inbox
 from bot.store.errors import is_storage_error
 from bot.store.users import User
 from bot.texts import t
-from handlers.wechat import render
+from handlers.wechat import parsing, render
 from handlers.wechat.api import WeChatApi
 from handlers.wechat.conversation import CHANNEL, Conversation, Inbound
+from handlers.wechat.ordering import MessageOrder
+from handlers.wechat.parsing import MAX_NONCE, BadRequest
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024
-MAX_SKEW = 300  # seconds between WeChat's timestamp and our clock; beyond it a request is refused as old
-MAX_NONCE = 64
 PASSIVE_WINDOW = 4.0  # seconds: WeChat gives up at 5; leave room for the network
+STOP_WAIT = 5.0  # seconds `stop` lets answers still being worked out reach the outbox
 INBOX_KEEP = timedelta(days=2)
-_OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SUCCESS = "success"
 
 
-class BadRequest(Exception):
-    def __init__(self, status: int, why: str) -> None:
-        super().__init__(why)
-        self.status = status
+class Passive:
+    """The HTTP request a message came in, waiting for its passive reply. Whoever works the message asks `take`
+    once it has the answer: True while the request still waits (then it must `give` the reply, or None for
+    "success"); False once the window closed (then the answer goes through the outbox). One event loop, no await
+    between the two sides' checks: the answer goes one way or the other, never both or neither."""
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+        self.reply: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self.open = True
+        self.taken = False
+
+    def take(self) -> bool:
+        if not self.open:
+            return False
+        self.open, self.taken = False, True
+        return True
+
+    def give(self, reply: str | None) -> None:
+        if not self.reply.done():
+            self.reply.set_result(reply)
+
+    def fail(self, exc: BaseException) -> None:
+        """The request (if it still waits) fails with it: WeChat retries, and the retry gets "success"."""
+        if self.reply.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            self.reply.cancel()
+            return
+        self.reply.set_exception(exc)
+        if not self.open and not self.taken:
+            self.reply.exception()  # nobody waits for it any more: retrieved here
 
 
 class WeChatDoor:
@@ -81,19 +108,24 @@ class WeChatDoor:
         )
         self.require_encryption = settings.wechat_require_encryption
         self.conversation = Conversation(services, api)
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self.order = MessageOrder(services, self.run_payload)
         self._late: set[asyncio.Task[None]] = set()
         self._last_purge = 0.0
         self._last_nonce_purge = 0.0
 
-    async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        """Let answers still being worked out reach the outbox (bounded), then give up on the rest."""
+    async def start(self) -> int:
+        """Before the endpoint takes messages: run what earlier processes took in and did not finish."""
+        return await self.order.start()
+
+    async def stop(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Let answers still being worked out reach the outbox (bounded), then give up on the rest: they stay
+        unfinished in the ledger and run again (at the next start, or on another process)."""
         if self._late:
-            _, pending = await asyncio.wait(self._late, timeout=timeout)
+            _, pending = await asyncio.wait(set(self._late), timeout=STOP_WAIT if timeout is None else timeout)
             for task in pending:
                 task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.order.stop()
 
     # ------------------------------------------------------------------ HTTP
 
@@ -105,7 +137,7 @@ class WeChatDoor:
         except InvalidSignatureException:
             log.info("WeChat callback with a bad signature refused")
             return PlainTextResponse("forbidden", status_code=403)
-        if not _fresh(timestamp) or len(nonce) > MAX_NONCE:
+        if not parsing.fresh(timestamp) or len(nonce) > MAX_NONCE:
             log.info("WeChat callback with a stale timestamp or an odd nonce refused")
             return PlainTextResponse("forbidden", status_code=403)
         if request.method == "GET":
@@ -115,13 +147,13 @@ class WeChatDoor:
             log.info("WeChat callback in plain mode refused: wechat_require_encryption is on")
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            body = await _read_body(request)
+            body = await parsing.read_body(request)
             if not await self._first_use(timestamp, nonce, body):
                 raise BadRequest(403, "signature already used for another body (replay)")
             xml, encrypted = self._plaintext(
                 body, q.get("encrypt_type", ""), q.get("msg_signature", ""), timestamp, nonce
             )
-            message = _parse(xml)
+            message = parsing.parse(xml)
         except BadRequest as exc:
             log.info("WeChat callback refused (%d): %s", exc.status, exc)
             return PlainTextResponse(str(exc), status_code=exc.status)
@@ -139,10 +171,10 @@ class WeChatDoor:
         if encrypt_type.lower() != "aes":
             if encrypt_type and encrypt_type.lower() != "raw":
                 raise BadRequest(400, f"unknown encrypt_type {encrypt_type[:20]!r}")
-            return _text(body), False
+            return parsing.body_text(body), False
         if self.crypto is None:
             raise BadRequest(400, "encrypted message, but no EncodingAESKey is configured")
-        _refuse_doctype(_text(body))
+        parsing.refuse_doctype(parsing.body_text(body))
         try:
             return self.crypto.decrypt_message(body, msg_signature, timestamp, nonce), True
         except InvalidSignatureException as exc:
@@ -152,120 +184,128 @@ class WeChatDoor:
         except Exception as exc:  # not base64, bad padding, no <Encrypt>: not WeChat's
             raise BadRequest(400, f"cannot decrypt ({type(exc).__name__})") from exc
 
-    # ------------------------------------------------------------------ one message, once
+    # ------------------------------------------------------------------ one message, at least once, in turn
 
     async def receive(self, message: Any) -> str | None:
-        """Process a parsed message once; the passive reply XML (plaintext), or None for "success"."""
-        inbound = _inbound(message)
-        key = _dedupe_key(message, inbound)
-        fresh, stored = await self._claim(key, inbound.openid)
+        """Record a parsed message and have it run in its user's turn; the passive reply XML (plaintext) when this
+        process worked it out in time, or None for "success"."""
+        inbound = parsing.inbound_of(message)
+        key = parsing.dedupe_key(message, inbound)
+        seq = parsing.seq_of(message, inbound)
+        secret = parsing.secret(inbound)
+        periodic = inbound.kind == "event" and inbound.event == "location"  # that one ticks by itself: not counted
+        verdict, fresh = await self.order.admit(
+            None if periodic else f"{CHANNEL}:{inbound.openid}",
+            key,
+            None if secret else parsing.encode(key, inbound),
+            chat=inbound.openid,
+            seq=seq,
+        )
         if not fresh:
             log.info("WeChat retry of %s: not processed again", key)
             metrics.update_refused(CHANNEL, inbound.kind, "duplicate")
-            return stored or None
-        user = await self.services.users.identify(CHANNEL, inbound.openid, "")
-        if not (inbound.kind == "event" and inbound.event == "location"):  # that one ticks by itself
-            verdict = await self._flood_check(inbound.openid)
-            if verdict != "ok":
-                metrics.update_refused(CHANNEL, inbound.kind, "flood")
-                slow_down = [out.text(t(user.lang, "flood.slow_down"))] if verdict == "warn" else []
-                return await self._answer(key, user, message, slow_down)
-        task = asyncio.create_task(self._work(user, inbound, key), name=f"wechat-{key}")
+            return await inbox.reply_given(self.services.db, key) or None
+        if verdict != "ok":  # recorded as done: no process runs it
+            metrics.update_refused(CHANNEL, inbound.kind, "flood")
+            user = await self.services.users.identify(CHANNEL, inbound.openid, "")
+            slow_down = [out.text(t(user.lang, "flood.slow_down"))] if verdict == "warn" else []
+            passive = Passive(message)
+            await self._answer(key, user, slow_down, passive)
+            return await passive.reply
+        passive = Passive(message)
+        turn = asyncio.create_task(
+            self.order.run(inbound.openid, seq, self._handle(inbound, key, passive), receiver_only=secret),
+            name=f"wechat-{key}",
+        )
         try:
-            done, _ = await asyncio.wait({task}, timeout=PASSIVE_WINDOW)
-        except asyncio.CancelledError:
-            self._adopt(key, user, task)  # the connection went away; the answer must not
+            await asyncio.wait({turn, passive.reply}, timeout=PASSIVE_WINDOW)
+        except asyncio.CancelledError:  # the connection went away; the answer must not
+            passive.open = False
+            self._keep(turn)
             raise
-        if task not in done:
-            log.info("WeChat answer to %s is slow: replying success, sending it as customer-service messages", key)
-            self._adopt(key, user, task)
-            return None
-        user = await self.services.users.identify(CHANNEL, inbound.openid, "")  # /lang may have changed it
-        return await self._answer(key, user, message, task.result())
-
-    async def _answer(self, key: str, user: User, message: Any, messages: list[Message]) -> str | None:
-        """One short text goes back in the HTTP response; anything else through the outbox."""
-        text = render.passive_text(user.lang, messages)
-        if text is not None and not await self._outbox_busy(user.external_id):
-            reply = TextReply(source=message.target, target=message.source, content=text).render()
-            await self._finish(key, user, [], reply)
-            return reply
-        await self._finish(key, user, messages, "")
+        self._keep(turn)
+        if passive.reply.done():
+            return passive.reply.result()
+        if passive.taken:  # the answer is being recorded as the passive reply: it comes in a moment
+            return await passive.reply
+        # Still waiting for its turn, or being worked out, or run by the process holding the user's turn: the
+        # answer goes through the outbox.
+        passive.open = False
         return None
 
-    async def _flood_check(self, openid: str) -> str:
-        """The flood guard every door shares (bot/services/guard.py): 'ok', 'warn' (tell once) or 'drop'; shared
-        by every process on PostgreSQL."""
-        flood = getattr(self.services, "flood", None)
-        return await flood.verdict(f"{CHANNEL}:{openid}") if flood is not None else "ok"
+    async def run_payload(self, payload: str) -> None:
+        """A message recorded by another process (alive or dead) or by an earlier run of this one: its answer goes
+        through the outbox."""
+        key, inbound = parsing.decode(payload)
+        await self._handle(inbound, key, None)
 
-    async def _work(self, user: User, inbound: Inbound, key: str = "") -> list[Message]:
-        async with self._lock(inbound.openid):  # one message of a user at a time, in arrival order
-            token = observe.begin(CHANNEL, key, inbound.openid, inbound.kind)
-            started = time.perf_counter()
-            try:
-                fresh = await self.services.users.identify(CHANNEL, inbound.openid, "")
-                return await self.conversation.handle(fresh, inbound)
-            except Exception as exc:
-                storage = is_storage_error(exc)
-                observe.note_outcome("storage_error" if storage else "error")
-                if storage:
-                    metrics.storage_error(CHANNEL)
-                log.exception("WeChat message from user %s failed", user.id)
-                return [out.text(t(user.lang, "error.generic"))]
-            finally:
-                handling = observe.current()
-                assert handling is not None
-                metrics.update_handled(CHANNEL, inbound.kind, handling.outcome, "wechat.conversation",
-                                       time.perf_counter() - started)  # fmt: skip
-                observe.end(token)
-
-    def _adopt(self, key: str, user: User, task: asyncio.Task[list[Message]]) -> None:
-        async def finish_late() -> None:
-            try:
-                messages = await task
-                fresh = await self.services.users.identify(CHANNEL, user.external_id, "")
-                await self._finish(key, fresh, messages, "")
-            except Exception:
-                log.exception("could not queue the late answer to %s", key)
-
-        late = asyncio.create_task(finish_late(), name=f"wechat-late-{key}")
-        self._late.add(late)
-        late.add_done_callback(self._late.discard)
-
-    @contextlib.asynccontextmanager
-    async def _lock(self, openid: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(openid) or (asyncio.Lock(), 0)
-        self._locks[openid] = (lock, users + 1)
+    async def _handle(self, inbound: Inbound, key: str, passive: Passive | None) -> None:
+        """Work out the answer, then record it with the message marked done: in the passive slot while the
+        request still waits, else through the outbox."""
         try:
-            async with lock:
-                yield
+            messages = await self._work(inbound, key)
+            user = await self.services.users.identify(CHANNEL, inbound.openid, "")  # /lang may have changed it
+            await self._answer(key, user, messages, passive)
+        except BaseException as exc:
+            if passive is not None:
+                passive.fail(exc)
+            raise
+
+    async def _answer(self, key: str, user: User, messages: list[Message], passive: Passive | None) -> None:
+        """One short text goes back in the HTTP response while it waits; anything else through the outbox."""
+        if passive is None or not passive.take():
+            await self._finish(key, user, messages, "")
+            return
+        text = render.passive_text(user.lang, messages)
+        if text is not None and not await self._outbox_busy(user.external_id):
+            message = passive.message
+            reply = TextReply(source=message.target, target=message.source, content=text).render()
+            await self._finish(key, user, [], reply)
+            passive.give(reply)
+            return
+        await self._finish(key, user, messages, "")
+        passive.give(None)
+
+    async def _work(self, inbound: Inbound, key: str = "") -> list[Message]:
+        token = observe.begin(CHANNEL, key, inbound.openid, inbound.kind)
+        started = time.perf_counter()
+        user = await self.services.users.identify(CHANNEL, inbound.openid, "")
+        try:
+            return await self.conversation.handle(user, inbound)
+        except Exception as exc:
+            storage = is_storage_error(exc)
+            observe.note_outcome("storage_error" if storage else "error")
+            if storage:
+                metrics.storage_error(CHANNEL)
+            log.exception("WeChat message from user %s failed", user.id)
+            return [out.text(t(user.lang, "error.generic"))]
         finally:
-            lock, users = self._locks[openid]
-            if users <= 1:
-                del self._locks[openid]
-            else:
-                self._locks[openid] = (lock, users - 1)
+            handling = observe.current()
+            assert handling is not None
+            metrics.update_handled(CHANNEL, inbound.kind, handling.outcome, "wechat.conversation",
+                                   time.perf_counter() - started)  # fmt: skip
+            observe.end(token)
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        """A message's turn goes on after its request was answered: `stop` waits for it (bounded)."""
+        if task.done():
+            self._late_done(task)
+            return
+        self._late.add(task)
+        task.add_done_callback(self._late_done)
+
+    def _late_done(self, task: asyncio.Task[None]) -> None:
+        self._late.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # unfinished in the ledger: it runs again
+            log.error("WeChat message %s not answered: %r", task.get_name(), task.exception())
 
     # ------------------------------------------------------------------ storage
-
-    async def _claim(self, key: str, openid: str) -> tuple[bool, str]:
-        """Record the message before working on it; (False, reply given) when it was seen before."""
-        now = datetime.now(UTC)
-        async with self.services.db.transaction() as conn:
-            fresh = await inbox.claim(conn, key, openid, now.isoformat(timespec="seconds"))
-            if fresh and time.monotonic() - self._last_purge > 3600:
-                self._last_purge = time.monotonic()
-                await inbox.forget_messages(conn, (now - INBOX_KEEP).isoformat(timespec="seconds"))
-        if fresh:
-            return True, ""
-        return False, await inbox.reply_given(self.services.db, key)
 
     async def _first_use(self, timestamp: str, nonce: str, body: bytes) -> bool:
         """Remember (timestamp, nonce) with the body's hash; False when they came before with another body.
 
         The plain-mode signature covers the URL, not the body, so a signed URL read from an access log could
-        carry anything. WeChat's own retries repeat the URL and the body, and pass (the inbox dedupes them).
+        carry anything. WeChat's own retries repeat the URL and the body, and pass (the ledger dedupes them).
         Rows older than twice MAX_SKEW can go: their timestamps are refused as stale anyway."""
         digest = hashlib.sha256(body).hexdigest()
         now = time.time()
@@ -273,18 +313,25 @@ class WeChatDoor:
             if await inbox.first_nonce(conn, int(timestamp), nonce, digest, now):
                 if now - self._last_nonce_purge > 60:
                     self._last_nonce_purge = now
-                    await inbox.forget_nonces(conn, now - 2 * MAX_SKEW)
+                    await inbox.forget_nonces(conn, now - 2 * parsing.MAX_SKEW)
                 return True
         seen = await inbox.nonce_body(self.services.db, int(timestamp), nonce)
         return seen is not None and hmac.compare_digest(seen, digest)
 
     async def _finish(self, key: str, user: User, messages: list[Message], reply: str) -> None:
-        """Queue what is not said in the HTTP answer and mark the message done, in one transaction."""
+        """Queue what is not said in the HTTP answer, keep the reply for WeChat's retries and mark the message
+        done in the ledger, in one transaction: a kill before it leaves the message to run again, after it
+        nothing is run or sent twice."""
         to = Recipient(user.id, CHANNEL, user.external_id, user.lang)
+        now = datetime.now(UTC)
         async with self.services.db.transaction() as conn:
             for i, message in enumerate(messages):
                 await enqueue(conn, f"wx:{key}:{i}", to, message)
-            await inbox.done(conn, key, reply)
+            await inbox.answered(conn, key, user.external_id, now.isoformat(timespec="seconds"), reply)
+            await ledger_store.finish_in(conn, CHANNEL, key)
+            if time.monotonic() - self._last_purge > 3600:
+                self._last_purge = time.monotonic()
+                await inbox.forget_messages(conn, (now - INBOX_KEEP).isoformat(timespec="seconds"))
         if messages:
             self.services.wake_outbox()
 
@@ -292,105 +339,3 @@ class WeChatDoor:
         """Earlier answers about to go out to this user: a passive reply now would overtake them. (A row waiting
         out a back-off does not count: the passive reply needs no customer-service quota, so it still works.)"""
         return await outbox_store.busy(self.services.db, CHANNEL, openid, stamp(utcnow()))
-
-
-# ---------------------------------------------------------------------- parsing
-
-
-def _fresh(timestamp: str) -> bool:
-    """WeChat's timestamp is its clock's unix time: more than MAX_SKEW away from ours is an old request."""
-    if not timestamp.isdigit() or len(timestamp) > 12:
-        return False
-    return abs(time.time() - int(timestamp)) <= MAX_SKEW
-
-
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > MAX_BODY:
-                raise BadRequest(413, "body too large")
-        except ValueError as exc:
-            raise BadRequest(400, "bad Content-Length") from exc
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BadRequest(413, "body too large")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    if not body.strip():
-        raise BadRequest(400, "empty body")
-    return body
-
-
-def _text(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(400, "body is not UTF-8") from exc
-
-
-def _refuse_doctype(xml: str) -> None:
-    # WeChat never sends a DTD; refusing one keeps entity tricks (billion laughs, external entities) out.
-    if "<!DOCTYPE" in xml.upper() or "<!ENTITY" in xml.upper():
-        raise BadRequest(400, "DTDs are not accepted")
-
-
-_STRING_FIELDS = ("ToUserName", "FromUserName", "MsgType", "Content", "Event", "EventKey", "MediaId",
-                  "Location_X", "Location_Y", "bizmsgmenuid")  # fmt: skip
-
-
-def _parse(xml: str) -> Any:
-    _refuse_doctype(xml)
-    try:
-        message = parse_message(xml)
-    except Exception as exc:  # ExpatError, no <xml> root, no MsgType…
-        raise BadRequest(400, f"not a WeChat message ({type(exc).__name__})") from exc
-    data = getattr(message, "_data", None)
-    if not isinstance(data, dict):
-        raise BadRequest(400, "not a WeChat message")
-    for name in _STRING_FIELDS:  # a nested or repeated tag would reach us as a dict or a list
-        if name in data and data[name] is not None and not isinstance(data[name], str):
-            raise BadRequest(400, f"malformed <{name}>")
-    if not _OPENID.fullmatch(data.get("FromUserName") or ""):
-        raise BadRequest(400, "missing or malformed FromUserName")
-    try:
-        int(data.get("CreateTime") or 0)
-        int(data.get("MsgId") or 0)
-    except ValueError as exc:
-        raise BadRequest(400, "malformed CreateTime or MsgId") from exc
-    return message
-
-
-def _inbound(message: Any) -> Inbound:
-    data: dict[str, Any] = message._data
-    kind = str(data.get("MsgType") or "").lower()
-    openid = data["FromUserName"]
-    if kind == "text":
-        return Inbound(openid, "text", text=data.get("Content") or "", menu_id=data.get("bizmsgmenuid") or "")
-    if kind == "image":
-        return Inbound(openid, "image", media_id=data.get("MediaId") or "")
-    if kind == "location":
-        return Inbound(openid, "location", lat=data.get("Location_X") or "", lon=data.get("Location_Y") or "")
-    if kind == "event":
-        event = str(data.get("Event") or "").lower()
-        return Inbound(
-            openid,
-            "event",
-            event=event,
-            key=data.get("EventKey") or "",
-            lat=str(data.get("Latitude") or ""),
-            lon=str(data.get("Longitude") or ""),
-        )
-    return Inbound(openid, "other")
-
-
-def _dedupe_key(message: Any, inbound: Inbound) -> str:
-    """WeChat's advice: MsgId for messages; FromUserName + CreateTime for events (which have no MsgId). The event
-    name is added, because entering the chat can bring a subscribe and a LOCATION event in the same second."""
-    data: dict[str, Any] = message._data
-    msg_id = int(data.get("MsgId") or 0)
-    if inbound.kind != "event" and msg_id:
-        return f"msg:{msg_id}"
-    return f"ev:{inbound.openid}:{int(data.get('CreateTime') or 0)}:{inbound.event or inbound.kind}"

@@ -1,0 +1,137 @@
+"""A WeChat user's messages through the inbound ledger, as the Telegram door's updates (docs/RELIABILITY.md,
+promise 18; docs/SCALING.md): each at least once, and one of a user's at a time across processes.
+
+Through the real stack: Runtime with /wechat on 127.0.0.1, WeChat's API played by bot/standin/wechat.py, whose
+media download a test can hold (`hold_media`) to keep a message mid-way for as long as it needs. "Processes" are
+two Runtimes on one database, as in tests/test_catalog_sync.py. Every wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from bot.app import Runtime
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.geo.coords import wgs84_to_gcj02
+from bot.standin.wechat import Callback, WeChatStandIn
+from bot.store import dialogs
+from bot.texts import t
+from handlers.wechat import door as door_module
+from tests import test_wechat as tw
+from tests.reporting import jpeg
+from tests.test_wechat import TIMEOUT, WeChatRider, text_of
+
+wx, settings, callback, wang = tw.wx, tw.settings, tw.callback, tw.wang
+HERE = (34.2540, 117.2080)  # WGS-84, inside 蝶梦社区第2网格 of the sample grids
+
+
+async def until(ready: Callable[[], object], what: str) -> None:
+    for _ in range(int(TIMEOUT / 0.02)):
+        if ready():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not within {TIMEOUT} s: {what}")
+
+
+async def ledger_row(runtime: Runtime, key: str) -> dict | None:
+    assert runtime.services is not None
+    row = await runtime.services.db.fetchone(
+        "SELECT done, payload, boot FROM inbound_seen WHERE channel = 'wechat' AND key = ?", (key,)
+    )
+    return None if row is None else {"done": row[0], "payload": row[1], "boot": row[2]}
+
+
+async def recorded(runtime: Runtime, key: str) -> None:
+    for _ in range(int(TIMEOUT / 0.02)):
+        if await ledger_row(runtime, key) is not None:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{key} was not recorded")
+
+
+async def test_a_message_cut_off_mid_way_runs_again_after_the_restart_and_answers_once(
+    runtime: Runtime, wx: WeChatStandIn, wang: WeChatRider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process stops (as a kill would: its work cut off) while a photo is being downloaded: WeChat got its
+    "success", the ledger row stays unfinished with its contents. The next start runs it, and the rider gets its
+    answer as customer-service messages, once; WeChat's retry then changes nothing."""
+    monkeypatch.setattr(door_module, "PASSIVE_WINDOW", 0.3)
+    monkeypatch.setattr(door_module, "STOP_WAIT", 0.1)
+    release = wx.hold_media()
+    request = wang.callback.image(wang.openid, wx.register_media(jpeg()), msg_id=8_100_001)
+    response = await wang.post(request)
+    assert response.status_code == 200 and response.text == "success"
+    await until(lambda: wx.downloads_waiting == 1, "the download is held")
+    row = await ledger_row(runtime, "msg:8100001")
+    assert row is not None and row["done"] == 0 and row["payload"] is not None
+    await runtime.stop()  # cuts the held work off: nothing answered, nothing marked done
+    assert wx.sent_to(wang.openid) == []
+
+    release.set()
+    await runtime.start(poll_timeout=1)
+    assert runtime.services is not None
+    added, ask_place = await wx.wait_for_sent(wang.openid, 2, timeout=TIMEOUT)
+    assert text_of(added) == t("zh-CN", "draft.photo_added", n=1)
+    assert t("zh-CN", "draft.ask_location") in text_of(ask_place)
+    await until(lambda: not runtime.wechat or not runtime.wechat.door._late, "the re-run is over")
+    row = await ledger_row(runtime, "msg:8100001")
+    assert row is not None and row["done"] == 1 and row["payload"] is None
+
+    retry = await wang.post(request)  # WeChat's retry of the same message, after all that
+    assert retry.status_code == 200 and retry.text == "success"
+    await runtime.services.outbox.wait_idle(TIMEOUT)
+    assert len(wx.sent_to(wang.openid)) == 2, "answered once"
+    user = await tw._user_row(runtime, wang.openid)
+    draft = await dialogs.get_dialog(runtime.services.db, user["id"])
+    assert draft is not None and len(draft.data["photos"]) == 1
+
+
+async def test_a_photo_and_a_location_sent_at_once_run_one_after_the_other(
+    runtime: Runtime, settings: Settings, clock: ManualClock, wx: WeChatStandIn, callback: Callback
+) -> None:
+    """A rider sends a photo and, the same second, the location: on PostgreSQL the two reach two processes. The
+    location waits for the photo's turn to end (its download held meanwhile) and lands in the draft the photo
+    started, instead of racing it. On SQLite (one process) the same through the in-process order."""
+    assert runtime.services is not None
+    shared = runtime.services.db.dialect == "postgresql"
+    other = Runtime(settings, clock) if shared else runtime
+    if shared:
+        await other.start(poll_timeout=1)
+    try:
+        openid = "oRiderZhao0001"
+        photo_side, location_side = WeChatRider(runtime, wx, callback, openid), WeChatRider(other, wx, callback, openid)
+        release = wx.hold_media()
+        second = int(time.time())
+        photo = callback.image(openid, wx.register_media(jpeg()), msg_id=9_200_001, create_time=second)
+        location = callback.location(openid, *wgs84_to_gcj02(*HERE), msg_id=9_200_002, create_time=second)
+        photo_sent = asyncio.create_task(photo_side.post(photo))
+        await until(lambda: wx.downloads_waiting == 1, "the photo is being worked on")
+        location_sent = asyncio.create_task(location_side.post(location))
+        await recorded(other, "msg:9200002")
+        if shared:  # the location's process leaves it to the one holding the rider's turn, and says "success"
+            response = await location_sent
+            assert response.status_code == 200 and response.text == "success"
+        release.set()
+        responses = await asyncio.gather(photo_sent, location_sent)
+        assert all(r.status_code == 200 for r in responses)
+
+        answers = await wx.wait_for_sent(openid, 3, timeout=TIMEOUT)  # photo added, where?, the categories
+        assert text_of(answers[0]) == t("zh-CN", "draft.photo_added", n=1)
+        assert t("zh-CN", "draft.ask_location") in text_of(answers[1])
+        assert answers[2]["msgtype"] == "msgmenu"
+        assert t("zh-CN", "draft.ask_category") in answers[2]["msgmenu"]["head_content"]
+        user = await tw._user_row(runtime, openid)
+        draft = await dialogs.get_dialog(runtime.services.db, user["id"])
+        assert draft is not None and len(draft.data["photos"]) == 1
+        assert draft.data["lat"] == pytest.approx(HERE[0], abs=1e-5)
+        assert draft.data["lon"] == pytest.approx(HERE[1], abs=1e-5)
+        for key in ("msg:9200001", "msg:9200002"):
+            row = await ledger_row(runtime, key)
+            assert row is not None and row["done"] == 1
+    finally:
+        if shared:
+            await other.stop()
