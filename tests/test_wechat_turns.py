@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from bot.standin.wechat import Callback, WeChatStandIn
 from bot.store import dialogs
 from bot.texts import t
 from handlers.wechat import door as door_module
+from handlers.wechat.conversation import Conversation
 from tests import test_wechat as tw
 from tests.reporting import jpeg
 from tests.test_wechat import TIMEOUT, WeChatRider, text_of
@@ -135,3 +137,20 @@ async def test_a_photo_and_a_location_sent_at_once_run_one_after_the_other(
     finally:
         if shared:
             await other.stop()
+
+
+async def test_an_invite_code_is_recorded_without_its_contents(
+    runtime: Runtime, wang: WeChatRider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """加入 CODE never reaches the database, not even in the ledger while it runs (it runs only where it arrived)."""
+    seen: list[dict | None] = []
+    join = Conversation.join
+
+    async def watched(self: Conversation, user: Any, code: str) -> Any:
+        seen.append(await ledger_row(runtime, "msg:9300001"))
+        return await join(self, user, code)
+
+    monkeypatch.setattr(Conversation, "join", watched)
+    [answer] = await wang.exchange(wang.callback.text(wang.openid, "/join ZZZZ-ZZZZ", msg_id=9_300_001))
+    assert text_of(answer) == t("zh-CN", "join.invalid")
+    assert seen and seen[0] is not None and seen[0]["done"] == 0 and seen[0]["payload"] is None
