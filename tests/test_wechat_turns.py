@@ -154,3 +154,41 @@ async def test_an_invite_code_is_recorded_without_its_contents(
     [answer] = await wang.exchange(wang.callback.text(wang.openid, "/join ZZZZ-ZZZZ", msg_id=9_300_001))
     assert text_of(answer) == t("zh-CN", "join.invalid")
     assert seen and seen[0] is not None and seen[0]["done"] == 0 and seen[0]["payload"] is None
+
+
+async def test_on_postgresql_another_process_runs_the_message_of_one_that_stopped_mid_way(
+    runtime: Runtime,
+    settings: Settings,
+    clock: ManualClock,
+    wx: WeChatStandIn,
+    callback: Callback,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two processes; the one working a rider's photo goes away mid-download (its work cut off, its locks gone as
+    after a kill). The other's sweep runs the message within seconds, without any restart, and the rider gets the
+    answer once as customer-service messages."""
+    assert runtime.services is not None
+    if runtime.services.db.dialect != "postgresql":
+        pytest.skip("one process on SQLite: the restart test above covers it")
+    monkeypatch.setattr(door_module, "PASSIVE_WINDOW", 0.3)
+    monkeypatch.setattr(door_module, "STOP_WAIT", 0.1)
+    doomed = Runtime(settings, clock)
+    await doomed.start(poll_timeout=1)
+    try:
+        openid = "oRiderSun00001"
+        release = wx.hold_media()
+        request = callback.image(openid, wx.register_media(jpeg()), msg_id=9_400_001)
+        response = await WeChatRider(doomed, wx, callback, openid).post(request)
+        assert response.status_code == 200 and response.text == "success"
+        await until(lambda: wx.downloads_waiting == 1, "the download is held")
+    finally:
+        await doomed.stop()
+    assert wx.sent_to(openid) == []
+    release.set()
+    added, ask_place = await wx.wait_for_sent(openid, 2, timeout=3 * TIMEOUT)  # the sweep, then the outbox's leader
+    assert text_of(added) == t("zh-CN", "draft.photo_added", n=1)
+    assert t("zh-CN", "draft.ask_location") in text_of(ask_place)
+    row = await ledger_row(runtime, "msg:9400001")
+    assert row is not None and row["done"] == 1
+    await runtime.services.outbox.wait_idle(TIMEOUT)
+    assert len(wx.sent_to(openid)) == 2
