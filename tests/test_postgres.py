@@ -282,6 +282,35 @@ async def test_a_task_started_inside_a_transaction_reads_committed_data_after_it
         assert (await db.fetchone("SELECT COUNT(*) FROM join_attempts"))[0] == 2
 
 
+async def test_connections_kept_between_calls_are_shared_fairly_and_never_reused_broken(pg_url: str) -> None:
+    """The store keeps a connection that served a call for the next one (cheaper than asyncpg's release and
+    acquire). With more callers than connections every call still gets one (a waiter is handed the next one
+    freed), a failed or cancelled call's connection is not handed on broken, and the process never holds more
+    connections than its pool's size."""
+    async with Database(pg_url, max_size=2) as db:
+        assert isinstance(db, PostgresDatabase)
+        slow = [db.fetchone("SELECT pg_sleep(0.02), ?", (i,)) for i in range(12)]
+        rows = await asyncio.wait_for(asyncio.gather(*slow), timeout=60)
+        assert sorted(int(r[1]) for r in rows) == list(range(12))
+        with pytest.raises(INTEGRITY_ERRORS):  # unique (channel, external_id): fails on the server, mid-call
+            for _ in range(2):
+                await db.write("INSERT INTO users (channel, external_id, created_at) VALUES ('telegram', '9', 'x')")
+        stuck = asyncio.create_task(db.fetchone("SELECT pg_sleep(30)"))
+        await asyncio.sleep(0.3)  # the statement is on the server
+        stuck.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stuck
+        for _ in range(5):  # every connection the pool has, and more: each answers at once, none is half-used
+            assert (await asyncio.wait_for(db.fetchone("SELECT COUNT(*) FROM users"), timeout=20))[0] == 1
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO join_attempts (user_id, at) VALUES (1, 'x')")
+        opened = await db.fetchone(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = ?",
+            ("rider-bot",),
+        )
+        assert opened[0] <= 2
+
+
 def test_only_the_store_imports_a_database_driver() -> None:
     drivers = {"aiosqlite", "asyncpg", "sqlite3", "psycopg", "psycopg_pool"}
     for path in sorted([*(REPO / "bot").rglob("*.py"), *(REPO / "handlers").rglob("*.py")]):

@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import decimal
 import logging
+import time
 from collections.abc import AsyncIterator, Generator, Iterable, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 _MIGRATE_LOCK = 0x72696465  # pg_advisory_lock key: one process migrates at a time
 _CONNECT_TIMEOUT = 10.0
+_KEPT_IDLE = 60.0  # seconds a kept connection may sit unused before it goes back to the pool (`_take`)
 
 
 def _numeric(text: str) -> int | float:
@@ -259,7 +261,8 @@ class PostgresDatabase(Database):
         self._write_lock = asyncio.Lock()
         self._min_size, self._max_size = min_size, max_size
         self._id_tables: frozenset[str] = frozenset()
-        self._kept: list[asyncpg.Connection] = []  # acquired from the pool, idle, ready for the next call
+        # Acquired from the pool, idle, ready for the next call (with when each was given back), oldest first.
+        self._kept: list[tuple[asyncpg.Connection, float]] = []
         self._waiting = 0  # tasks waiting in `pool.acquire()`
         self._plans: dict[str, tuple[str, str | None, bool, str | None]] = {}  # see `_plan`
 
@@ -311,7 +314,7 @@ class PostgresDatabase(Database):
     async def close(self) -> None:
         if self._pool is not None:
             kept, self._kept = self._kept, []
-            for raw in kept:
+            for raw, _ in kept:
                 await self._release(raw)
             pool, self._pool = self._pool, None
             try:  # asyncpg waits for every acquired connection to come back: bounded, then cut
@@ -333,7 +336,12 @@ class PostgresDatabase(Database):
     async def _take(self) -> asyncpg.Connection:
         """A connection for one statement or transaction: a kept one if any (see `_give_back`), else the pool's."""
         while self._kept:
-            raw = self._kept.pop()
+            raw, _ = self._kept.pop()  # the most recently used: the others stay idle and may be trimmed
+            if self._kept and time.monotonic() - self._kept[0][1] > _KEPT_IDLE:
+                # Kept the longest and unused for a while: back to the pool, which closes it if it stays idle
+                # (`max_inactive_connection_lifetime`), so a quiet process does not hold its busiest minute's
+                # connections for ever.
+                await self._release(self._kept.pop(0)[0])
             if not _closed(raw):
                 return raw
             await self._release(raw)  # lost meanwhile (a server restart): the pool replaces it
@@ -359,7 +367,7 @@ class PostgresDatabase(Database):
         cancellation or replaces it; so does every one while a task waits in `pool.acquire()` for a free
         connection, so that waiter gets it."""
         if clean and not self._waiting and self._pool is not None and not _closed(raw) and not raw.is_in_transaction():
-            self._kept.append(raw)
+            self._kept.append((raw, time.monotonic()))
             return
         await self._release(raw)
 
