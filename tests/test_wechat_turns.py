@@ -192,3 +192,27 @@ async def test_on_postgresql_another_process_runs_the_message_of_one_that_stoppe
     assert row is not None and row["done"] == 1
     await runtime.services.outbox.wait_idle(TIMEOUT)
     assert len(wx.sent_to(openid)) == 2
+
+
+async def test_a_message_waiting_for_its_turn_here_still_gets_its_passive_reply(
+    runtime: Runtime, wang: WeChatRider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two quick texts to one process: the second waits for the first (slow) one's turn and, ready within the
+    window, still goes back in its own HTTP response — no customer-service message spent on it."""
+    handle, calls = Conversation.handle, []
+
+    async def first_slow(self: Conversation, user: Any, inbound: Any) -> Any:
+        calls.append(inbound.text)
+        if len(calls) == 1:  # long enough for the second to arrive meanwhile, well within the 4 s window
+            await asyncio.sleep(1.5)
+        return await handle(self, user, inbound)
+
+    monkeypatch.setattr(Conversation, "handle", first_slow)
+    first = asyncio.create_task(wang.exchange(wang.callback.text(wang.openid, "帮助", msg_id=9_500_001)))
+    await until(lambda: calls, "the first is being worked on")
+    second = await wang.exchange(wang.callback.text(wang.openid, "help", msg_id=9_500_002))
+    assert calls == ["帮助", "help"]
+    assert await ledger_row(runtime, "msg:9500002") is not None
+    for answers in (await first, second):
+        assert [a.get("passive") for a in answers] == [True]
+        assert text_of(answers[0]) == t("zh-CN", "wechat.help")

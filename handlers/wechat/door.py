@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Coroutine, Generator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,6 +94,23 @@ class Passive:
         self.reply.set_exception(exc)
         if not self.open and not self.taken:
             self.reply.exception()  # nobody waits for it any more: retrieved here
+
+
+class Turn:
+    """A message's handling as the per-user order takes it (bot/services/chat_order.py `Work`): awaited when it
+    runs here, or closed unrun when the process holding the user's turn runs it from the ledger — then the request
+    stops waiting for it and answers "success"."""
+
+    def __init__(self, handling: Coroutine[Any, Any, None], passive: Passive) -> None:
+        self.handling = handling
+        self.passive = passive
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self.handling.__await__()
+
+    def close(self) -> None:
+        self.handling.close()  # a no-op once it ran
+        self.passive.give(None)  # ditto: its answer was given
 
 
 class WeChatDoor:
@@ -213,12 +231,11 @@ class WeChatDoor:
             await self._answer(key, user, slow_down, passive)
             return await passive.reply
         passive = Passive(message)
-        turn = asyncio.create_task(
-            self.order.run(inbound.openid, seq, self._handle(inbound, key, passive), receiver_only=secret),
-            name=f"wechat-{key}",
-        )
-        try:
-            await asyncio.wait({turn, passive.reply}, timeout=PASSIVE_WINDOW)
+        work = Turn(self._handle(inbound, key, passive), passive)
+        run = self.order.run(inbound.openid, seq, work, receiver_only=secret)
+        turn = asyncio.create_task(run, name=f"wechat-{key}")
+        try:  # the reply comes from the work, or None at once if another process runs the message instead
+            await asyncio.wait({passive.reply}, timeout=PASSIVE_WINDOW)
         except asyncio.CancelledError:  # the connection went away; the answer must not
             passive.open = False
             self._keep(turn)
@@ -228,8 +245,7 @@ class WeChatDoor:
             return passive.reply.result()
         if passive.taken:  # the answer is being recorded as the passive reply: it comes in a moment
             return await passive.reply
-        # Still waiting for its turn, or being worked out, or run by the process holding the user's turn: the
-        # answer goes through the outbox.
+        # Still waiting for its turn here, or being worked out: the answer goes through the outbox.
         passive.open = False
         return None
 

@@ -21,7 +21,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from bot.services.chat_order import SharedChatOrder
+from bot.services.chat_order import SharedChatOrder, Work
 from bot.services.container import Services
 from bot.services.guard import InboundLedger
 from handlers.wechat.conversation import CHANNEL
@@ -52,7 +52,7 @@ class MessageOrder:
         retry of one recorded before, by this process or any other, is not fresh."""
         return await self.ledger.admit(self.services.flood, who, CHANNEL, key, payload, chat=chat, seq=seq)
 
-    async def run(self, openid: str, seq: int, work: Coroutine[Any, Any, None], *, receiver_only: bool) -> None:
+    async def run(self, openid: str, seq: int, work: Work, *, receiver_only: bool) -> None:
         """`work` (a recorded message's handling) run in its user's order here — or, on PostgreSQL, closed unrun
         when the process holding the user runs the message from the ledger. Returns when this process has
         nothing more to do for it."""
