@@ -328,10 +328,11 @@ def multi_analysis(r: ScaleResults) -> str:
             f" reports {one.reports_per_s / base.reports_per_s:.2f}× (target ≥ 0.7×). Per step the PostgreSQL bot"
             f" used {bot_1:.1f} ms of CPU and PostgreSQL {pg_1:.1f} ms, against {bot_b:.1f} ms for the SQLite bot"
             " (its SQLite work included: aiosqlite's thread is in the process) — the PostgreSQL path costs"
-            f" {(bot_1 + pg_1) / bot_b if bot_b else float('nan'):.2f}× the CPU for the same work. An answer is 7"
-            " database round trips on either backend (PostgreSQL's `pg_stat_database` counted 6.9 transactions per"
-            " answer in a worker); on PostgreSQL each one waits for another process — a backend — to be scheduled,"
-            " which on two oversubscribed cores (the share column) costs more wall time than the work itself."
+            f" {(bot_1 + pg_1) / bot_b if bot_b else float('nan'):.2f}× the CPU for the same work. An answer is 6"
+            " database round trips on either backend (section A counts them), plus on PostgreSQL the chat's lock and"
+            " its release (bot/store/chatlocks.py, two more on the lock connection); on PostgreSQL each one waits"
+            " for another process — a backend — to be scheduled, which on two oversubscribed cores (the share"
+            " column) costs more wall time than the work itself."
         )
         lines.append("")
     if one:
