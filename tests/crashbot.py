@@ -11,13 +11,8 @@ outbox's global 25/s spacing is set to 0. Everything else is production wiring a
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import json
 import logging
-import os
-import signal
-import sys
 from pathlib import Path
 
 from telegram.ext import AIORateLimiter
@@ -25,6 +20,7 @@ from telegram.ext import AIORateLimiter
 import bot.app
 from bot.app import Runtime
 from bot.config import Settings
+from tests import childbot
 
 
 async def main(config: dict, parent: int) -> None:
@@ -46,27 +42,16 @@ async def main(config: dict, parent: int) -> None:
     await runtime.start(poll_timeout=1)
     assert runtime.services is not None and runtime.services.outbox is not None
     runtime.services.outbox.global_interval = 0.0
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    orphan_watch = asyncio.create_task(exit_when_orphaned(parent))
-    print("READY", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        orphan_watch.cancel()
-        await runtime.stop()
-
-
-async def exit_when_orphaned(parent: int) -> None:
-    """If the test process dies (killed, timed out), do not linger polling a stand-in that is gone."""
-    while os.getppid() == parent:  # noqa: ASYNC110 - nothing to wait on: the kernel re-parents us silently
-        await asyncio.sleep(0.5)
-    os._exit(1)
+    await childbot.serve(runtime, parent)
 
 
 if __name__ == "__main__":
-    test_process = os.getppid()  # first thing: the parent may die while the bot is still starting
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("handlers.telegram.guard").setLevel(logging.INFO)  # "dropped redelivered update N"
-    logging.getLogger("bot.services.chat_order").setLevel(logging.INFO)  # "re-running interrupted update N" (PG)
-    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), test_process))
+    childbot.run(
+        main,
+        level=logging.WARNING,
+        log_format="%(levelname)s %(name)s: %(message)s",
+        info_loggers=(
+            "handlers.telegram.guard",  # "dropped redelivered update N"
+            "bot.services.chat_order",  # "re-running interrupted update N" (PG)
+        ),
+    )

@@ -8,16 +8,12 @@ Bot API stand-in in the parent test process, with its HTTP doors (/metrics, /rea
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import signal
-import sys
 from pathlib import Path
 
 from bot.app import Runtime
 from bot.config import Settings
-from tests.crashbot import exit_when_orphaned
+from tests import childbot
 
 
 async def main(config: dict, parent: int) -> None:
@@ -40,20 +36,8 @@ async def main(config: dict, parent: int) -> None:
     )
     runtime = Runtime(settings)
     await runtime.start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    orphan_watch = asyncio.create_task(exit_when_orphaned(parent))
-    print("READY", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        orphan_watch.cancel()
-        await runtime.stop()
+    await childbot.serve(runtime, parent)
 
 
 if __name__ == "__main__":
-    import os
-
-    test_process = os.getppid()  # first thing: the parent may die while the bot is still starting
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), test_process))
+    childbot.run(main, level=logging.WARNING, log_format="%(asctime)s %(levelname)s %(message)s")

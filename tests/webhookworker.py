@@ -8,16 +8,12 @@ exits by itself if the test process goes away.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import os
-import signal
-import sys
 from pathlib import Path
 
 from bot.app import Runtime
 from bot.config import Settings
+from tests import childbot
 
 
 async def main(config: dict, parent: int) -> None:
@@ -37,24 +33,8 @@ async def main(config: dict, parent: int) -> None:
     )
     runtime = Runtime(settings)
     await runtime.start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    watch = asyncio.create_task(exit_when_orphaned(parent))
-    print("READY", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        watch.cancel()
-        await runtime.stop()
-
-
-async def exit_when_orphaned(parent: int) -> None:
-    while os.getppid() == parent:  # noqa: ASYNC110 - nothing to wait on: the kernel re-parents us silently
-        await asyncio.sleep(0.5)
-    os._exit(1)
+    await childbot.serve(runtime, parent)
 
 
 if __name__ == "__main__":
-    test_process = os.getppid()
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), test_process))
+    childbot.run(main, level=logging.INFO, log_format="%(levelname)s %(name)s: %(message)s")
