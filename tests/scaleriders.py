@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.standin.server import StandIn
 from tests.reporting import jpeg
+from tests.riderchat import ACK, action_of, answer_data, bot_messages_after, category_data, community_point, newest_seen
 
-ACK = re.compile(r"已收到，编号 (SP-\d+)")
 FINDER = "📍 离你最近的驿站"
-COMMUNITY_BOX = ((34.2465, 34.2615), (117.2005, 117.2155))  # inside 蝶梦社区: every point is in one of its grids
 GRID_WORKERS = {"xz-hanfeng-diemeng-g1": 2001, "xz-hanfeng-diemeng-g2": 2002, "xz-hanfeng-diemeng-g3": 2003}
 
 
@@ -32,45 +30,6 @@ class Spot:
     name: str
     lat: float
     lon: float
-
-
-def inline(message: dict) -> list[dict]:
-    return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
-
-
-def action_of(message: dict) -> str | None:
-    """What a bot message asks the rider to do next in a report (None: not a report prompt)."""
-    text = message.get("text") or ""
-    datas = {b.get("callback_data") for b in inline(message)}
-    if ACK.search(text):
-        return "done"
-    if "❓ 问题" in text:  # a category's own question (data/categories.toml)
-        return "answer"
-    for action in ("ok", "new", "skip", "submit"):
-        if f"rd:{action}" in datas:
-            return action
-    if any(d and ":cat:" in d for d in datas):
-        return "category"
-    if "隐患在哪里" in text:
-        return "location"
-    if "请拍照或发送" in text:
-        return "photo"
-    return None
-
-
-def bot_messages_after(telegram: StandIn, chat_id: int, after_id: int) -> list[dict]:
-    """The bot's messages in a chat with an id above `after_id`, oldest first (read without copying the chat)."""
-    state = telegram._chats.get(chat_id)
-    if state is None:
-        return []
-    found = []
-    for message_id in reversed(state.entries):
-        if message_id <= after_id:
-            break
-        entry = state.entries[message_id]
-        if entry.from_bot and not entry.deleted:
-            found.append(entry.message)
-    return found[::-1]
 
 
 @dataclass
@@ -122,9 +81,7 @@ class Rider:
             await self.burst(min(3, self.updates - self.sent))
 
     def _mark(self) -> None:
-        self.seen_id = max(
-            [self.seen_id, *(m["message_id"] for m in bot_messages_after(self.telegram, self.user_id, 0))]
-        )
+        self.seen_id = newest_seen(self.telegram, self.user_id, self.seen_id)
 
     async def burst(self, n: int) -> None:
         """n locations at once; waits until n finder answers came (their order is checked at the end)."""
@@ -148,15 +105,15 @@ class Rider:
             if action == "photo":
                 self._send(photo=jpeg(colour, (32, 24)))
             elif action == "location":
-                (la0, la1), (lo0, lo1) = COMMUNITY_BOX
-                self._send(location=(self.rng.uniform(la0, la1), self.rng.uniform(lo0, lo1)))
+                self._send(location=community_point(self.rng))
             elif action == "answer":
-                self._answer(prompt)
+                data = answer_data(prompt)
+                if data is not None:
+                    self._tap(prompt, data)
+                else:
+                    self._send(text="1")
             elif action == "category":
-                self._tap(
-                    prompt,
-                    self.rng.choice([b for b in inline(prompt) if ":cat:" in b["callback_data"]])["callback_data"],
-                )
+                self._tap(prompt, category_data(prompt, self.rng))
             else:  # ok / new / skip / submit
                 self._tap(prompt, f"rd:{action}")
         raise AssertionError(f"rider {self.user_id} could not file a report")
@@ -167,20 +124,6 @@ class Rider:
             if action_of(message) is not None:
                 return message
         return None
-
-    def _answer(self, prompt: dict) -> None:
-        """Skip when allowed, else finish a multiple choice, pick the last option, or type a number."""
-        options = [b for b in inline(prompt) if b["callback_data"].startswith("rd:a:")]
-        datas = [b["callback_data"] for b in options]
-        special = [d for d in datas if d.endswith((":_skip", ":_done"))]
-        values = [d for d in datas if d not in special]
-        ticked = any(b["text"].startswith("☑") for b in options)
-        if special and (special[0].endswith(":_skip") or not values or ticked):
-            self._tap(prompt, special[0])
-        elif values:
-            self._tap(prompt, values[-1])
-        else:
-            self._send(text="1")
 
 
 def finder_answers(telegram: StandIn, chat_id: int) -> list[str]:

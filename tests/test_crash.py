@@ -55,6 +55,16 @@ from bot.standin.server import StandIn
 from bot.store import reports as report_store
 from tests import pgcluster
 from tests.reporting import jpeg
+from tests.riderchat import (
+    ACK,
+    action_of,
+    answer_data,
+    bot_messages_after,
+    category_data,
+    community_point,
+    inline,
+    newest_seen,
+)
 
 LONG = os.environ.get("RIDER_LONG_TESTS") == "1"
 ROUNDS = 20 if LONG else 3
@@ -64,10 +74,8 @@ SEED = int(os.environ.get("RIDER_CRASH_SEED", "20261126"))
 TOKEN = "555000111:CRASH-test-token-0123456789abcdef"
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = {"xz-hanfeng-diemeng-g1": 2001, "xz-hanfeng-diemeng-g2": 2002, "xz-hanfeng-diemeng-g3": 2003}
-COMMUNITY_BOX = ((34.2465, 34.2615), (117.2005, 117.2155))  # inside 蝶梦社区: every point is in one of its grids
 STEP_TIMEOUT = 6.0 if LONG else 3.0  # a step unanswered this long after a kill: the answer died with the bot; recover
 SLOW_TIMEOUT = 60.0  # a step unanswered this long with the bot alive all along (overloaded machine): recover too
-ACK = re.compile(r"已收到，编号 (SP-\d+)")
 
 # ---------------------------------------------------------------------------------------------- the child
 
@@ -189,9 +197,7 @@ class Rider:
 
     async def file_one(self) -> None:
         """One report, through whatever the bot asks, until it says 已收到 (then the report is done)."""
-        self.seen_id = max(
-            [self.seen_id, *(m["message_id"] for m in bot_messages_after(self.standin, self.user_id, 0))]
-        )
+        self.seen_id = newest_seen(self.standin, self.user_id, self.seen_id)
         self._send_photo()
         for _ in range(60):
             prompt = await self._next_prompt()
@@ -208,24 +214,15 @@ class Rider:
             if action == "photo":
                 self._send_photo()
             elif action == "location":
-                (la0, la1), (lo0, lo1) = COMMUNITY_BOX
-                where = (self.rng.uniform(la0, la1), self.rng.uniform(lo0, lo1))
-                self.standin.inject_message(self.user_id, location=where, first_name="骑手")
-            elif action == "answer":  # skip if allowed, else finish a multiple choice, pick one, or type a number
-                options = [b for b in inline(prompt) if b["callback_data"].startswith("rd:a:")]
-                datas = [b["callback_data"] for b in options]
-                special = [d for d in datas if d.endswith((":_skip", ":_done"))]
-                values = [d for d in datas if d not in special]
-                ticked = any(b["text"].startswith("☑") for b in options)  # a multiple choice with one picked
-                if special and (special[0].endswith(":_skip") or not values or ticked):
-                    self._tap(prompt, special[0])
-                elif values:  # the last: "no" for yes/no, which keeps every report with the grid's worker
-                    self._tap(prompt, values[-1])
+                self.standin.inject_message(self.user_id, location=community_point(self.rng), first_name="骑手")
+            elif action == "answer":
+                data = answer_data(prompt)
+                if data is not None:
+                    self._tap(prompt, data)
                 else:
                     self.standin.inject_message(self.user_id, text="1", first_name="骑手")
             elif action == "category":
-                choices = [b for b in inline(prompt) if ":cat:" in b["callback_data"]]
-                self._tap(prompt, self.rng.choice(choices)["callback_data"])
+                self._tap(prompt, category_data(prompt, self.rng))
             else:  # "new" (not the same problem), "skip" (no more words), "submit"
                 self._tap(
                     prompt, next(b for b in inline(prompt) if b["callback_data"] == f"rd:{action}")["callback_data"]
@@ -233,49 +230,6 @@ class Rider:
         raise AssertionError(
             f"rider {self.user_id} could not file a report: {self.standin.transcript(self.user_id)[-6:]}"
         )
-
-
-def bot_messages_after(standin: StandIn, chat_id: int, after_id: int) -> list[dict]:
-    """The bot's messages in a chat with an id above `after_id`, newest last. Reads the stand-in's chat state
-    from the tail (ids only grow) without copying: with 100 riders waiting at once, `StandIn.bot_messages` (a
-    deep copy of the whole chat per call, per waiter, per event) would make the test itself the bottleneck."""
-    state = standin._chats.get(chat_id)
-    if state is None:
-        return []
-    found = []
-    for message_id in reversed(state.entries):
-        if message_id <= after_id:
-            break
-        entry = state.entries[message_id]
-        if entry.from_bot and not entry.deleted:
-            found.append(entry.message)
-    return found[::-1]
-
-
-def inline(message: dict) -> list[dict]:
-    return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
-
-
-def action_of(message: dict) -> str | None:
-    text = message.get("text") or ""
-    datas = {b.get("callback_data") for b in inline(message)}
-    if ACK.search(text):
-        return "done"
-    if "❓ 问题" in text:  # a category's own question (data/categories.toml)
-        return "answer"
-    if "rd:ok" in datas:
-        return "ok"
-    if "rd:new" in datas:
-        return "new"
-    if "rd:skip" in datas:
-        return "skip"
-    if any(d and ":cat:" in d for d in datas):
-        return "category"
-    if "隐患在哪里" in text:
-        return "location"
-    if "请拍照或发送" in text:
-        return "photo"
-    return None
 
 
 # ---------------------------------------------------------------------------------------------- checks
