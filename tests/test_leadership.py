@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from bot.store.leadership import LEADER_KEY, LEASE, LOCK_CLASS, current_leader, 
 from tests import pgcluster
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
+from tests.ownstandin import free_port, standin_fixture, standin_settings
 from tests.reporting import bind, grid_at, jpeg
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,12 +52,6 @@ PG_ONLY = pytest.mark.skipif(
     reason="leadership among processes is elected through PostgreSQL; on SQLite the one process always leads",
 )
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def until(check: Callable[[], Any], timeout: float, what: str) -> float:  # noqa: ASYNC109
@@ -166,14 +161,7 @@ class Child:
             return await client.get(path)
 
 
-@pytest.fixture
-async def token_standin() -> AsyncIterator[StandIn]:
-    stand = StandIn(token=TOKEN)
-    await stand.start()
-    try:
-        yield stand
-    finally:
-        await stand.stop()
+token_standin = standin_fixture(TOKEN, "token_standin")
 
 
 @PG_ONLY
@@ -469,14 +457,7 @@ async def test_a_lone_process_leads(runtime: Runtime) -> None:
 
 async def test_a_second_polling_process_refuses_to_start(tmp_path: Path, token_standin: StandIn) -> None:
     db_path = tmp_path / "rider.sqlite3"
-    settings = Settings(
-        telegram_token=TOKEN,
-        telegram_base_url=token_standin.base_url,
-        telegram_base_file_url=token_standin.base_file_url,
-        db_path=db_path,
-        http_port=None,
-        categories_toml=None,
-    )
+    settings = standin_settings(TOKEN, token_standin, db_path, http_port=None, categories_toml=None)
     first = Runtime(settings, ManualClock(DEFAULT_NOW))
     await first.start(poll_timeout=1)
     try:
@@ -510,14 +491,7 @@ async def test_a_second_polling_process_refuses_to_start(tmp_path: Path, token_s
 async def test_the_polling_lock_is_taken_again_after_its_connection_is_lost(
     tmp_path: Path, token_standin: StandIn
 ) -> None:
-    settings = Settings(
-        telegram_token=TOKEN,
-        telegram_base_url=token_standin.base_url,
-        telegram_base_file_url=token_standin.base_file_url,
-        db_path=tmp_path / "rider.sqlite3",
-        http_port=None,
-        categories_toml=None,
-    )
+    settings = standin_settings(TOKEN, token_standin, tmp_path / "rider.sqlite3", http_port=None, categories_toml=None)
     runtime = Runtime(settings, ManualClock(DEFAULT_NOW))
     await runtime.start(poll_timeout=1)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from bot.logs import RedactSecrets, setup_logging
 from bot.standin.server import StandIn
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
+from tests.ownstandin import free_port, standin_fixture, standin_settings
 
 TOKEN = "918273645:TOKEN-safety-Zq9xVv7Lw3dKp"
 SECRET = "webhook-secret-Qm4Rt8Yz"
@@ -81,30 +81,12 @@ def logs() -> Iterator[Logs]:
         httpx_logger.setLevel(httpx_level)
 
 
-@pytest.fixture
-async def standin() -> AsyncIterator[StandIn]:
-    stand = StandIn(token=TOKEN)
-    await stand.start()
-    try:
-        yield stand
-    finally:
-        await stand.stop()
-
-
-def bot_settings(standin: StandIn, tmp_path: Path, **changes: object) -> Settings:
-    base = {
-        "telegram_token": TOKEN,
-        "telegram_base_url": standin.base_url,
-        "telegram_base_file_url": standin.base_file_url,
-        "db_path": tmp_path / "rider.sqlite3",
-        "http_port": 0,
-    }
-    return Settings(**{**base, **changes})  # type: ignore[arg-type]
+standin = standin_fixture(TOKEN)
 
 
 @pytest.fixture
 async def runtime(standin: StandIn, tmp_path: Path, logs: Logs) -> AsyncIterator[Runtime]:
-    rt = Runtime(bot_settings(standin, tmp_path), ManualClock(DEFAULT_NOW))
+    rt = Runtime(standin_settings(TOKEN, standin, tmp_path / "rider.sqlite3", http_port=0), ManualClock(DEFAULT_NOW))
     try:
         await rt.start(poll_timeout=1)
         yield rt
@@ -145,7 +127,9 @@ async def test_rejected_token_at_startup(standin: StandIn, tmp_path: Path, logs:
     Logged, it is redacted; but its str() carries the token, so it must never escape other than through
     logging (an uncaught exception printed by Python would bypass the filter)."""
     standin.token = "111111:SOME-OTHER-token"  # the stand-in now rejects ours
-    runtime = Runtime(bot_settings(standin, tmp_path), ManualClock(DEFAULT_NOW))
+    runtime = Runtime(
+        standin_settings(TOKEN, standin, tmp_path / "rider.sqlite3", http_port=0), ManualClock(DEFAULT_NOW)
+    )
     try:
         with pytest.raises(InvalidToken) as caught:
             await runtime.start(poll_timeout=1)
@@ -157,18 +141,14 @@ async def test_rejected_token_at_startup(standin: StandIn, tmp_path: Path, logs:
     logs.assert_clean(TOKEN)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_webhook_mode_keeps_token_and_secret_out_of_the_log(standin: StandIn, tmp_path: Path, logs: Logs) -> None:
     """PTB logs every Bot API call's parameters at DEBUG, setWebhook's secret_token included."""
     port = free_port()
-    settings = bot_settings(
+    settings = standin_settings(
+        TOKEN,
         standin,
-        tmp_path,
+        tmp_path / "rider.sqlite3",
+        http_port=0,
         mode="webhook",
         webhook_port=port,
         webhook_url=f"http://127.0.0.1:{port}/telegram",

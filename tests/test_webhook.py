@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from bot.config import Settings
 from bot.standin.server import StandIn
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
+from tests.ownstandin import free_port, standin_fixture, standin_settings
 
 TOKEN = "123456:TEST-webhook-token"
 SECRET = "s3cret-webhook_Token-42"
@@ -29,24 +29,17 @@ XUZHOU = (34.2617, 117.1859)
 QUIET = 0.5  # how long "nothing happens" is watched for
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def webhook_settings(standin: StandIn, tmp_path: Path, port: int) -> Settings:
-    return Settings(
-        telegram_token=TOKEN,
-        telegram_base_url=standin.base_url,
-        telegram_base_file_url=standin.base_file_url,
+    return standin_settings(
+        TOKEN,
+        standin,
+        tmp_path / "rider.sqlite3",
         mode="webhook",
         webhook_listen="127.0.0.1",
         webhook_port=port,
         webhook_url=f"http://127.0.0.1:{port}/telegram",
         webhook_secret=SECRET,
         http_port=0,
-        db_path=tmp_path / "rider.sqlite3",
     )
 
 
@@ -60,14 +53,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     return runtime
 
 
-@pytest.fixture
-async def standin() -> AsyncIterator[StandIn]:
-    stand = StandIn(token=TOKEN)
-    await stand.start()
-    try:
-        yield stand
-    finally:
-        await stand.stop()
+standin = standin_fixture(TOKEN)
 
 
 @pytest.fixture
@@ -121,14 +107,7 @@ async def test_webhook_answers_match_polling(runtime: Runtime, standin: StandIn,
     polling_dir = tmp_path / "polling"
     polling_dir.mkdir()
     async with StandIn(token=TOKEN) as polled:
-        settings = Settings(
-            telegram_token=TOKEN,
-            telegram_base_url=polled.base_url,
-            telegram_base_file_url=polled.base_file_url,
-            db_path=polling_dir / "rider.sqlite3",
-            http_port=0,
-        )
-        poller = await start_runtime(settings)
+        poller = await start_runtime(standin_settings(TOKEN, polled, polling_dir / "rider.sqlite3", http_port=0))
         try:
             by_polling = await conversation(polled)
         finally:
