@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -22,23 +21,15 @@ from bot.app import Runtime
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
 from bot.standin.server import StandIn
 from tests.chat import ChatUser, buttons
+from tests.ownstandin import standin_fixture
 from tests.reporting import grid_team, jpeg
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 
 
 TOKEN = "123456:rerun-test-token"
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[StandIn]:
-    """Telegram outlives the bot's process: one stand-in across the restart (the offline demo's goes with it)."""
-    stand = StandIn(token=TOKEN)
-    await stand.start()
-    try:
-        yield stand
-    finally:
-        await stand.stop()
+# Telegram outlives the bot's process: one stand-in across the restart (the offline demo's goes with it).
+standin = standin_fixture(TOKEN)
 
 
 @pytest.fixture
@@ -64,7 +55,9 @@ async def _last_update_id(runtime: Runtime) -> int:
 
 async def _done(runtime: Runtime, key: str) -> None:
     for _ in range(80):  # bounded: 8 s
-        row = await runtime.services.db.fetchone("SELECT done FROM inbound_seen WHERE key = ?", (key,))
+        row = await runtime.services.db.fetchone(
+            "SELECT done FROM inbound_seen WHERE channel = 'telegram' AND key = ?", (key,)
+        )
         if row is not None and row[0] == 1:
             return
         await asyncio.sleep(0.1)
