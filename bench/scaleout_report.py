@@ -255,8 +255,7 @@ shared, busy cores costs more than its server work: in the profile the bot's rem
 waiting and `socket.send` (the send itself runs the loopback wake-up). The first row of the table measures that
 floor in the same run — one `SELECT 1` and nothing else: {bare}. The submit's COMMIT waits for the WAL flush
 (`fsync`), which SQLite's `synchronous=NORMAL` does not do: the `synchronous_commit=off` row is the like-for-like
-durability comparison. On a loaded machine the whole deployment under test shares one session's CPU (as "Many
-processes" below explains), so an operation's throughput follows its CPU in the bot *plus* in PostgreSQL.
+durability comparison.
 
 What was cut, in the store and in the services that made too many calls (before the cuts, the 17:29 UTC quick
 run on a machine at load ~12: answers 0.46×, submits 0.27×; 7 and 22.2 calls on PostgreSQL; 11.1 and 6.2 ms of
@@ -279,6 +278,17 @@ the bot's CPU per answer and per submit):
 - Before these, after the first profile: asyncpg's reset query (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
   RESET ALL`) on every release — one more round trip per statement outside a transaction — and the dialect
   re-scanning every statement's text on every call.
+
+Right after these cuts, three `--only single` runs at 19:45-19:47 UTC, while other work raised the load average
+from 3 to 10, gave answers 1.13×, 0.72× and 0.51× and submits 0.36×, 0.39× and 0.45×: the bot's CPU per answer came
+down (the CPU figures above, against 11.1 ms before), and on a quiet machine the finder meets the target; on a busy
+one it does not. What bounds the answers there is the intake, not CPU: PTB's poller hands the updates of a batch
+over one at a time, and each is recorded with its flood budgets before the next (`DurableUpdateQueue.put`, one
+round trip each, queued behind the handlers' writes for the writer lock), so every rider's next answer waits in
+that line. Timed at load ~8 (`Gate.arrived`): 20 ms per update on PostgreSQL against 11-19 ms on SQLite, and the
+recordings alone added up to nearly the whole run on both; taking the writer lock off single-statement writes
+changed nothing measurable (the round trips stay in line). Recording a batch in one statement (one round trip per
+getUpdates instead of one per update, still before Telegram is told) is the next cut, in the door's intake.
 
 What is left, and why: the round trips themselves (the floor above, times the calls); the WAL flush per commit
 (the submit's one COMMIT; the sync and no-sync rows differ by it); and an answer's three committing writes —
