@@ -183,20 +183,8 @@ async def test_submit_handled_again_files_one_report(runtime: Runtime, rider: Ch
     [categories] = await rider.share_location(*HERE)
     _, [question] = await rider.tap(categories, "其他")
     _, [summary] = await rider.tap(question, "跳过")
-    data = next(b["callback_data"] for b in buttons(summary) if "提交" in b["text"])
-    _, [received] = await rider.press(summary, data)
-    assert "已收到" in received["text"]
-    update = {
-        "update_id": await _last_update_id(runtime),
-        "callback_query": {
-            "id": "4382000000000000002",
-            "from": {"id": rider.user_id, "is_bot": False, "first_name": rider.first_name},
-            "message": summary,
-            "chat_instance": "1",
-            "data": data,
-        },
-    }
-    await _handled_again(runtime, rider, update)
+    receipt = await _tapped_again(runtime, rider, summary, "提交")
+    assert "已收到" in receipt["text"]
     await runtime.services.outbox.wait_idle()
     [count] = await runtime.services.db.fetchone("SELECT COUNT(*) FROM reports")
     assert count == 1
