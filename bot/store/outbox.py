@@ -75,6 +75,12 @@ async def delete(conn: Connection, row_id: int) -> None:
 Fence = tuple[str, tuple[Any, ...]]  # a condition a claim ANDs in (the leader's lock, bot/store/leadership.py)
 
 
+_INSERT = (
+    "INSERT INTO outbox (idem_key, user_id, channel, address, payload, next_at, created_at, due_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING"
+)
+
+
 async def insert(
     conn: Connection,
     idem_key: str,
@@ -88,22 +94,14 @@ async def insert(
 ) -> bool:
     """Queue one row in the caller's transaction; False if this idempotency key was queued before. `next_at`: the
     first attempt; `due_at`: when it became due to its person (what delivery latency counts from)."""
-    cursor = await conn.execute(
-        "INSERT INTO outbox (idem_key, user_id, channel, address, payload, next_at, created_at, due_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
-        (idem_key, user_id, channel, address, payload, next_at, created_at, due_at),
-    )
+    cursor = await conn.execute(_INSERT, (idem_key, user_id, channel, address, payload, next_at, created_at, due_at))
     return cursor.rowcount == 1
 
 
 async def insert_many(conn: Connection, batch: list[tuple[Any, ...]]) -> None:
     """`insert` for several rows at once (one round trip; in order): each (idem_key, user_id, channel, address,
     payload, next_at, created_at, due_at). Keys queued before are skipped."""
-    await conn.executemany(
-        "INSERT INTO outbox (idem_key, user_id, channel, address, payload, next_at, created_at, due_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idem_key) DO NOTHING",
-        batch,
-    )
+    await conn.executemany(_INSERT, batch)
 
 
 async def requeue_sending(conn: Connection, fence: Fence) -> None:
