@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.outbox.messages import Message
 from bot.store import outbox as rows
@@ -68,19 +68,30 @@ async def enqueue(
     )
 
 
-async def enqueue_many(conn: Connection, items: list[tuple[str, Recipient, Message]]) -> None:
-    """Queue several messages due now, in this order, in one batch (one round trip to the database); a key queued
-    before is skipped, as with `enqueue`."""
+class Queued(NamedTuple):
+    """One message for `enqueue_many`: due now, or after `grace` (see `enqueue`)."""
+
+    key: str
+    to: Recipient
+    message: Message
+    grace: timedelta | None = None
+
+
+async def enqueue_many(conn: Connection, items: list[Queued]) -> None:
+    """Queue several messages, in this order, in one batch (one round trip to the database); a key queued before
+    is skipped, as with `enqueue`."""
     if not items:
         return
-    at = stamp(utcnow())
+    now = utcnow()
+    at = stamp(now)
     await rows.insert_many(
         conn,
         [
-            (key, to.user_id, to.channel, to.address, json.dumps(message, ensure_ascii=False), at, at, at)
-            for key, to, message in items
+            (q.key, q.to.user_id, q.to.channel, q.to.address, json.dumps(q.message, ensure_ascii=False),
+             stamp(now + q.grace) if q.grace else at, at, at)
+            for q in items
         ],
-    )
+    )  # fmt: skip
 
 
 def row_from(record: Any) -> OutboxRow:

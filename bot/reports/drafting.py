@@ -18,6 +18,7 @@ from bot.reports.common import MAX_PHOTOS, MAX_WORDS, REASON_DIALOG, REPORT_DIAL
 from bot.reports.model import Report
 from bot.reports.states import OPEN, Status
 from bot.store import dialogs
+from bot.store import moderation as moderation_store
 from bot.store import reports as store
 from bot.store.users import User
 from bot.texts import all_labels, t
@@ -46,13 +47,13 @@ class DraftingMixin:
 
     async def _rate_limited(self, user: User) -> Reply | None:
         """Why this person may not file a report now (banned, or too many this hour), else None."""
-        banned = await self.moderation.ban_of(user.id)
+        now = self._now()
+        since = self._stamp(now - timedelta(hours=1))
+        banned, count = await moderation_store.reporter_standing(self.db, user.id, self._stamp(now), since)
         if banned is not None:
             until, reason = banned
             text = t(user.lang, "mod.banned", until=until[:16].replace("T", " "), reason=reason)
             return Reply([out.text(text, keyboard="main")])
-        since = self._stamp(self._now() - timedelta(hours=1))
-        count = await store.count_reports_since(self.db, user.id, since)
         if count >= self.policy.max_per_hour:
             return Reply([out.text(t(user.lang, "draft.rate_limited", n=count))])
         return None

@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from bot.outbox import messages as out
-from bot.outbox.store import Recipient, enqueue
+from bot.outbox.store import Queued, Recipient, enqueue_many
 from bot.reports import notices as n
 from bot.reports.categories import CATEGORY_BY_TOKEN
 from bot.reports.common import Reply
-from bot.reports.model import Report
-from bot.reports.routing import recipients
+from bot.reports.model import Event, Report
+from bot.reports.questions import Outcome
+from bot.reports.routing import Assignment, recipients, route_note
 from bot.reports.states import OPEN, Action, Status, advance
 from bot.store import answers as answer_store
 from bot.store import dialogs
@@ -54,33 +55,60 @@ class FilingMixin:
         people = await recipients(self.roles, self.grids, assignment.kind, assignment.target, assignment.grid_id)
         now = self._stamp()
         async with self.db.transaction() as conn:
-            report_id = await _create(conn, user, cat, lat, lon, draft.get("description", ""), now)
-            await answer_store.put_answers(conn, report_id, answers)
-            for photo in draft["photos"]:
-                await store.add_photo(conn, report_id, "before", photo["sha256"], photo.get("file_ref", ""), user.id)
-            await store.add_follower(conn, report_id, user.id)
             limits = await store.category_limits(conn, cat)  # read once: routing's deadlines and the cards
-            report = await self.assign_to(
-                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules, limits=limits
-            )
+            report = await self._file(conn, user, cat, lat, lon, draft.get("description", ""), now, assignment,
+                                      rules, limits)  # fmt: skip
+            await answer_store.put_answers(conn, report.id, answers)
+            for photo in draft["photos"]:
+                await store.add_photo(conn, report.id, "before", photo["sha256"], photo.get("file_ref", ""), user.id)
+            await store.add_follower(conn, report.id, user.id)
             # The receipt is queued first, in this transaction: a committed report's rider is always told (a kill
-            # right after COMMIT cannot lose it), and it leaves ahead of the forwards queued just below.
+            # right after COMMIT cannot lose it), and it leaves ahead of the forwards queued with it.
             assignee = await self.assignee_text(user.lang, report)
             text = t(user.lang, "report.received", ref=report.ref, assignee=assignee)
-            await self._receipt(conn, user, f"r{report.id}:receipt", out.text(text, keyboard="main", lang=user.lang))
+            receipt = self._receipt(user, f"r{report.id}:receipt", out.text(text, keyboard="main", lang=user.lang))
             photos = [p["sha256"] for p in draft["photos"]]
-            await self.announce(conn, report, people, photos, 1, limits=limits, answers=list(answers.items()))
+            cards = await self.cards(report, people, photos, 1, limits, list(answers.items()))
+            await enqueue_many(conn, [receipt, *cards])
             await dialogs.clear_dialog_in(conn, user.id)
         self.wake_outbox()
-        return Reply(retire=True, queued=[f"r{report.id}:receipt"])
+        return Reply(retire=True, queued=[receipt.key])
+
+    async def _file(
+        self,
+        conn: Connection,
+        user: User,
+        cat: str,
+        lat: float,
+        lon: float,
+        description: str,
+        now: str,
+        assignment: Assignment,
+        rules: Outcome,
+        limits: tuple[int, int, bool],
+    ) -> Report:
+        """A new report, routed as it is filed (one statement), and its two audit events, filed and routed (one
+        batch): the fewest round trips between the rider's 提交 and "已收到"."""
+        status, routing = self.routed(Status.NEW, Action.ROUTE, assignment, now, rules=rules, limits=limits)
+        report = await store.insert_routed_report(
+            conn, reporter_id=user.id, category=cat, lat=lat, lon=lon, description=description, now=now, **routing
+        )
+        await store.log_events(
+            conn,
+            report.id,
+            [
+                Event(now, user.id, "create", None, Status.NEW, ""),
+                Event(now, None, Action.ROUTE, Status.NEW, status, route_note("", assignment)),
+            ],
+        )
+        return report
 
     @staticmethod
-    async def _receipt(conn: Connection, user: User, key: str, message: out.Message) -> None:
-        """The answer to a committing step, as an outbox row in the commit's own transaction. The door sends it
+    def _receipt(user: User, key: str, message: out.Message) -> Queued:
+        """The answer to a committing step, as an outbox row of the commit's own transaction. The door sends it
         right after its own answer (`Reply.queued`); the dispatcher holds it back for RECEIPT_GRACE meanwhile, and
         sends it itself only if the door could not (a failed send, a crash)."""
-        to = Recipient(user.id, user.channel, user.external_id, user.lang)
-        await enqueue(conn, key, to, message, grace=RECEIPT_GRACE)
+        return Queued(key, Recipient(user.id, user.channel, user.external_id, user.lang), message, RECEIPT_GRACE)
 
     async def submit_api(
         self,
@@ -108,13 +136,10 @@ class FilingMixin:
         people = await recipients(self.roles, self.grids, assignment.kind, assignment.target, assignment.grid_id)
         now = self._stamp()
         async with self.db.transaction() as conn:
-            report_id = await _create(conn, user, cat, lat, lon, description, now)
-            await answer_store.put_answers(conn, report_id, answers or {})
             limits = await store.category_limits(conn, cat)
-            report = await self.assign_to(
-                conn, report_id, 1, Status.NEW, Action.ROUTE, assignment, None, "", now, rules=rules, limits=limits
-            )
-            await self.announce(conn, report, people, [], 1, limits=limits, answers=list((answers or {}).items()))
+            report = await self._file(conn, user, cat, lat, lon, description, now, assignment, rules, limits)
+            await answer_store.put_answers(conn, report.id, answers or {})
+            await enqueue_many(conn, await self.cards(report, people, [], 1, limits, list((answers or {}).items())))
             if in_transaction is not None:
                 await in_transaction(conn, report)
         self.wake_outbox()
@@ -148,21 +173,24 @@ class FilingMixin:
                 to_status=target.status, note=f"SP-{own:06d}",
             )  # fmt: skip
             merged = out.text(t(user.lang, "report.merged", ref=target.ref), keyboard="main", lang=user.lang)
-            await self._receipt(conn, user, f"r{own}:receipt", merged)
-            await self._forward_joined(conn, target, own, [p["sha256"] for p in draft["photos"]])
+            receipt = self._receipt(user, f"r{own}:receipt", merged)
+            joined = await self._joined_photos(target, own, [p["sha256"] for p in draft["photos"]])
+            await enqueue_many(conn, [receipt, *joined])
             await dialogs.clear_dialog_in(conn, user.id)
         self.wake_outbox()
-        return Reply(retire=True, queued=[f"r{own}:receipt"])
+        return Reply(retire=True, queued=[receipt.key])
 
-    async def _forward_joined(self, conn: Connection, target: Report, own: int, photos: list[str]) -> None:
+    async def _joined_photos(self, target: Report, own: int, photos: list[str]) -> list[Queued]:
         """A merged duplicate's photos reach whoever holds the report now: new evidence (another angle, a
         worse state) is why a second rider bothered to report it."""
         if not photos:
-            return
+            return []
         people = await recipients(self.roles, self.grids, target.assignee_kind, target.assignee, target.grid_id)
+        queued: list[Queued] = []
         for person in people:
             for i, sha in enumerate(photos):
                 caption = t(person.lang, "ux.joined_photos", ref=target.ref, n=len(photos)) if i == 0 else ""
                 buttons = n.work_buttons(person.lang, target) if i == 0 else None
                 key = f"r{target.id}:join{own}:{person.channel}:{person.address}:{i}"
-                await enqueue(conn, key, person, out.photo(sha, caption, buttons=buttons))
+                queued.append(Queued(key, person, out.photo(sha, caption, buttons=buttons)))
+        return queued

@@ -79,3 +79,8 @@ async def recipients(roles: RoleService, grids: Any, kind: str, target: str, gri
     for r in found:
         unique.setdefault((r.channel, r.address), r)
     return list(unique.values())
+
+
+def route_note(note: str, assignment: Assignment) -> str:
+    """The audit note of a routing step: why (if said), then to whom."""
+    return (note + " → " if note else "") + f"{assignment.kind}:{assignment.target}"

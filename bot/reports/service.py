@@ -16,7 +16,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.media.photos import PhotoStore
 from bot.outbox import messages as out
-from bot.outbox.store import Recipient, enqueue, enqueue_many
+from bot.outbox.store import Queued, Recipient, enqueue, enqueue_many
 from bot.people.roles import RoleService
 from bot.presenters.places import distance_text
 from bot.reports import actions, coverage
@@ -30,7 +30,7 @@ from bot.reports.model import Report
 from bot.reports.moderation import Moderation
 from bot.reports.questions import Outcome, Questionnaire
 from bot.reports.rider_loop import RiderLoopMixin
-from bot.reports.routing import Assignment
+from bot.reports.routing import Assignment, route_note
 from bot.reports.states import OPEN, Action, Status, advance
 from bot.reports.workflow import WorkflowMixin
 from bot.services.finder import FinderService
@@ -109,17 +109,35 @@ class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, Dire
         actor_id: int | None,
         note: str,
         now: str,
-        *,
-        rules: Outcome | None = None,
-        limits: tuple[int, int, bool] | None = None,
     ) -> Report:
-        """Route, transfer or escalate inside the caller's transaction: the status, the new assignee with a
-        fresh time to accept, and the audit event; raises StaleReport if someone changed the report meanwhile.
-        `rules` (what a new report's answers decide) may make it urgent and shorten its time limits. `limits`: the
-        category's (`store.category_limits`) when the caller read them in this transaction already."""
+        """Transfer or escalate inside the caller's transaction: the status, the new assignee with a fresh time to
+        accept, and the audit event; raises StaleReport if someone changed the report meanwhile. (A new report
+        is filed already routed: `routed`.)"""
+        limits = await store.category_limits(conn, await store.category_in(conn, report_id))
+        new_status, fields = self.routed(status, action, assignment, now, rules=None, limits=limits)
+        report = await store.update_report_returning(conn, report_id, version, **fields)
+        if report is None:
+            raise StaleReport(report_id)
+        await store.log_event(
+            conn, report_id, at=now, actor_id=actor_id, action=action, from_status=status, to_status=new_status,
+            note=route_note(note, assignment),
+        )  # fmt: skip
+        return report
+
+    def routed(
+        self,
+        status: str,
+        action: Action,
+        assignment: Assignment,
+        now: str,
+        *,
+        rules: Outcome | None,
+        limits: tuple[int, int, bool],
+    ) -> tuple[str, dict[str, Any]]:
+        """(the new status, the report's columns as they change) when `assignment` takes the report: shared by
+        `assign_to` and a new report, which is filed already routed. `rules` (what a new report's answers decide)
+        may make it urgent and shorten its time limits; `limits`: the category's (`store.category_limits`)."""
         new_status = advance(status, action)
-        if limits is None:
-            limits = await store.category_limits(conn, await store.category_in(conn, report_id))
         accept_minutes, resolve_minutes, urgent = limits
         if rules is not None:
             urgent = urgent or rules.urgent
@@ -139,14 +157,7 @@ class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, Dire
             fields["grid_id"] = assignment.grid_id
             fields["urgent"] = int(urgent)
             fields["resolve_due"] = self._stamp(start + timedelta(minutes=resolve_minutes))
-        report = await store.update_report_returning(conn, report_id, version, **fields)
-        if report is None:
-            raise StaleReport(report_id)
-        await store.log_event(
-            conn, report_id, at=now, actor_id=actor_id, action=action, from_status=status, to_status=new_status,
-            note=(note + " → " if note else "") + f"{assignment.kind}:{assignment.target}",
-        )  # fmt: skip
-        return report
+        return new_status, fields
 
     async def announce(
         self,
@@ -156,20 +167,27 @@ class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, Dire
         photos: list[str],
         followers: int,
         origin: Callable[[str], str] | None = None,
-        *,
-        limits: tuple[int, int, bool] | None = None,
-        answers: list[tuple[str, str]] | None = None,
     ) -> None:
-        """The card to each new holder; `origin` says, in their language, from whom and why it came. `limits` and
-        `answers`: the report's category limits and answers, when the caller has them from this transaction (a
-        report just filed), so they are not read again. All cards go into the outbox in one batch."""
+        """The card to each new holder, all in one batch; `origin` says, in their language, from whom and why it
+        came."""
+        answers = await answer_store.answers_in(conn, report.id)
+        limits = await store.category_limits(conn, report.category)
+        await enqueue_many(conn, await self.cards(report, people, photos, followers, limits, answers, origin))
+
+    async def cards(
+        self,
+        report: Report,
+        people: list[Recipient],
+        photos: list[str],
+        followers: int,
+        limits: tuple[int, int, bool],
+        answers: list[tuple[str, str]],
+        origin: Callable[[str], str] | None = None,
+    ) -> list[Queued]:
+        """The messages that put `report` in front of each of `people` (`limits`, `answers`: the report's)."""
         where = await self.where_for_workers(report)
         now = self._now()
-        if answers is None:
-            answers = await answer_store.answers_in(conn, report.id)
-        if limits is None:
-            limits = await store.category_limits(conn, report.category)
-        cards: list[tuple[str, Recipient, out.Message]] = []
+        cards: list[Queued] = []
         for person in people:
             for i, message in enumerate(
                 n.forward_messages(
@@ -186,8 +204,8 @@ class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, Dire
                 )
             ):
                 key = f"r{report.id}:v{report.version}:fwd:{person.channel}:{person.address}:{i}"
-                cards.append((key, person, message))
-        await enqueue_many(conn, cards)
+                cards.append(Queued(key, person, message))
+        return cards
 
     async def where_for_workers(self, report: Report) -> Callable[..., str]:
         """Where a report is, as a worker needs it: the grid, the nearest known place, (the coordinates)."""

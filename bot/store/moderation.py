@@ -75,6 +75,20 @@ async def active_ban(db: Database, user_id: int, now: str) -> tuple[str, str] | 
     return (row["until"], row["reason"]) if row else None
 
 
+async def reporter_standing(db: Database, user_id: int, now: str, since: str) -> tuple[tuple[str, str] | None, int]:
+    """`active_ban` and how many reports this user filed since `since`, in one round trip: what a rider's every
+    step towards a report is checked against."""
+    row = await db.fetchone(
+        "SELECT (SELECT COUNT(*) FROM reports WHERE reporter_id = ? AND created_at >= ?) AS filed, b.until, b.reason"
+        " FROM (SELECT 1 AS one) AS base LEFT JOIN (SELECT until, reason FROM bans WHERE user_id = ?"
+        " AND lifted_at IS NULL AND julianday(until) > julianday(?) ORDER BY julianday(until) DESC LIMIT 1) AS b"
+        " ON TRUE",
+        (user_id, since, user_id, now),
+    )
+    assert row is not None
+    return ((row["until"], row["reason"]) if row["until"] is not None else None), int(row["filed"])
+
+
 async def insert_ban(conn: Connection, user_id: int, at: str, until: str, reason: str, by: int | None) -> None:
     await conn.execute(
         "INSERT INTO bans (user_id, at, until, reason, banned_by) VALUES (?, ?, ?, ?, ?)",

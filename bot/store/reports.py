@@ -19,6 +19,10 @@ _FIELDS = (
 )
 
 
+_EVENT = (
+    "INSERT INTO report_events (report_id, at, actor_id, action, from_status, to_status, note)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 _LIMIT_COLUMNS = frozenset({"accept_minutes", "resolve_minutes", "urgent"})
 _REPORT_FIELDS = tuple(f.name for f in fields(Report))
 
@@ -78,6 +82,30 @@ async def insert_report(
     return cursor.lastrowid
 
 
+async def insert_routed_report(
+    conn: Connection,
+    *,
+    reporter_id: int,
+    category: str,
+    lat: float,
+    lon: float,
+    description: str,
+    now: str,
+    **routing: Any,
+) -> Report:
+    """A new report already routed (`routing`: the columns `update_report` would set next), in one round trip. Its
+    version counts both changes, filing and routing (2), as the two statements did."""
+    columns = {
+        "reporter_id": reporter_id, "category": category, "lat": lat, "lon": lon, "description": description,
+        "created_at": now, "version": 2, **routing,
+    }  # fmt: skip
+    names = ", ".join(columns)  # column names go into the statement: ours, from the service's routing
+    marks = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO reports ({names}) VALUES ({marks}) RETURNING {_FIELDS}"
+    rows = await (await conn.execute(sql, tuple(columns.values()))).fetchall()
+    return _report(rows[0])
+
+
 async def update_report(conn: Connection, report_id: int, expected_version: int, **fields: Any) -> bool:
     """Optimistic update: only if nobody changed the report since `expected_version` was read."""
     assignments = ", ".join(f"{name} = ?" for name in fields)
@@ -133,11 +161,19 @@ async def log_event(
     note: str = "",
 ) -> None:
     await conn.execute(
-        "INSERT INTO report_events (report_id, at, actor_id, action, from_status, to_status, note)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        _EVENT,
         (report_id, at, actor_id, action, from_status, to_status, note),
     )
     observe.note_report(report_id)  # the update's log line names the report it changed
+
+
+async def log_events(conn: Connection, report_id: int, events: list[Event]) -> None:
+    """Several audit events of one report, in this order, in one batch (one round trip)."""
+    await conn.executemany(
+        _EVENT,
+        [(report_id, e.at, e.actor_id, e.action, e.from_status, e.to_status, e.note) for e in events],
+    )
+    observe.note_report(report_id)
 
 
 async def log_refusal(
