@@ -328,8 +328,11 @@ def write(results: Results, out_dir: Path) -> None:
     path = out_dir / "PERFORMANCE.md"
     other = "quick" if results.mode == "full" else "full"
     blocks = {results.mode: _block(results, rows, plot_name), other: _previous_block(path, other)}
-    from bench import scaleout_report  # imports this module
+    from bench import scaleout_report, storage_report  # they import this module
 
     scaleout = f"{scaleout_report.HEADING}\n\n{scaleout_report.INTRO}\n{scaleout_report.current(path)}\n"
+    storage = storage_report.current(path)  # section 8, `python -m bench.storage`'s: kept as it is
+    if storage:
+        scaleout += f"\n{storage}\n"
     text = analysis.document(results, "\n\n".join(b for b in (blocks["full"], blocks["quick"]) if b), scaleout)
     path.write_text(text, encoding="utf-8")
