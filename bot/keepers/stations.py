@@ -77,7 +77,11 @@ class Stations:
 
     async def on_text(self, user: User, text: str) -> Reply | None:
         """An answer to a question of ours, or None (then the text is someone else's business)."""
-        kind = await self._asked(user)
+        return await self.on_text_in(user, text, await dialogs.get_dialog(self.keepers.deps.db, user.id))
+
+    async def on_text_in(self, user: User, text: str, dialog: dialogs.Dialog | None) -> Reply | None:
+        """`on_text` with the person's dialog as the caller read it (`Services.text_answer`)."""
+        kind = dialog.kind if dialog is not None and dialog.kind in _OUR_DIALOGS else None
         if kind == NOTE_DIALOG:
             return await self.keepers.on_text(user, text)
         if kind == FLAG_DIALOG:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.outbox import messages as out
+from bot.store.dialogs import Answered
 
 MAX_PHOTOS = 4
 MAX_WORDS = 500
@@ -43,3 +44,11 @@ class ReportPolicy:
 
 class StaleReport(Exception):
     """Someone changed the report between our read and our write; nothing was written."""
+
+
+def closed_by(step: str | None, kind: str, report_id: int, said: str = "") -> Answered | None:
+    """What a worker's words closed (a reason for 退回/转派, a note for 办结), to record with the close: the same
+    update run again is then told where the report stands (`said`: the refusal it got, if it was refused)."""
+    if step is None:
+        return None
+    return Answered(step, kind, {"report_id": report_id, "said": said} if said else {"report_id": report_id})

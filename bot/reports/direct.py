@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from bot.outbox import messages as out
 from bot.reports import actions
 from bot.reports import notices as n
-from bot.reports.common import MAX_PHOTOS, MAX_WORDS, Reply, StaleReport
+from bot.reports.common import MAX_PHOTOS, MAX_WORDS, REASON_DIALOG, RESOLVE_DIALOG, Reply, StaleReport, closed_by
 from bot.reports.model import Report
 from bot.reports.routing import Assignment, recipients
 from bot.reports.states import Action, advance
@@ -74,8 +74,10 @@ class DirectActionsMixin:
 
     async def _transfer_or_reject(
         self, user: User, report: Report, action: str, note: str, kind: str, target: str, *, clear_dialog: bool = False,
-        false_report: bool = False,
+        false_report: bool = False, step: str | None = None,
     ) -> Reply:  # fmt: skip
+        """`clear_dialog`: the chat's reason dialog ends in the same commit, with `step` (the update the reason was
+        typed in) recorded, so that update run again is told it is done (bot/store/dialogs.py)."""
         now = self._stamp()
         try:
             async with self.db.transaction() as conn:
@@ -126,28 +128,32 @@ class DirectActionsMixin:
                         lambda lang: [out.text(t(lang, "notify.rejected", ref=updated.ref, note=note), again(lang))],
                     )  # fmt: skip
                 if clear_dialog:
-                    await dialogs.clear_dialog_in(conn, user.id)
+                    await dialogs.clear_dialog_in(conn, user.id, closed_by(step, REASON_DIALOG, report.id))
         except StaleReport:
+            said = t(user.lang, "work.stale", status=n.status_text(user.lang, report.status))
             if clear_dialog:
-                await dialogs.clear_dialog(self.db, user.id)
-            return Reply([out.text(t(user.lang, "work.stale", status=n.status_text(user.lang, report.status)))])
+                await dialogs.clear_dialog(self.db, user.id, closed_by(step, REASON_DIALOG, report.id, said))
+            return Reply([out.text(said)])
         self.wake_outbox()
         return Reply(
             [out.text(t(user.lang, "work.done", ref=updated.ref, status=n.status_text(user.lang, updated.status)))]
         )
 
     async def _resolve(
-        self, user: User, report: Report, photos: list[str], note: str, *, clear_dialog: bool = False
-    ) -> Reply:
+        self, user: User, report: Report, photos: list[str], note: str, *, clear_dialog: bool = False,
+        step: str | None = None,
+    ) -> Reply:  # fmt: skip
+        """`clear_dialog` and `step`: as for `_transfer_or_reject` (the note closing 办结 in the chat)."""
         now = self._stamp()
         async with self.db.transaction() as conn:
             new_status = advance(report.status, Action.RESOLVE)
             if not await store.update_report(
                 conn, report.id, report.version, status=new_status, updated_at=now, resolved_at=now
             ):
+                said = t(user.lang, "work.stale", status=n.status_text(user.lang, report.status))
                 if clear_dialog:
-                    await dialogs.clear_dialog_in(conn, user.id)
-                return Reply([out.text(t(user.lang, "work.stale", status=n.status_text(user.lang, report.status)))])
+                    await dialogs.clear_dialog_in(conn, user.id, closed_by(step, RESOLVE_DIALOG, report.id, said))
+                return Reply([out.text(said)])
             for sha in photos:
                 await store.add_photo(conn, report.id, "after", sha, "", user.id)
             await store.log_event(
@@ -162,7 +168,7 @@ class DirectActionsMixin:
 
             await self.tell_followers(conn, updated, "resolved", tell)
             if clear_dialog:
-                await dialogs.clear_dialog_in(conn, user.id)
+                await dialogs.clear_dialog_in(conn, user.id, closed_by(step, RESOLVE_DIALOG, report.id))
         self.wake_outbox()
         return Reply(
             [out.text(t(user.lang, "work.done", ref=updated.ref, status=n.status_text(user.lang, new_status)))]

@@ -70,11 +70,13 @@ class DraftingMixin:
             await self._save_draft(user, draft)
         return await self._next(user, draft)
 
-    async def cancel(self, user: User) -> Reply:
+    async def cancel(self, user: User, step: str | None = None) -> Reply:
+        """`step`: the update of typed words (取消) that cancel, recorded with the close (bot/store/dialogs.py)."""
         dialog = await dialogs.get_dialog(self.db, user.id)
         if dialog is None:
             return Reply([out.text(t(user.lang, "draft.nothing"), keyboard="main")])
-        await dialogs.clear_dialog(self.db, user.id)
+        answered = dialogs.Answered(step, dialog.kind, {}) if step is not None else None
+        await dialogs.clear_dialog(self.db, user.id, answered)
         return Reply([out.text(t(user.lang, "draft.cancelled"), keyboard="main")])
 
     async def on_photo(self, user: User, data: bytes, *, file_ref: str = "", caption: str = "") -> Reply:
@@ -135,20 +137,29 @@ class DraftingMixin:
         await self._save_draft(user, draft)
         return await self._next(user, draft)
 
-    async def on_text(self, user: User, text: str) -> Reply | None:
+    async def on_text(self, user: User, text: str, step: str | None = None) -> Reply | None:
         """Free text: a pending worker answer, or the rider's words for a draft; otherwise None (search)."""
-        dialog = await dialogs.get_dialog(self.db, user.id)
+        return await self.on_text_in(user, text, await dialogs.get_dialog(self.db, user.id), step)
+
+    async def on_text_in(
+        self, user: User, text: str, dialog: dialogs.Dialog | None, step: str | None = None
+    ) -> Reply | None:
+        """`on_text` with the person's dialog as the caller read it (`Services.text_answer`). `step` is the update
+        the words came in (bot.observe.step()): the write that takes them records it, so that the same update
+        run again is answered as done instead of being read afresh (bot/store/dialogs.py)."""
         if dialog is not None and dialog.kind == REASON_DIALOG:
-            return await self._reason(user, dialog.data, text)
+            return await self._reason(user, dialog.data, text, step=step)
         if dialog is not None and dialog.kind == RESOLVE_DIALOG:
-            return await self._resolve_note(user, dialog.data, text)
-        draft, _ = await self._draft(user)
+            return await self._resolve_note(user, dialog.data, text, step=step)
+        draft, _ = await self._draft_of(user, dialog)
         if draft is None or not draft.get("photos"):
             return None
+        if step is not None:
+            draft[dialogs.BY] = step  # whichever save below takes these words records their update with them
         if text.strip() in all_labels("draft.cancel"):
-            return await self.cancel(user)
+            return await self.cancel(user, step)
         if text.strip() in all_labels("draft.use_last") and draft.get("lat") is None:
-            return await self.on_draft_button(user, actions.DraftAction("loc"))
+            return await self._draft_action(user, draft, actions.DraftAction("loc"))
         if self._missing(draft) == "question":
             answered = await self._answer_typed(user, draft, text)
             if answered is not None:
@@ -165,6 +176,10 @@ class DraftingMixin:
         if draft is None:
             key = "draft.expired" if expired else "draft.nothing"
             return Reply(alert=t(user.lang, key), popup=True)
+        return await self._draft_action(user, draft, action)
+
+    async def _draft_action(self, user: User, draft: dict[str, Any], action: actions.DraftAction) -> Reply:
+        """A draft button on the draft as read (typed "用上次的位置" comes here with its words' update in it)."""
         verb = action.verb
         if verb == "x":
             return await self.cancel(user)

@@ -21,6 +21,7 @@ from bot.people.roles import RoleService
 from bot.presenters.places import distance_text
 from bot.reports import actions, coverage
 from bot.reports import notices as n
+from bot.reports.again import WordsAgainMixin
 from bot.reports.asking import AskingMixin
 from bot.reports.common import Reply, ReportPolicy, StaleReport
 from bot.reports.direct import DirectActionsMixin
@@ -46,10 +47,12 @@ __all__ = ["Reply", "ReportPolicy", "ReportService", "StaleReport"]
 log = logging.getLogger(__name__)
 
 
-class ReportService(DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, DirectActionsMixin, RiderLoopMixin):
+class ReportService(
+    DraftingMixin, FilingMixin, AskingMixin, WorkflowMixin, DirectActionsMixin, RiderLoopMixin, WordsAgainMixin
+):
     """One object per process that every door calls: drafting (drafting.py), filing (filing.py), the worker's loop
-    and the rider's verdict (workflow.py), the same actions as single steps (direct.py), and here the state they
-    share, assignment, announcements and the lists."""
+    and the rider's verdict (workflow.py), the same actions as single steps (direct.py), typed words run again
+    (again.py), and here the state they share, assignment, announcements and the lists."""
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from bot.reports.common import (
     RESOLVE_DIALOG,
     Reply,
     StaleReport,
+    closed_by,
 )
 from bot.reports.model import Report
 from bot.reports.routing import chain
@@ -189,17 +190,21 @@ class WorkflowMixin:
                     message = out.text(t(person.lang, "notify.points", ref=report.ref, points=points))
                     await enqueue(conn, f"r{report.id}:points:u{user_id}", to, message)
 
-    async def _reason(self, user: User, data: dict[str, Any], text: str, *, false_report: bool = False) -> Reply:
+    async def _reason(
+        self, user: User, data: dict[str, Any], text: str, *, false_report: bool = False, step: str | None = None
+    ) -> Reply:
+        """`step`: the update the reason was typed in, recorded with the close (bot/store/dialogs.py)."""
         note = " ".join(text.split())[:MAX_WORDS]
         if not note:
             return Reply([out.text(t(user.lang, "work.ask_reason", action="", ref=f"SP-{data['report_id']:06d}"))])
         checked = await self._checked(user, data["report_id"], data["version"], data["action"])
         if isinstance(checked, Reply):
-            await dialogs.clear_dialog(self.db, user.id)
-            return Reply([out.text(checked.alert or "")])
+            said = checked.alert or ""
+            await dialogs.clear_dialog(self.db, user.id, closed_by(step, REASON_DIALOG, data["report_id"], said))
+            return Reply([out.text(said)])
         return await self._transfer_or_reject(
             user, checked, data["action"], note, data.get("kind", ""), data.get("target", ""), clear_dialog=True,
-            false_report=false_report,
+            false_report=false_report, step=step,
         )  # fmt: skip
 
     async def _resolve_photo(self, user: User, data: dict[str, Any], sha256: str) -> Reply:
@@ -209,16 +214,18 @@ class WorkflowMixin:
         await dialogs.put_dialog(self.db, user.id, RESOLVE_DIALOG, data, self._stamp())
         return Reply([out.text(t(user.lang, "work.ask_note", ref=f"SP-{data['report_id']:06d}"))])
 
-    async def _resolve_note(self, user: User, data: dict[str, Any], text: str) -> Reply:
+    async def _resolve_note(self, user: User, data: dict[str, Any], text: str, *, step: str | None = None) -> Reply:
+        """`step`: the update the note was typed in, recorded with the close (bot/store/dialogs.py)."""
         ref = f"SP-{data['report_id']:06d}"
         if not data.get("photos"):
             return Reply([out.text(t(user.lang, "work.ask_after_photo", ref=ref))])
         note = " ".join(text.split())[:MAX_WORDS]
         checked = await self._checked(user, data["report_id"], data["version"], Action.RESOLVE)
         if isinstance(checked, Reply):
-            await dialogs.clear_dialog(self.db, user.id)
-            return Reply([out.text(checked.alert or "")])
-        return await self._resolve(user, checked, data["photos"], note, clear_dialog=True)
+            said = checked.alert or ""
+            await dialogs.clear_dialog(self.db, user.id, closed_by(step, RESOLVE_DIALOG, data["report_id"], said))
+            return Reply([out.text(said)])
+        return await self._resolve(user, checked, data["photos"], note, clear_dialog=True, step=step)
 
     # ------------------------------------------------------------------ rider: rating and reopening
 

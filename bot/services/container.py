@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from bot import metrics
+from bot import metrics, observe
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.console.auth import ConsoleAuth
@@ -34,6 +34,7 @@ from bot.services.grids_admin import build_grid_index, ensure_grids_seeded, grid
 from bot.services.guard import FloodGuard, flood_guard
 from bot.services.places_admin import build_catalog, ensure_seeded
 from bot.services.users import UserService
+from bot.store import dialogs
 from bot.store.catalog import versions as catalog_versions
 from bot.store.db import Database
 from bot.store.dialogs import get_dialog
@@ -79,6 +80,26 @@ class Services:
         answer = await self.stations.on_location_in(user, lat, lon, dialog)
         if answer is None:
             answer = await self.reports.on_location_in(user, lat, lon, dialog)
+        return answer
+
+    async def text_answer(self, user: User, text: str) -> Reply | None:
+        """Typed words that answer the person's pending question — a keeper's note, a suggested place's name, a
+        report's words or typed answer, a worker's reason or note — or None (then they are a search). The dialog
+        is read once for all of them. Words their update already took (the update run again after a kill,
+        docs/RELIABILITY.md promise 18) are recognised by the update recorded with them (bot/store/dialogs.py)
+        and answered as done: nothing changes twice, and they are not read afresh as a place name."""
+        dialog = await get_dialog(self.db, user.id)
+        step = observe.step()
+        if step is not None:
+            moved = dialog if dialog is not None and dialog.moved_by(step) else None
+            answered = await dialogs.answered(self.db, user.id) if user.dialog_step == step else None
+            if moved is not None or answered is not None:
+                again = await self.reports.words_again(user, moved, answered)
+                if again is not None:
+                    return again
+        answer = await self.stations.on_text_in(user, text, dialog)
+        if answer is None:
+            answer = await self.reports.on_text_in(user, text, dialog, step)
         return answer
 
     def wake_outbox(self) -> None:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from bot.store.db import Connection, Database
 from bot.store.users import User, user_from_row
 
-_USER_COLUMNS = "u.id, u.channel, u.external_id, u.display_name, u.lang, u.last_lat, u.last_lon, u.last_loc_at"
+_USER_COLUMNS = (
+    "u.id, u.channel, u.external_id, u.display_name, u.lang, u.last_lat, u.last_lon, u.last_loc_at, u.dialog_step"
+)
 
 
 @dataclass(frozen=True)

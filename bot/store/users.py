@@ -18,6 +18,9 @@ class User:
     last_lat: float | None
     last_lon: float | None
     last_loc_at: str | None = None  # when the last location was shared (ISO, with offset)
+    # The update ("channel:id", bot.observe.step()) whose words last closed this person's pending question: the
+    # same update run again is answered as done (bot/services/words.py), not read afresh.
+    dialog_step: str | None = None
 
 
 def _now() -> str:
@@ -30,6 +33,7 @@ def user_from_row(row: Row) -> User:
     return User(
         id=row["id"], channel=row["channel"], external_id=row["external_id"], display_name=row["display_name"],
         lang=row["lang"], last_lat=row["last_lat"], last_lon=row["last_lon"], last_loc_at=row["last_loc_at"],
+        dialog_step=row["dialog_step"],
     )  # fmt: skip
 
 

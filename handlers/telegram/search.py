@@ -37,7 +37,7 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await start_report(update, context)
         return
     w = await who(update, context)
-    pending = await w.services.stations.on_text(w.user, text) or await w.services.reports.on_text(w.user, text)
+    pending = await w.services.text_answer(w.user, text)
     if pending is not None:  # an answer the core asked for (a report's words, a worker's reason)
         await send_reply(update, context, w, pending)
         return

@@ -162,7 +162,7 @@ class Conversation:
             ours = await services.stations.command(user, first[1:].casefold(), rest.split())
             if ours is not None:
                 return reply_messages(ours)
-        pending = await services.stations.on_text(user, text) or await services.reports.on_text(user, text)
+        pending = await services.text_answer(user, text)
         if pending is not None:  # an answer the core asked for (a report's words, a worker's reason)
             return reply_messages(pending)
         intent = understand(text)
