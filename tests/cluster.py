@@ -36,7 +36,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -50,6 +49,7 @@ import httpx
 from bot.config import Settings
 from bot.services.container import Services, open_services
 from bot.standin.server import StandIn
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "777000111:SCALE-out-test-token-0123456789abcd"
@@ -64,12 +64,6 @@ TEST_SETTINGS: dict[str, Any] = {
     "reports_per_hour": 1000,
 }
 _PR_SET_PDEATHSIG = 1
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _die_with_parent() -> None:

@@ -1,12 +1,11 @@
 """For test modules that start their own `Runtime`s (webhook mode, a token of their own, several processes on one
-database) instead of conftest's `runtime`: a Bot API stand-in on the module's token, the settings that point a
-Runtime at it, and a free port for its webhook or HTTP doors. One place, so that these modules agree on how a
-bot finds its stand-in.
+database) instead of conftest's `runtime`: a Bot API stand-in on the module's token and the settings that point a
+Runtime at it (tests/ports.py gives the free ports for its webhook or HTTP doors). One place, so that these modules
+agree on how a bot finds its stand-in.
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -39,9 +38,3 @@ def standin_settings(token: str, standin: StandIn, db_path: Path, **changes: Any
         "db_path": db_path,
     }
     return Settings(**{**base, **changes})
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -30,6 +30,8 @@ from typing import Any
 
 import asyncpg
 
+from tests.ports import free_port
+
 PG_BIN = Path(os.environ.get("RIDER_PG_BIN", "/usr/lib/postgresql/15/bin"))
 TEMPLATE = "rider_template"
 PREFIX = "t_"
@@ -41,19 +43,13 @@ def backend() -> str:
     return os.environ.get(ENV_BACKEND, "sqlite").strip().lower() or "sqlite"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Cluster:
     """initdb + pg_ctl start in a temporary directory; `stop()` removes everything."""
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="rider-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.as_postgres = os.geteuid() == 0
         self.superuser = "postgres" if self.as_postgres else pwd.getpwuid(os.geteuid()).pw_name
         self._watchdog: subprocess.Popen[bytes] | None = None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,6 +15,7 @@ from bot.app import Runtime
 from bot.clock import ManualClock
 from bot.config import Settings
 from tests import test_chat_page as chat_page
+from tests.ports import free_port
 from tests.test_chat_page import WAIT, bot_row_with, send_text
 
 browser = chat_page.browser
@@ -25,16 +25,10 @@ pytestmark = pytest.mark.browser
 RIDER = 1001
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def runtime(settings: Settings, clock: ManualClock) -> AsyncIterator[Runtime]:
     """The conftest runtime on a fixed port, so a restarted bot serves the same page address."""
-    rt = Runtime(dataclasses.replace(settings, demo_port=_free_port()), clock)
+    rt = Runtime(dataclasses.replace(settings, demo_port=free_port()), clock)
     await rt.start(poll_timeout=1)
     try:
         yield rt

@@ -40,7 +40,8 @@ from bot.store.leadership import LEADER_KEY, LEASE, LOCK_CLASS, current_leader, 
 from tests import pgcluster
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
-from tests.ownstandin import free_port, standin_fixture, standin_settings
+from tests.ownstandin import standin_fixture, standin_settings
+from tests.ports import free_port
 from tests.reporting import bind, grid_at, jpeg
 
 REPO = Path(__file__).resolve().parent.parent

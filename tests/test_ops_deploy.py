@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from bot import config, metrics
+from tests.ports import free_port
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 NAME = re.compile(r"\brider_[a-z0-9_]+")
@@ -67,12 +67,6 @@ needs_nginx = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not 
 SITE = DEPLOY / "nginx" / "rider-bot.conf"
 UNIT = DEPLOY / "systemd" / "rider-bot@.service"
 ENV_EXAMPLE = DEPLOY / "systemd" / "rider-bot.env.example"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def site_for_test(tmp: Path, https: int, http: int, webhook: list[int], doors: list[int]) -> Path:

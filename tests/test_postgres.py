@@ -8,7 +8,6 @@ import ast
 import asyncio
 import logging
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from bot.store.db import Database
 from bot.store.errors import INTEGRITY_ERRORS, DatabaseUnavailable, StorageError, is_storage_error
 from bot.store.postgres import PostgresDatabase
 from bot.store.url import redact, scrub
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -183,14 +183,8 @@ def test_redaction() -> None:
     )
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_unreachable_database_is_named_without_its_password(caplog: pytest.LogCaptureFixture) -> None:
-    url = f"postgresql://rider:s3cret-pw@127.0.0.1:{_closed_port()}/rider"
+    url = f"postgresql://rider:s3cret-pw@127.0.0.1:{free_port()}/rider"  # nothing listens there
     with caplog.at_level(logging.DEBUG), pytest.raises(DatabaseUnavailable) as caught:
         await Database(url).open()
     message = str(caught.value)
@@ -199,7 +193,7 @@ async def test_unreachable_database_is_named_without_its_password(caplog: pytest
 
 
 def test_the_bot_refuses_to_start_on_an_unreachable_database(tmp_path: Path) -> None:
-    url = f"postgresql://rider:s3cret-pw@127.0.0.1:{_closed_port()}/rider"
+    url = f"postgresql://rider:s3cret-pw@127.0.0.1:{free_port()}/rider"  # nothing listens there
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RIDER_", "TELEGRAM_"))}
     env |= {"RIDER_DATABASE_URL": url, "RIDER_DB_PATH": str(tmp_path / "r.sqlite3"), "RIDER_HTTP_PORT": "0"}
     env |= {"RIDER_DEMO_PORT": "0", "PYTHONPATH": str(REPO)}

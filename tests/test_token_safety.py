@@ -23,7 +23,8 @@ from bot.logs import RedactSecrets, setup_logging
 from bot.standin.server import StandIn
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
-from tests.ownstandin import free_port, standin_fixture, standin_settings
+from tests.ownstandin import standin_fixture, standin_settings
+from tests.ports import free_port
 
 TOKEN = "918273645:TOKEN-safety-Zq9xVv7Lw3dKp"
 SECRET = "webhook-secret-Qm4Rt8Yz"

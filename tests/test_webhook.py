@@ -21,7 +21,8 @@ from bot.config import Settings
 from bot.standin.server import StandIn
 from tests.chat import ChatUser
 from tests.conftest import DEFAULT_NOW
-from tests.ownstandin import free_port, standin_fixture, standin_settings
+from tests.ownstandin import standin_fixture, standin_settings
+from tests.ports import free_port
 
 TOKEN = "123456:TEST-webhook-token"
 SECRET = "s3cret-webhook_Token-42"

@@ -28,7 +28,7 @@ from bot.standin.server import StandIn
 from bot.store.db import Database
 from tests import pgcluster
 from tests.conftest import DEFAULT_NOW
-from tests.test_webhook import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.skipif(
     pgcluster.backend() != "postgresql",
