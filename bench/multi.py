@@ -19,6 +19,7 @@ with the stand-in and the riders), because on a 2-core machine they all compete 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import shutil
@@ -32,9 +33,9 @@ from bench import e2e, pgserver, synth
 from bench.common import pct
 from bench.harness import TimedStandIn
 from bench.single import CpuClock, _pg_database, cpu_of, cpu_self
-from bot.services.container import Services
 from tests.cluster import TOKEN, Cluster
-from tests.scaleriders import GRID_WORKERS, Rider
+from tests.riderchat import bind_grid_workers
+from tests.scaleriders import Rider
 
 Log = Callable[[str], None]
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,13 +71,6 @@ class ClusterRun:
     @property
     def measured_s(self) -> float:
         return self.answers_s + self.reports_s
-
-
-async def bind_grid_workers(services: Services) -> None:
-    """The grid workers the scripted riders' reports are routed to (as the scale-out test binds them)."""
-    for grid, worker in GRID_WORKERS.items():
-        person = await services.users.identify("telegram", str(worker), f"网格员{worker}")
-        await services.roles.grant(person.id, "worker", grid, "bench")
 
 
 class _Clock:
@@ -158,7 +152,7 @@ async def measure(
     telegram = _timed_telegram(cluster)
     clock = _Clock(cluster, pg)
     try:
-        await cluster.start(bind_grid_workers)
+        await cluster.start(functools.partial(bind_grid_workers, by="bench"))
         await e2e._warm(telegram, riders)  # every rider known to the bot before the clock starts
         before = clock.read()
         await _answers(telegram, riders, queries, run)

@@ -1,7 +1,8 @@
 """What a scripted rider reads in its chat and how it answers a report prompt: shared by tests/test_crash.py's
 riders and tests/scaleriders.py's (the scale-out test, the benchmarks). Each rider keeps its own waiting loop (the
 crash rider's gives up only once the bot was killed, the scale-out rider's fails the test), but what counts as a
-new message, which prompt asks for what, and which answer it gets are the same for both.
+new message, which prompt asks for what, and which answer it gets are the same for both; so are the grid workers
+their reports are forwarded to.
 """
 
 from __future__ import annotations
@@ -9,10 +10,21 @@ from __future__ import annotations
 import random
 import re
 
+from bot.services.container import Services
 from bot.standin.server import StandIn
 
 ACK = re.compile(r"已收到，编号 (SP-\d+)")
 COMMUNITY_BOX = ((34.2465, 34.2615), (117.2005, 117.2155))  # inside 蝶梦社区: every point is in one of its grids
+# One grid worker per grid of 蝶梦社区 (grid → the worker's Telegram chat): every report a rider files at a
+# `community_point` is forwarded to one of these chats.
+GRID_WORKERS = {"xz-hanfeng-diemeng-g1": 2001, "xz-hanfeng-diemeng-g2": 2002, "xz-hanfeng-diemeng-g3": 2003}
+
+
+async def bind_grid_workers(services: Services, by: str = "test") -> None:
+    """Make each of `GRID_WORKERS` a Telegram user with the worker role on its grid (`by`: who granted it)."""
+    for grid, worker in GRID_WORKERS.items():
+        person = await services.users.identify("telegram", str(worker), f"网格员{worker}")
+        await services.roles.grant(person.id, "worker", grid, by)
 
 
 def bot_messages_after(standin: StandIn, chat_id: int, after_id: int) -> list[dict]:

@@ -20,7 +20,6 @@ from tests.reporting import jpeg
 from tests.riderchat import ACK, action_of, answer_data, bot_messages_after, category_data, community_point, newest_seen
 
 FINDER = "📍 离你最近的驿站"
-GRID_WORKERS = {"xz-hanfeng-diemeng-g1": 2001, "xz-hanfeng-diemeng-g2": 2002, "xz-hanfeng-diemeng-g3": 2003}
 
 
 @dataclass

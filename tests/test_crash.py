@@ -57,8 +57,10 @@ from tests import pgcluster
 from tests.reporting import jpeg
 from tests.riderchat import (
     ACK,
+    GRID_WORKERS,
     action_of,
     answer_data,
+    bind_grid_workers,
     bot_messages_after,
     category_data,
     community_point,
@@ -73,7 +75,6 @@ RIDERS = 100 if LONG else 30
 SEED = int(os.environ.get("RIDER_CRASH_SEED", "20261126"))
 TOKEN = "555000111:CRASH-test-token-0123456789abcdef"
 REPO = Path(__file__).resolve().parent.parent
-WORKERS = {"xz-hanfeng-diemeng-g1": 2001, "xz-hanfeng-diemeng-g2": 2002, "xz-hanfeng-diemeng-g3": 2003}
 STEP_TIMEOUT = 6.0 if LONG else 3.0  # a step unanswered this long after a kill: the answer died with the bot; recover
 SLOW_TIMEOUT = 60.0  # a step unanswered this long with the bot alive all along (overloaded machine): recover too
 
@@ -281,7 +282,7 @@ async def quiet_snapshot(standin: StandIn, path: Path) -> list[tuple]:
     """The outbox rows at a moment when nothing due is open and the stand-in got no message meanwhile. The bot
     keeps running (the deadline watcher may queue a reminder at any time), so rows and chats are read until they
     agree."""
-    chats = sorted(WORKERS.values())
+    chats = sorted(GRID_WORKERS.values())
 
     def sizes() -> list[int]:
         return [len(standin._chats[c].entries) if c in standin._chats else 0 for c in chats]
@@ -320,7 +321,7 @@ def check_outbox(standin: StandIn, rows: list[tuple], kills: int) -> dict[str, A
             ref = int(row[4])
             assert ref in messages, f"outbox row {row[0]} says message {ref} in chat {chat}; it is not there"
             recorded.add(ref)
-        if chat not in WORKERS.values():
+        if chat not in GRID_WORKERS.values():
             continue  # riders' chats also hold the bot's direct answers; there, only the recorded ids are checked
         for message_id, message in messages.items():
             if message_id in recorded:
@@ -364,7 +365,7 @@ def check_reports(standin: StandIn, path: Path, riders: list[Rider]) -> dict[str
     assert not twice, f"reports holding one photo message twice (an update handled twice): {twice[:10]}"
     assert all(r[4] >= 2 for r in reports), "a report without its forward (card + map pin)"
     cards: dict[str, int] = defaultdict(int)
-    for chat in WORKERS.values():
+    for chat in GRID_WORKERS.values():
         for message in standin.bot_messages(chat):
             for ref in re.findall(r"SP-\d+", message.get("caption", "")):
                 cards[ref] += 1
@@ -405,9 +406,7 @@ async def prepare(db_path: Path) -> None:
     (the reminders' own crash behaviour is tests/test_deadlines.py's)."""
     services = await open_services(Settings(db_path=db_path, demo_people=False, http_port=None))
     try:
-        for grid, worker in WORKERS.items():
-            person = await services.users.identify("telegram", str(worker), f"网格员{worker}")
-            await services.roles.grant(person.id, "worker", grid, "test")
+        await bind_grid_workers(services)
         async with services.db.transaction() as conn:
             for limits in await report_store.all_category_limits(services.db):
                 week = 7 * 24 * 60

@@ -30,7 +30,8 @@ import pytest
 from bot.services.container import Services
 from tests import pgcluster
 from tests.cluster import NGINX, REPO, Cluster
-from tests.scaleriders import GRID_WORKERS, Rider, Spot, finder_answers
+from tests.riderchat import GRID_WORKERS, bind_grid_workers
+from tests.scaleriders import Rider, Spot, finder_answers
 
 pytestmark = [
     pytest.mark.skipif(pgcluster.backend() != "postgresql", reason="several processes need PostgreSQL (PG pass)"),
@@ -38,12 +39,6 @@ pytestmark = [
 ]
 
 XUZHOU_BOX = ((34.15, 34.35), (117.05, 117.30))
-
-
-async def bind_grid_workers(services: Services) -> None:
-    for grid, worker in GRID_WORKERS.items():
-        person = await services.users.identify("telegram", str(worker), f"网格员{worker}")
-        await services.roles.grant(person.id, "worker", grid, "test")
 
 
 def finder_spots(services: Services, n: int) -> list[Spot]:
