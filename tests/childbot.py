@@ -3,8 +3,9 @@ tests/webhookworker.py): one place, so that the READY handshake, the clean stop 
 tests rely on cannot drift apart between the children.
 
 `run` is the child's `__main__`: it reads the JSON config named on the command line and runs the child's `main`.
-`serve` follows the child's own start: it prints "READY" (the parent waits for that line), runs until SIGTERM (a
-clean stop; the tests' SIGKILL needs nothing here), and exits by itself if the test process goes away.
+`serve` follows the child's own start: it prints "READY" (the parent, tests/childproc.py's `BotChild`, waits for
+that line), runs until SIGTERM (a clean stop; the tests' SIGKILL needs nothing here), and exits by itself if the test
+process goes away.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
+from tests.childproc import READY
 
 
 async def serve(runtime: Runtime, parent: int) -> None:
@@ -27,7 +29,7 @@ async def serve(runtime: Runtime, parent: int) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     orphan_watch = asyncio.create_task(exit_when_orphaned(parent))
-    print("READY", flush=True)
+    print(READY, flush=True)
     try:
         await stop.wait()
     finally:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import re
@@ -40,7 +39,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +47,14 @@ import httpx
 from bot.config import Settings
 from bot.services.container import Services, open_services
 from bot.standin.server import StandIn
+from tests.childproc import ChildProcess, set_parent_death_signal
 from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "777000111:SCALE-out-test-token-0123456789abcd"
 WEBHOOK_PATH = "/telegram"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-RUNNING = re.compile(rb"rider-bot is running")
+RUNNING = "rider-bot is running"  # what `rider-bot run` prints once its webhook is set
 # Relaxed for scripted riders (a person does not send 20 messages in a second); every other setting is a default.
 TEST_SETTINGS: dict[str, Any] = {
     "outbox_per_chat_interval": 0.05,
@@ -63,13 +62,6 @@ TEST_SETTINGS: dict[str, Any] = {
     "flood_per_second": 1000.0,
     "reports_per_hour": 1000,
 }
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child between fork and exec: SIGKILL when the parent dies, so no bot or nginx outlives a test."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 async def _wait_port(port: int, timeout: float, proc: asyncio.subprocess.Process | None = None) -> None:  # noqa: ASYNC109
@@ -148,7 +140,7 @@ class Nginx:
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 NGINX, "-p", str(self.root), "-e", str(self.root / "error.log"), "-c", str(conf),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=set_parent_death_signal,
             )  # fmt: skip
         finally:
             log.close()
@@ -175,26 +167,15 @@ class Nginx:
             await self.proc.wait()
 
 
-@dataclass
-class Worker:
+class Worker(ChildProcess):
     """One `rider-bot run` process: its webhook port (nginx's upstream) and HTTP doors port (/metrics)."""
 
-    index: int
-    webhook_port: int
-    http_port: int
-    log_path: Path
-    proc: asyncio.subprocess.Process | None = None
-    started_at: float = 0.0
-    kills: list[float] = field(default_factory=list)  # time.time() of each SIGKILL
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
-
-    def log_text(self) -> str:
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text("utf-8", "replace")
-        return ""
+    def __init__(self, index: int, webhook_port: int, http_port: int, log_path: Path) -> None:
+        super().__init__(log_path, ready=RUNNING, label=f"worker {index}")
+        self.index = index
+        self.webhook_port = webhook_port
+        self.http_port = http_port
+        self.kills: list[float] = []  # time.time() of each SIGKILL
 
 
 class Cluster:
@@ -299,65 +280,24 @@ class Cluster:
         )
 
     async def start_worker(self, index: int, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Returns once the worker says it is running; RuntimeError (with its log's tail) if it does not."""
         worker = self.workers[index]
         if worker.alive:
             return
-        log = worker.log_path.open("ab")
-        try:
-            worker.proc = await asyncio.create_subprocess_exec(
-                *self._command(), cwd=self.root, env=self._env(worker),
-                stdin=subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log, preexec_fn=_die_with_parent,
-            )  # fmt: skip
-        finally:
-            log.close()
-        worker.started_at = time.time()
-        assert worker.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = await asyncio.wait_for(worker.proc.stdout.readline(), max(0.1, deadline - time.monotonic()))
-            except TimeoutError:
-                raise RuntimeError(
-                    f"worker {index} did not start in {timeout:g}s:\n{worker.log_text()[-3000:]}"
-                ) from None
-            if not line:
-                await worker.proc.wait()
-                raise RuntimeError(
-                    f"worker {index} exited ({worker.proc.returncode}) while starting:\n{worker.log_text()[-3000:]}"
-                )
-            if RUNNING.search(line):
-                break
-        # Drain stdout from now on, so a chatty child never blocks on a full pipe.
-        asyncio.get_running_loop().create_task(self._drain(worker.proc))
-
-    @staticmethod
-    async def _drain(proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
-        while await proc.stdout.read(65536):
-            pass
+        await worker.spawn(
+            *self._command(), cwd=self.root, env=self._env(worker), die_with_parent=True, timeout=timeout
+        )
 
     async def kill(self, index: int) -> None:
         """SIGKILL: no clean-up of any kind, as a crash or an OOM kill."""
         worker = self.workers[index]
-        assert worker.alive, f"worker {index} is not running"
-        assert worker.proc is not None
-        worker.proc.send_signal(signal.SIGKILL)
-        worker.kills.append(time.time())
-        await worker.proc.wait()
+        worker.kills.append(await worker.kill())
 
     async def restart(self, index: int) -> None:
         await self.start_worker(index)
 
     async def stop_worker(self, index: int, timeout: float = 20.0) -> None:  # noqa: ASYNC109
-        proc = self.workers[index].proc
-        if proc is None or proc.returncode is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await self.workers[index].stop(timeout)
 
     async def stop(self) -> None:
         await asyncio.gather(*(self.stop_worker(w.index) for w in self.workers), return_exceptions=True)

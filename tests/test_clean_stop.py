@@ -9,44 +9,29 @@ a child process (tests/crashbot.py, the real Runtime polling the stand-in) and i
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import signal
-import sys
 from pathlib import Path
 
 from bot.standin.server import StandIn
+from tests.childproc import BotChild
 
 TOKEN = "555000222:CLEAN-stop-token-0123456789abcdef"
-REPO = Path(__file__).resolve().parent.parent
 
 
 async def test_sigterm_stops_cleanly_every_time(tmp_path: Path) -> None:
     standin = StandIn(token=TOKEN)
     await standin.start()
-    config = tmp_path / "crashbot.json"
-    config.write_text(
-        json.dumps({"token": TOKEN, "base_url": standin.base_url, "base_file_url": standin.base_file_url,
-                    "db_path": str(tmp_path / "rider.sqlite3")}),
-        encoding="utf-8",
-    )  # fmt: skip
+    config = {"token": TOKEN, "base_url": standin.base_url, "base_file_url": standin.base_file_url,
+              "db_path": str(tmp_path / "rider.sqlite3")}  # fmt: skip
     rng = random.Random(11)
     try:
         for cycle in range(10):
-            log_path = tmp_path / f"stop-{cycle}.log"
-            with log_path.open("wb") as log:
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "tests.crashbot", str(config),
-                    cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log,
-                )  # fmt: skip
-            assert proc.stdout is not None
-            line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
-            assert line.strip() == b"READY", log_path.read_text(encoding="utf-8", errors="replace")
+            bot = BotChild("tests.crashbot", config, tmp_path, f"stop-{cycle}")
+            await bot.start()
             standin.inject_message(9000 + cycle, text="/help")  # some traffic, as in real life
             await asyncio.sleep(rng.uniform(0.2, 2.5))  # anywhere within a long poll (1 s here)
-            proc.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(proc.wait(), timeout=30)
-            text = log_path.read_text(encoding="utf-8", errors="replace")
+            code = await bot.stop(timeout=30)  # SIGTERM; a SIGKILL after 30 s would show as -9
+            text = bot.log_text()
             assert code == 0, f"stop {cycle}: exit code {code}\n{text[-2000:]}"
             assert "Traceback" not in text and "ERROR" not in text, f"stop {cycle} was not clean:\n{text[-3000:]}"
     finally:

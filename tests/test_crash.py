@@ -33,14 +33,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import random
 import re
 import shutil
-import signal
 import sqlite3
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -54,6 +51,7 @@ from bot.services.container import open_services
 from bot.standin.server import StandIn
 from bot.store import reports as report_store
 from tests import pgcluster
+from tests.childproc import BotChild
 from tests.reporting import jpeg
 from tests.riderchat import (
     ACK,
@@ -74,76 +72,43 @@ REPORTS = 1000 if LONG else 120
 RIDERS = 100 if LONG else 30
 SEED = int(os.environ.get("RIDER_CRASH_SEED", "20261126"))
 TOKEN = "555000111:CRASH-test-token-0123456789abcdef"
-REPO = Path(__file__).resolve().parent.parent
 STEP_TIMEOUT = 6.0 if LONG else 3.0  # a step unanswered this long after a kill: the answer died with the bot; recover
 SLOW_TIMEOUT = 60.0  # a step unanswered this long with the bot alive all along (overloaded machine): recover too
 
 # ---------------------------------------------------------------------------------------------- the child
 
 
-class Bot:
-    """The child process running the bot."""
+class Bot(BotChild):
+    """The child process running the bot (tests/crashbot.py), with what the riders and the checks need to know of
+    its kills and restarts."""
 
-    def __init__(self, config_path: Path, log_path: Path) -> None:
-        self.config_path = config_path
-        self.log_path = log_path
-        self.proc: asyncio.subprocess.Process | None = None
+    def __init__(self, config: dict[str, Any], directory: Path) -> None:
+        super().__init__("tests.crashbot", config, directory, "crashbot")
         self.up = asyncio.Event()
         self.kills: list[dict] = []  # {"at": time of the kill, "restarted": time the new child was spawned}
         self.starts = 0
 
-    async def start(self) -> None:
-        log = self.log_path.open("ab")
-        try:
-            started = time.time()
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tests.crashbot", str(self.config_path),
-                cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log,
-            )  # fmt: skip
-        finally:
-            log.close()
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=60)
-        assert line.strip() == b"READY", f"the bot did not start: {line!r}\n{self.log_tail()}"
+    async def start(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        await super().start(timeout)
         self.starts += 1
         if self.kills and "restarted" not in self.kills[-1]:
-            self.kills[-1]["restarted"] = started
+            self.kills[-1]["restarted"] = self.started_at
         self.up.set()
 
-    async def kill(self) -> None:
-        assert self.proc is not None
+    async def kill(self) -> float:
+        self.assert_alive()
         self.up.clear()
         self.kills.append({"at": time.time()})
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-        self.proc = None
-
-    async def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.proc.wait(), timeout=15)
-        except TimeoutError:
-            self.proc.send_signal(signal.SIGKILL)
-            await self.proc.wait()
-        self.proc = None
+        return await super().kill()
 
     def assert_alive(self) -> None:
-        assert self.proc is not None and self.proc.returncode is None, f"the bot died by itself:\n{self.log_tail()}"
-
-    def log_tail(self) -> str:
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
-        return ""
+        assert self.alive, f"the bot died by itself:\n{self.log_tail()}"
 
     def reruns(self) -> set[int]:
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return {int(n) for n in re.findall(r"re-running interrupted update (\d+)", text)}
+        return {int(n) for n in re.findall(r"re-running interrupted update (\d+)", self.log_text())}
 
     def dropped_redeliveries(self) -> set[int]:
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return {int(n) for n in re.findall(r"dropped redelivered update (\d+)", text)}
+        return {int(n) for n in re.findall(r"dropped redelivered update (\d+)", self.log_text())}
 
 
 # ---------------------------------------------------------------------------------------------- a rider
@@ -428,13 +393,9 @@ async def test_sigkill_during_a_burst_loses_no_acknowledged_report() -> None:
     # Slow photo downloads: many updates are half-handled when a kill lands (they must be re-run, not lost).
     standin.faults.download_delay = 0.3
     await standin.start()
-    config = tmp_path / "crashbot.json"
-    config.write_text(
-        json.dumps({"token": TOKEN, "base_url": standin.base_url, "base_file_url": standin.base_file_url,
-                    "db_path": str(db_path)}),
-        encoding="utf-8",
-    )  # fmt: skip
-    bot = Bot(config, tmp_path / "crashbot.log")
+    config = {"token": TOKEN, "base_url": standin.base_url, "base_file_url": standin.base_file_url,
+              "db_path": str(db_path)}  # fmt: skip
+    bot = Bot(config, tmp_path)
     rng = random.Random(SEED)
     riders = [Rider(standin, 100_001 + i, bot, random.Random(rng.random())) for i in range(RIDERS)]
     summary: list[dict] = []

@@ -9,10 +9,7 @@ processes and across a fail-over. On both backends: a second polling process ref
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +36,7 @@ from bot.store.db import Database
 from bot.store.leadership import LEADER_KEY, LEASE, LOCK_CLASS, current_leader, notify_leader
 from tests import pgcluster
 from tests.chat import ChatUser
+from tests.childproc import BotChild
 from tests.conftest import DEFAULT_NOW
 from tests.ownstandin import standin_fixture, standin_settings
 from tests.ports import free_port
@@ -107,55 +105,17 @@ def check_deliveries(delivered: list[tuple[float, int, str]], expected: dict[int
 # ---------------------------------------------------------------------------------------------- two processes
 
 
-class Child:
+class Child(BotChild):
     """`python -m tests.leaderbot`: one bot process in webhook mode on the shared database."""
 
     def __init__(self, tmp_path: Path, name: str, standin: StandIn, database_url: str) -> None:
         self.http_port = free_port()
-        self.config = tmp_path / f"{name}.json"
         config = {
             "token": TOKEN, "base_url": standin.base_url, "base_file_url": standin.base_file_url,
             "database_url": database_url, "db_path": str(tmp_path / f"{name}.sqlite3"),
             "webhook_port": free_port(), "http_port": self.http_port, "per_chat_interval": 0.2,
         }  # fmt: skip
-        self.config.write_text(json.dumps(config), encoding="utf-8")
-        self.log = tmp_path / f"{name}.log"
-        self.proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tests.leaderbot", str(self.config),
-                cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log,
-            )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=60)
-        assert line.strip() == b"READY", f"the bot did not start: {line!r}\n{self.tail()}"
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.proc.wait(), timeout=15)
-        except TimeoutError:
-            self.proc.send_signal(signal.SIGKILL)
-            await self.proc.wait()
-
-    def tail(self) -> str:
-        with contextlib.suppress(OSError):
-            return self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
-        return ""
+        super().__init__("tests.leaderbot", config, tmp_path, name)
 
     async def scrape(self, path: str) -> httpx.Response:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.http_port}", timeout=15) as client:
@@ -185,7 +145,7 @@ async def test_kill_9_the_leader_mid_dispatch_and_the_standby_takes_over(
         killed_at = time.time()
         await first.kill()
 
-        await until(lambda: _all_sent(db), 40, f"every row sent after the kill\n{second.tail()}")
+        await until(lambda: _all_sent(db), 40, f"every row sent after the kill\n{second.log_tail()}")
         after = [ts for ts, _, _ in sends(token_standin) if ts > killed_at]
         assert after, "the standby sent the rest"
         takeover = min(after) - killed_at
@@ -200,7 +160,7 @@ async def test_kill_9_the_leader_mid_dispatch_and_the_standby_takes_over(
         assert "\nrider_leader 1.0\n" in exposition
         leader = (await second.scrape("/readyz")).json()["checks"]["leader"]
         assert leader["ok"] and leader["detail"].startswith("leader")
-        assert "leadership gained" in second.tail()
+        assert "leadership gained" in second.log_tail()
     finally:
         await second.stop()
         await first.stop()
@@ -284,7 +244,7 @@ async def test_a_leader_cut_off_from_the_database_stops_before_another_can_start
         network.go_silent()
         silent_at = time.monotonic()
         expected = await queue(db, [6001, 6002], per_chat=3)
-        await until(lambda: "leadership lost" in first.tail(), 10, f"the first notices\n{first.tail()}")
+        await until(lambda: "leadership lost" in first.log_tail(), 10, f"the first notices\n{first.log_tail()}")
         stepped_down = time.monotonic() - silent_at
         print(f"\nleader cut off from the database stepped down after {stepped_down:.2f} s (lease {LEASE:g} s)")
         assert stepped_down <= LEASE + 1.5
@@ -294,7 +254,7 @@ async def test_a_leader_cut_off_from_the_database_stops_before_another_can_start
 
         network.drop_server_side()  # the server's keepalive verdict: the session and its lock are gone
         dropped_at = time.time()
-        await until(lambda: _all_sent(db), 20, f"the standby sends\n{second.tail()}")
+        await until(lambda: _all_sent(db), 20, f"the standby sends\n{second.log_tail()}")
         takeover = min(ts for ts, chat, _ in sends(token_standin) if chat in expected) - dropped_at
         print(f"standby's first send {takeover:.2f} s after the server dropped the old leader's session")
         assert takeover <= FAILOVER_LIMIT

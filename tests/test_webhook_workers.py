@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -27,6 +24,7 @@ from bot.config import Settings
 from bot.standin.server import StandIn
 from bot.store.db import Database
 from tests import pgcluster
+from tests.childproc import BotChild
 from tests.conftest import DEFAULT_NOW
 from tests.ports import free_port
 
@@ -37,7 +35,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 TOKEN = "123456:TEST-webhook-workers"
-REPO = Path(__file__).resolve().parent.parent
 ANSWER = re.compile(r"没有找到「(序号\d+)」")
 SLOW_DOWN = "消息太快了，请稍等几秒再发。"
 
@@ -139,35 +136,18 @@ async def test_a_chats_updates_run_in_update_order_whichever_worker_gets_them(st
     assert len(rows) == 17 and all(r[1] == 1 and r[2] is None for r in rows)
 
 
-class ChildWorker:
+class ChildWorker(BotChild):
     """A webhook worker in its own process (tests/webhookworker.py), to be killed -9."""
 
     def __init__(self, standin: StandIn, tmp_path: Path, public_port: int) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/telegram"
-        self.config = tmp_path / "worker.json"
-        self.log = tmp_path / "worker.log"
-        self.config.write_text(json.dumps({
+        config = {
             "token": TOKEN, "base_url": standin.base_url, "base_file_url": standin.base_file_url,
             "db_path": str(tmp_path / "rider.sqlite3"), "port": self.port,
             "webhook_url": f"http://127.0.0.1:{public_port}/telegram",
-        }))  # fmt: skip
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tests.webhookworker", str(self.config),
-                cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=log,
-            )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
-        assert line.strip() == b"READY", f"the worker did not start: {line!r}\n{self.log.read_text()[-3000:]}"
-
-    async def kill(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGKILL)
-            await self.proc.wait()
+        }  # fmt: skip
+        super().__init__("tests.webhookworker", config, tmp_path, "worker", label="the worker")
 
 
 async def test_a_killed_workers_unfinished_updates_are_handled_by_another_within_seconds(
@@ -190,7 +170,7 @@ async def test_a_killed_workers_unfinished_updates_are_handled_by_another_within
             await until(lambda: len(answered(standin, chat)) >= 3, 20, "the three updates to be answered")
             took = time.monotonic() - killed
         finally:
-            await child.kill()
+            await child.stop()  # the kill above, or a failure before it
         print(f"taken over {took:.1f} s after the kill")
         assert answered(standin, chat) == ["序号1", "序号2", "序号3"]
         assert took < 10, f"the surviving worker took {took:.1f} s to take over the killed one's updates"
