@@ -1,7 +1,7 @@
 """What reports and their photos cost the database, measured: `python -m bench.storage` writes section 8 of
 docs/PERFORMANCE.md (between its markers; the rest of the file is left as it is).
 
-    python -m bench.storage               # 300 + 30 + 6 reports per backend (about a minute)
+    python -m bench.storage               # 300 + 20 + 5 reports filed, 100 resolved, per backend (about a minute)
     python -m bench.storage --photo a.jpg # the camera phase with a real photo instead of the synthetic one
 
 Whole 随手拍 dialogs go through the real services (`open_services`, as the chat doors call them, production
@@ -11,7 +11,10 @@ settings and the bundled categories with their questions) on PostgreSQL (photos 
 * **rows**: every report carries the same photo, stored before the phase — content addressing stores it once, so
   what grows is a report's rows (report, photo link, follower, answers, events, outbox rows);
 * **chat photos**: every report has its own photo as Telegram hands it to the bot (1280 px, re-encoded, no EXIF);
-* **camera files**: every report has its own photo sent as a file, the phone's 12-megapixel original with EXIF.
+* **camera files**: every report has its own photo sent as a file, the phone's 12-megapixel original with EXIF;
+* **resolved**: reports of the rows phase live on — the grid worker accepts, resolves with an after-photo and a
+  note, the rider gives 5 stars; the after-photos are one photo stored before the phase, so what grows is the
+  rows of a report's life (an after-photo costs what a chat photo costs).
 
 At rest means: PostgreSQL after `VACUUM ANALYZE` (as autovacuum leaves it), `pg_total_relation_size` per table
 (heap, indexes, TOAST) and `pg_database_size`; SQLite after a WAL checkpoint, its file (and `dbstat` per table),
@@ -38,26 +41,28 @@ import PIL
 
 from bench import camera, intake, pgserver
 from bot.config import Settings
-from bot.reports.actions import DraftAction
+from bot.reports.actions import DraftAction, Rate, WorkAction
 from bot.reports.categories import CATEGORIES
+from bot.reports.states import Status
 from bot.services.container import Services, open_services
+from bot.store.reports import get_report
 from bot.store.users import User
 
 ROOT = Path(__file__).resolve().parent.parent
 Log = Callable[[str], None]
-PHASES = ("rows", "chat photos", "camera files")
+PHASES = ("rows", "chat photos", "camera files", "resolved")
 PHOTO_TABLES = ("photo_shared", "photo_originals")
 
 
 @dataclass(frozen=True)
 class Plan:
     mode: str
-    reports: tuple[int, int, int]  # per phase (PHASES)
+    reports: tuple[int, int, int, int]  # per phase (PHASES)
     camera: tuple[int, int] = camera.CAMERA
 
 
-FULL = Plan("full", (300, 30, 6))
-SMOKE = Plan("smoke", (6, 3, 2), (800, 600))  # the test's: correctness only
+FULL = Plan("full", (300, 20, 5, 100))
+SMOKE = Plan("smoke", (6, 3, 2, 2), (800, 600))  # the test's: correctness only
 
 
 @dataclass
@@ -113,12 +118,24 @@ class BackendRun:
         phase = self.phase(name)
         return (phase.grew - phase.reports * self.per_report) / phase.photos
 
+    @property
+    def per_life(self) -> float:
+        """Bytes a report's life after filing adds to its rows (accepted, resolved, rated): the resolved phase,
+        whose after-photo was stored before it."""
+        phase = self.phase("resolved")
+        return phase.grew / phase.reports
+
     def input_per_photo(self, name: str) -> float:
         phase = self.phase(name)
         return phase.input_bytes / phase.photos
 
-    def per_year(self, name: str, reports_per_day: int = 1000, photos_per_report: int = 1) -> float:
-        return 365 * reports_per_day * (self.per_report + photos_per_report * self.per_photo(name))
+    def per_year(self, name: str | None, *, resolved: bool = True, reports_per_day: int = 1000) -> float:
+        """A year of `reports_per_day`, each with one photo of kind `name` (None: rows only), and `resolved`: each
+        also accepted, resolved with a chat photo as its after-photo and rated."""
+        report = self.per_report + (self.per_photo(name) if name else 0.0)
+        if resolved:
+            report += self.per_life + (self.per_photo("chat photos") if name else 0.0)
+        return 365 * reports_per_day * report
 
 
 @dataclass
@@ -185,6 +202,27 @@ async def _file_report(services: Services, rider: User, photo: bytes, point: tup
         raise AssertionError(f"report {i} was not filed: {reply}")
 
 
+async def _live(services: Services, riders: dict[int, User], report_id: int, after_photo: bytes) -> None:
+    """A filed report's life, as its grid worker and its rider live it: accepted, resolved with an after-photo and
+    a note, confirmed with 5 stars; fails unless the report ends confirmed."""
+    rs = services.reports
+    report = await get_report(services.db, report_id)
+    assert report is not None and report.grid_id is not None
+    grid_ids = [g.id for g in services.grids.grids("grid")]
+    worker_no = intake.WORKER_BASE + grid_ids.index(report.grid_id)
+    worker = await services.users.identify("telegram", str(worker_no), f"网格员{worker_no - intake.WORKER_BASE}")
+    await rs.on_work_button(worker, WorkAction("accept", report.id, report.version))
+    report = await get_report(services.db, report_id)
+    assert report is not None
+    await rs.on_work_button(worker, WorkAction("resolve", report.id, report.version))
+    await rs.on_photo(worker, after_photo)
+    await rs.on_text(worker, "已清理，通道畅通")
+    await rs.rate(riders[report.reporter_id], Rate(report.id, 5))
+    report = await get_report(services.db, report_id)
+    if report is None or report.status != Status.CONFIRMED:
+        raise AssertionError(f"report {report_id} did not live its life: {report}")
+
+
 async def _backend(
     backend: str, settings: Settings, usage: Callable[[], object], plan: Plan, photos: PhotoSource, log: Log
 ) -> BackendRun:
@@ -196,34 +234,40 @@ async def _backend(
         per_rider = settings.reports_per_hour  # production limit: many riders, as the city has
         riders = [
             await services.users.identify("telegram", str(intake.RIDER_BASE + k), f"骑手{k}")
-            for k in range(-(-sum(plan.reports) // per_rider))
+            for k in range(-(-sum(plan.reports[:3]) // per_rider))
         ]
-        shared = photos.chat(-1)
-        await services.photos.put(shared)  # the rows phase's one photo, stored before its baseline
-        n = 0
+        shared, after_photo = photos.chat(-1), photos.chat(-2)
+        for photo in (shared, after_photo):  # the rows and resolved phases' one photo each, stored before them
+            await services.photos.put(photo)
+        filed = 0
         for name, count in zip(PHASES, plan.reports, strict=True):
             before = await usage()  # type: ignore[misc]
             sent = 0
             started = time.perf_counter()
-            for _ in range(count):
-                point = points[n % len(points)]
+            if name == "resolved":  # the first reports of the rows phase
+                by_id = {rider.id: rider for rider in riders}
+                ids = await services.db.fetchall("SELECT id FROM reports ORDER BY id LIMIT ?", (count,))
+                for (report_id,) in ids:
+                    await _live(services, by_id, report_id, after_photo)
+            for _ in range(0 if name == "resolved" else count):
+                point = points[filed % len(points)]
                 if name == "rows":
                     photo = shared
                 elif name == "chat photos":
-                    photo = photos.chat(n)
+                    photo = photos.chat(filed)
                 else:
-                    photo = photos.camera(n, point[0], point[1])
+                    photo = photos.camera(filed, point[0], point[1])
                 sent += len(photo)
-                await _file_report(services, riders[n // per_rider], photo, point, n)
-                n += 1
+                await _file_report(services, riders[filed // per_rider], photo, point, filed)
+                filed += 1
             elapsed = time.perf_counter() - started
             after = await usage()  # type: ignore[misc]
-            new = 0 if name == "rows" else count
+            new = 0 if name in ("rows", "resolved") else count
             run.phases.append(Phase(name, count, new, sent if new else 0, before, after, elapsed))
             log(f"  {backend:10} {name:12}: {count:4} reports in {elapsed:5.1f} s, grew {run.phases[-1].grew:,} B")
-        filed = (await services.db.fetchone("SELECT COUNT(*) FROM reports"))[0]
-        if filed != sum(plan.reports):
-            raise AssertionError(f"{sum(plan.reports)} dialogs filed {filed} reports")
+        stored = (await services.db.fetchone("SELECT COUNT(*) FROM reports"))[0]
+        if stored != filed:
+            raise AssertionError(f"{filed} dialogs filed {stored} reports")
     finally:
         await services.close()
     return run

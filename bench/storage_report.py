@@ -21,9 +21,13 @@ autovacuum leaves), `pg_database_size` and `pg_total_relation_size` per table (h
 a WAL checkpoint, the file (`dbstat` per table) plus every file under the photo directory. The phases: **rows**
 (every report carries the same photo, stored once before the phase, so only a report's own rows grow), **chat
 photos** (each report its own photo as Telegram hands it to a bot: 1280 px, re-encoded, no EXIF) and **camera
-files** (each its own photo sent as a file: the phone's 12-megapixel original with EXIF and GPS). A photo's cost
-is its phase's growth less its report's rows. The photos are synthetic with natural images' statistics
-(`bench/camera.py`), calibrated to typical sizes; `--photo FILE` runs the camera phase with a real photo.
+files** (each its own photo sent as a file: the phone's 12-megapixel original with EXIF and GPS), then
+**resolved** (reports of the first phase live on: their grid worker accepts, resolves with an after-photo and a
+note, the rider gives 5 stars; one after-photo for all, stored before the phase, so only the rows of a report's
+life grow). A photo's cost is its phase's growth less its report's rows; an after-photo costs what a chat photo
+costs (a worker on site sends a photo, not a file). The photos are synthetic, with natural
+images' statistics (`bench/camera.py`), calibrated to typical sizes; `--photo FILE` runs the camera phase with a
+real photo.
 
 ```bash
 python -m bench.storage                 # under a minute; writes the block below
@@ -43,7 +47,10 @@ def _size(n: float) -> str:
 def figures(r: StorageResults) -> list[tuple[str, str, str]]:
     """(what, PostgreSQL, SQLite) rows of the main table."""
     pg, lite = r.run("postgresql"), r.run("sqlite")
-    rows = [("a report's rows, no photo", _size(pg.per_report), _size(lite.per_report))]
+    rows = [
+        ("a report's rows when it is filed, no photo", _size(pg.per_report), _size(lite.per_report)),
+        ("its life after that: accepted, resolved, rated (rows, no photo)", _size(pg.per_life), _size(lite.per_life)),
+    ]
     for name, what in (("chat photos", "a chat photo"), ("camera files", "a camera file")):
         sent = pg.input_per_photo(name)
         rows.append(
@@ -53,13 +60,11 @@ def figures(r: StorageResults) -> list[tuple[str, str, str]]:
                 f"{_size(lite.per_photo(name))} ({lite.per_photo(name) / sent:.2f}× sent)",
             )
         )
-    rows.append(
-        ("1 000 reports/day for a year, rows only", _size(365_000 * pg.per_report), _size(365_000 * lite.per_report))
-    )
+    year = "a year of 1 000 reports/day, each resolved"
+    rows.append((f"{year}: rows only", _size(pg.per_year(None)), _size(lite.per_year(None))))
     for name, what in (("chat photos", "a chat photo"), ("camera files", "a camera file")):
-        rows.append(
-            (f"1 000 reports/day for a year, {what} each", _size(pg.per_year(name)), _size(lite.per_year(name)))
-        )
+        label = f"{year}: {what} each, a chat photo after"
+        rows.append((label, _size(pg.per_year(name)), _size(lite.per_year(name))))
     return rows
 
 
@@ -74,7 +79,7 @@ def _growth(run: BackendRun) -> list[str]:
             files = phase.after.photo_files - phase.before.photo_files
             count = phase.after.photo_file_count - phase.before.photo_file_count
             parts.insert(0, f"photo files {_size(files / per)} ({count / per:.0f} files)")
-        unit = "photo" if phase.photos else "report"
+        unit = "resolved report" if phase.name == "resolved" else "photo" if phase.photos else "report"
         out.append(
             f"| {run.backend} | {phase.name} | {phase.reports} | {_size(phase.grew)} | {_size(phase.grew / per)}"
             f" per {unit} | {', '.join(parts) or '—'} |"
@@ -90,22 +95,25 @@ def analysis(r: StorageResults) -> str:
     camera_phase = lite.phase("camera files")
     as_files = camera_phase.after.photo_files - camera_phase.before.photo_files
     w, h = r.plan.camera
+    rows = (
+        f"{_size(pg.per_report)} when filed and {_size(pg.per_life)} more over its life on PostgreSQL"
+        f" ({_size(lite.per_report)} and {_size(lite.per_life)} on SQLite"
+    )
     return f"""\
 **What the figures say.** A photo is stored twice — the rider's original byte for byte (evidence; it may carry
 the location) and the shareable JPEG re-encoded without metadata at quality 85 — so a photo costs its sent size
-plus its re-encode: {chat / chat_sent:.2f}× what was sent for a chat photo, {cam / cam_sent:.2f}× for a camera file
-(the synthetic photo keeps its sensor noise, which quality 85 still pays for; a real phone's photo, denoised
-before it is encoded, may re-encode smaller — `--photo` measures a city's own).
-The shareable copy is only reduced above {MAX_SHARED_SIDE} px on the long side (`MAX_SHARED_SIDE`),
-so a {w} × {h} camera photo keeps all its pixels in both forms. Photos are nearly all of the growth: a report's
-own rows are {_size(pg.per_report)} on PostgreSQL ({_size(lite.per_report)} on SQLite: PostgreSQL's 23-byte tuple
-headers and 8-byte alignment, and its indexes at their fill factor, against SQLite's varint records), against
-{_size(chat)} for one chat photo and {_size(cam)} for one camera file. PostgreSQL stores a JPEG in TOAST
-uncompressed (pglz gives up on compressed data) in chunks of about 2 KB; the photo tables grew
-{in_tables / as_files:.3f}× what the same photos take as files on SQLite. How riders send photos decides the size of the
-database by a factor of about {cam / chat:.0f}: as a photo (Telegram's default: its 1280 px re-encode reaches the bot)
-or as a file (the phone's original, which also carries the location). Plan the disk from a city's own mix; the
-sizing table in docs/SCALING.md takes both ends.
+plus its re-encode: {chat / chat_sent:.2f}× what was sent for a chat photo, {cam / cam_sent:.2f}× for a camera
+file (the synthetic photo keeps its sensor noise, which quality 85 still pays for; a real phone's photo, denoised
+before it is encoded, may re-encode smaller — `--photo` measures a city's own). The shareable copy is only reduced
+above {MAX_SHARED_SIDE} px on the long side (`MAX_SHARED_SIDE`), so a {w} × {h} camera photo keeps all its pixels
+in both forms. Photos are nearly all of the growth: a report's own rows are {rows}: PostgreSQL's
+23-byte tuple headers and 8-byte alignment, and its indexes at their fill factor, against SQLite's varint
+records), against {_size(chat)} for one chat photo and {_size(cam)} for one camera file. PostgreSQL stores a JPEG
+in TOAST uncompressed (pglz gives up on compressed data) in chunks of about 2 KB; the photo tables grew
+{in_tables / as_files:.3f}× what the same photos take as files on SQLite. How riders send photos decides the size
+of the database by a factor of about {cam / chat:.0f}: as a photo (Telegram's default: its 1280 px re-encode
+reaches the bot) or as a file (the phone's original, which also carries the location). Plan the disk from a city's
+own mix; the sizing table in docs/SCALING.md takes both ends.
 """
 
 
