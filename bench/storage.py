@@ -6,7 +6,7 @@ docs/PERFORMANCE.md (between its markers; the rest of the file is left as it is)
 
 Whole 随手拍 dialogs go through the real services (`open_services`, as the chat doors call them, production
 settings and the bundled categories with their questions) on PostgreSQL (photos in the database) and on SQLite
-(photos as files beside it), in three phases, each measured at rest before and after:
+(photos as files beside it), in four phases, each measured at rest before and after:
 
 * **rows**: every report carries the same photo, stored before the phase — content addressing stores it once, so
   what grows is a report's rows (report, photo link, follower, answers, events, outbox rows);
