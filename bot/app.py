@@ -25,7 +25,7 @@ from bot.store.webhook_secrets import shared_secret
 from bot.texts import t
 from bot.webserver import WebServer
 from handlers.telegram import publish_commands, register
-from handlers.telegram.guard import DurableUpdateQueue, Gate
+from handlers.telegram.guard import DurableUpdateQueue, Gate, IntakeBot
 from handlers.telegram.metering import MeteredRequest, MeteredUpdateProcessor, name_handlers
 from handlers.telegram.outbox_sender import TelegramSender
 from handlers.telegram.webhook import TelegramWebhook
@@ -36,27 +36,32 @@ log = logging.getLogger(__name__)
 
 
 def build_application(services: Services, *, token: str, base_url: str, base_file_url: str | None) -> Application:
-    builder = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(base_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
-        .post_init(publish_commands)
+    # Recorded on arrival and marked done after the handlers (re-run after a crash); flood-checked, then per chat,
+    # then a worker: see handlers/telegram/guard.py and ordering.py. The bot hands each getUpdates answer to the
+    # gate, which records it as one batch (one database round trip) before PTB confirms it.
+    gate = Gate(services)
+    bot = IntakeBot(
+        gate,
+        token=token,
+        base_url=base_url,
+        **({"base_file_url": base_file_url} if base_file_url else {}),
+        rate_limiter=AIORateLimiter(max_retries=3),
         # Up to 64 updates are handled at once over 16 connections: a handler waits for a free one (pool_timeout)
         # rather than failing after PTB's default 1 s with PoolTimeout — under a burst of slow photo downloads that
         # answered riders "something went wrong" and lost their steps (the long crash run, issue 11).
-        .request(MeteredRequest(connection_pool_size=16, pool_timeout=30))
+        request=MeteredRequest(connection_pool_size=16, pool_timeout=30),
         # Two connections for getUpdates: on stop PTB cancels the long poll without waiting for it to let go of
         # its connection and calls getUpdates once more to confirm the offset; with one connection that call could
         # wait for it and fail with PoolTimeout, an ERROR with a traceback on a clean SIGTERM (issue 11, item 11).
-        .get_updates_request(MeteredRequest(connection_pool_size=2, read_timeout=40))
+        get_updates_request=MeteredRequest(connection_pool_size=2, read_timeout=40),
     )
-    # Recorded on arrival and marked done after the handlers (re-run after a crash); flood-checked, then per chat,
-    # then a worker: see handlers/telegram/guard.py and ordering.py.
-    gate = Gate(services)
-    builder = builder.update_queue(DurableUpdateQueue(gate)).concurrent_updates(MeteredUpdateProcessor(gate, 64))
-    if base_file_url:
-        builder = builder.base_file_url(base_file_url)
+    builder = (
+        ApplicationBuilder()
+        .bot(bot)
+        .post_init(publish_commands)
+        .update_queue(DurableUpdateQueue(gate))
+        .concurrent_updates(MeteredUpdateProcessor(gate, 64))
+    )
     application = builder.build()
     application.bot_data["services"] = services
     application.bot_data["gate"] = gate

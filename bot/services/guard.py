@@ -13,15 +13,18 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot import metrics
 from bot.store import flood, inbound
 from bot.store.db import Database
+from bot.store.inbound import Arrival
 
 log = logging.getLogger(__name__)
+
+_PRUNE_EVERY = 500  # recorded updates between two prunes of the ledger (and of idle flood budgets)
 
 
 @dataclass
@@ -117,7 +120,8 @@ class SharedFloodGuard(FloodGuard):
 class InboundLedger:
     """Each inbound update from arrival to done, durably, for one process (`boot`): at least once, and once.
 
-    `arrive` records an update before the platform learns it was received; `finish` marks it done (and drops its
+    `admit_many` records a batch of updates (flood-checked) before the platform learns they were received, in one
+    round trip; `finish` marks it done (and drops its
     contents) after its handlers ran; `unfinished` hands a new process the updates an earlier one took in but did
     not finish (one process on SQLite; with many, bot/services/chat_order.py hands them over per chat). An update
     that never finishes (it kills the process every time) is given up after `max_tries`."""
@@ -127,21 +131,9 @@ class InboundLedger:
         self.keep = keep
         self.max_tries = max_tries
         self.boot = secrets.token_hex(8)
-
-    async def arrive(
-        self, channel: str, key: str, payload: str | None, *, chat: str = "", seq: int = 0, done: bool = False
-    ) -> bool:
-        """True the first time (channel, key) arrives; False for a redelivery (done, or already taken in), in
-        this process or any other on the same database. `done`: recorded only to recognise a redelivery (a
-        flooded update: never run)."""
-        now = datetime.now(UTC)
-        fresh = await inbound.record(
-            self.db, channel, key, at=now.isoformat(timespec="seconds"), payload=payload, boot=self.boot,
-            chat=chat, seq=seq, done=done,
-        )  # fmt: skip
-        if fresh and hash(key) % 500 == 0:  # prune now and then, not on every message
-            await inbound.prune(self.db, (now - self.keep).isoformat(timespec="seconds"))
-        return fresh
+        # Recorded updates since the last prune; the first recording of a process prunes, so a process that
+        # restarts often still does.
+        self._recorded = _PRUNE_EVERY
 
     async def admit(
         self,
@@ -154,24 +146,43 @@ class InboundLedger:
         chat: str,
         seq: int,
     ) -> tuple[str, bool]:
-        """Flood-check and record a new update: (verdict, fresh). Checked before it is recorded, so a refused
-        update is recorded as done and no process ever runs it. With the shared budgets both happen in one
-        statement (one round trip per update); a redelivery spends nothing there."""
-        if who is not None and isinstance(flood_guard, SharedFloodGuard):
-            now = datetime.now(UTC)
-            verdict, fresh = await flood.arrive(
-                self.db, who, limits=flood_guard.limits, channel=channel, key=key,
-                at=now.isoformat(timespec="seconds"), payload=payload, boot=self.boot, chat=chat, seq=seq,
-            )  # fmt: skip
-            if fresh and verdict != "ok":
-                metrics.flood_refused(who, verdict)
-            if fresh and hash(key) % 500 == 0:
-                await inbound.prune(self.db, (now - self.keep).isoformat(timespec="seconds"))
+        """`admit_many` for one update (a webhook POST, a WeChat message)."""
+        [outcome] = await self.admit_many(flood_guard, channel, [Arrival(key, payload, chat, seq, who)])
+        return outcome
+
+    async def admit_many(
+        self, flood_guard: FloodGuard, channel: str, arrivals: Sequence[Arrival]
+    ) -> list[tuple[str, bool]]:
+        """Flood-check and record a batch of new updates in one database round trip: (verdict, fresh) for each, in
+        order, as if each had been admitted on its own in turn (several updates of one user spend that user's
+        budget one after the other). Checked before it is recorded, so a refused update is recorded as done and no
+        process ever runs it. With the shared budgets (PostgreSQL) both happen in the database, where a redelivery
+        spends nothing; the in-memory budgets (SQLite) are spent first, then the batch is recorded in one INSERT.
+        Raises if the batch cannot be recorded (then none of it is)."""
+        if not arrivals:
+            return []
+        now = datetime.now(UTC)
+        at = now.isoformat(timespec="seconds")
+        shared = isinstance(flood_guard, SharedFloodGuard)
+        if shared:
+            outcomes = await flood.arrive_many(
+                self.db, channel, arrivals, limits=flood_guard.limits, at=at, boot=self.boot
+            )
+            for arrival, (verdict, fresh) in zip(arrivals, outcomes, strict=True):
+                if fresh and verdict != "ok" and arrival.who is not None:
+                    metrics.flood_refused(arrival.who, verdict)
+        else:
+            verdicts = [("ok" if a.who is None else await flood_guard.verdict(a.who)) for a in arrivals]
+            done = [v != "ok" for v in verdicts]
+            fresh = await inbound.record_many(self.db, channel, arrivals, at=at, boot=self.boot, done=done)
+            outcomes = list(zip(verdicts, fresh, strict=True))
+        self._recorded += sum(f for _, f in outcomes)
+        if self._recorded >= _PRUNE_EVERY:  # now and then, not on every update: rows done long ago go
+            self._recorded = 0
+            await inbound.prune(self.db, (now - self.keep).isoformat(timespec="seconds"))
+            if shared:
                 await flood.forget_idle(self.db)
-            return verdict, fresh
-        verdict = "ok" if who is None else await flood_guard.verdict(who)
-        fresh = await self.arrive(channel, key, payload, chat=chat, seq=seq, done=verdict != "ok")
-        return verdict, fresh
+        return outcomes
 
     async def finish(self, channel: str, key: str) -> None:
         await inbound.finish(self.db, channel, key)

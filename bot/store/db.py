@@ -179,6 +179,21 @@ class Database:
             cursor = await self.conn.execute(sql, tuple(params))
             return cursor.rowcount
 
+    async def write_returning(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """`write` for a statement with a RETURNING clause: the rows it returns, in the same round trip."""
+        async with self._write_lock:
+            return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    async def write_each(self, sql: str, seq_of_params: Iterable[Iterable[Any]]) -> list[Any]:
+        """One statement run once per parameter row, in order and atomically (all or none), through the writer lock;
+        the rows all the runs return, in order. Each run sees what the runs before it wrote. PostgreSQL pipelines
+        the runs in one round trip (`PostgresDatabase.write_each`); here they are one transaction."""
+        rows: list[Any] = []
+        async with self.transaction() as conn:
+            for params in seq_of_params:
+                rows += await conn.execute_fetchall(sql, tuple(params))
+        return rows
+
 
 async def apply_migrations(db: Database, current: int) -> int:
     """Apply the migrations newer than `current` through the Database API, on either backend: each in its own

@@ -1,11 +1,12 @@
 """Flood budgets in the database (table flood_buckets), spent by every process: PostgreSQL only.
 
-One statement per update, one round trip, atomic across processes, which also records the update in the inbound
-ledger: the user's bucket is refilled and, if it lets the update through, the global bucket ('*') is refilled and
-spent; the user's token is spent only when the global one was too (a flooder cannot use up everyone's share, and a
-refusal by the global budget costs the user nothing). Row locks on the two rows serialise concurrent updates; the
-clock is the server's, so processes on hosts with skewed clocks still agree. SQLite (one process) keeps the budgets
-in memory (bot/services/guard.py).
+One statement per update, atomic across processes, which also records the update in the inbound ledger (a batch
+of updates, a getUpdates answer, runs it once per update in one pipelined round trip: `arrive_many`). The user's
+bucket is refilled and, if it lets the update through, the global bucket ('*') is refilled and spent; the user's
+token is spent only when the global one was too (a flooder cannot use up everyone's share, and a refusal by the
+global budget costs the user nothing). Row locks on the two rows serialise concurrent updates; the clock is the
+server's, so processes on hosts with skewed clocks still agree. SQLite (one process) keeps the budgets in memory
+(bot/services/guard.py).
 
 The `warned` column is the outcome of the user's last update: 0 let through, 1 told to slow down, 2 ignored, 3 and 4
 refused by the global budget (the user had not / had been told to slow down before).
@@ -13,17 +14,22 @@ refused by the global budget (the user had not / had been told to slow down befo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.store.db import Database
+from bot.store.inbound import Arrival
 
 GLOBAL = "*"
 
 # The flood budgets' statement, written once: the parameters (`p`), then the user's bucket as this statement's
 # snapshot sees it (`mine`: would it let this one through?), the global bucket refilled and spent if so (`g`),
 # and the user's bucket refilled and spent only if the global one was (`u`). `fresh` gates it all: a redelivery
-# (the ledger has it already) spends nothing. Row locks on the two buckets make concurrent processes queue.
+# (the ledger has it already) spends nothing, nor does an update without a user (`who` NULL: a channel post).
+# Row locks on the two buckets make concurrent processes queue.
 _BUDGETS = """
 fresh AS (
-    SELECT NOT EXISTS (SELECT 1 FROM inbound_seen s WHERE s.channel = p.channel AND s.key = p.key) AS new FROM p
+    SELECT p.who IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM inbound_seen s WHERE s.channel = p.channel AND s.key = p.key) AS new FROM p
 ), mine AS (
     SELECT LEAST(p.burst, b.tokens + GREATEST(p.now - b.at, 0) * p.rate) AS tokens
     FROM flood_buckets b, p WHERE b.who = p.who
@@ -114,28 +120,30 @@ def _verdict(code: int) -> str:
     return "ok" if code == 0 else "warn" if code == 1 else "drop"
 
 
-async def arrive(
+async def arrive_many(
     db: Database,
-    who: str,
+    channel: str,
+    arrivals: Sequence[Arrival],
     *,
     limits: tuple[float, float, float, float],
-    channel: str,
-    key: str,
     at: str,
-    payload: str | None,
     boot: str,
-    chat: str,
-    seq: int,
-) -> tuple[str, bool]:
-    """(verdict, fresh): 'ok' (a token spent from both budgets), 'warn' (the user is over: tell them once) or
-    'drop'; fresh is False for a redelivery (recorded before, by any process: nothing spent, nothing recorded).
-    `limits`: (burst, per_second, global_burst, global_per_second)."""
-    # Through the process's writer lock, as every other write (and as recording alone did): an update is recorded
-    # in turn with the handlers' transactions, so a burst waits at Telegram rather than piles up taken in.
-    async with db._write_lock:
-        row = await db.fetchone(_ARRIVE, (who, *limits, channel, key, at, payload, boot, chat, seq))
-    assert row is not None
-    return _verdict(int(row[0])), bool(row[1])
+) -> list[tuple[str, bool]]:
+    """For each update of a batch, in order, (verdict, fresh): 'ok' (a token spent from both budgets, or no user to
+    charge), 'warn' (the user is over: tell them once) or 'drop'; fresh is False for a redelivery (recorded before,
+    by any process, or earlier in this batch: nothing spent, nothing recorded). `limits`: (burst, per_second,
+    global_burst, global_per_second).
+
+    The statement runs once per update, in order, pipelined: one round trip and one transaction for the batch,
+    and each run sees the budgets as the runs before it left them — several updates of one user spend that
+    user's budget in turn, exactly as one call per update did."""
+    # Through the process's writer lock, as every other write: an update is recorded in turn with the handlers'
+    # transactions, so a burst waits at Telegram rather than piles up taken in.
+    rows = await db.write_each(
+        _ARRIVE, [(a.who, *limits, channel, a.key, at, a.payload, boot, a.chat, a.seq) for a in arrivals]
+    )
+    assert len(rows) == len(arrivals)
+    return [(_verdict(int(row[0])), bool(row[1])) for row in rows]
 
 
 async def forget_idle(db: Database, older_than: float = 3600.0) -> None:

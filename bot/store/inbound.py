@@ -7,6 +7,7 @@ number) let any process find a chat's unfinished updates in order (bot/services/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.store.db import Connection, Database
@@ -23,26 +24,46 @@ class OpenUpdate:
     tries: int
 
 
-async def record(
-    db: Database,
-    channel: str,
-    key: str,
-    *,
-    at: str,
-    payload: str | None,
-    boot: str,
-    chat: str = "",
-    seq: int = 0,
-    done: bool = False,
-) -> bool:
-    """True the first time (channel, key) is recorded; False for a redelivery. One atomic statement, so two
-    processes given the same update at once cannot both see it as new (the primary key decides)."""
-    changed = await db.write(
-        "INSERT INTO inbound_seen (channel, key, at, done, payload, boot, chat, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        (channel, key, at, int(done), None if done else payload, boot, chat, seq),
-    )
-    return changed == 1
+@dataclass(frozen=True)
+class Arrival:
+    """One inbound update as its door took it in, before it is recorded."""
+
+    key: str
+    payload: str | None  # None: recorded without its contents (an invite code)
+    chat: str = ""
+    seq: int = 0
+    who: str | None = None  # whose flood budget it spends (bot/store/flood.py); None: nobody's
+
+
+_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"
+_BATCH = 100  # rows per INSERT (getUpdates hands out at most 100): 800 parameters, within any SQLite's limit
+
+
+async def record_many(
+    db: Database, channel: str, arrivals: Sequence[Arrival], *, at: str, boot: str, done: Sequence[bool]
+) -> list[bool]:
+    """Record a batch of updates, in order: for each, True the first time its (channel, key) is recorded, False for
+    a redelivery (recorded before, or earlier in this batch). One atomic statement for the whole batch, so a batch
+    costs one round trip and two processes given the same update at once cannot both see it as new (the primary
+    key decides). `done[i]`: recorded only to recognise a redelivery (a flooded update, never run), without its
+    contents."""
+    fresh: list[bool] = []
+    for start in range(0, len(arrivals), _BATCH):
+        chunk, flags = arrivals[start : start + _BATCH], done[start : start + _BATCH]
+        params: list[object] = []
+        for a, d in zip(chunk, flags, strict=True):
+            params += [channel, a.key, at, int(d), None if d else a.payload, boot, a.chat, a.seq]
+        rows = await db.write_returning(
+            "INSERT INTO inbound_seen (channel, key, at, done, payload, boot, chat, seq) VALUES "
+            + ", ".join([_ROW] * len(chunk))
+            + " ON CONFLICT DO NOTHING RETURNING key",
+            params,
+        )
+        recorded = {r[0] for r in rows}
+        for a in chunk:  # a key twice in one batch: the first is the arrival, the second a redelivery
+            fresh.append(a.key in recorded)
+            recorded.discard(a.key)
+    return fresh
 
 
 async def prune(db: Database, before: str) -> None:

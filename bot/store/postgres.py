@@ -242,6 +242,17 @@ class Connection:
             except Exception as exc:
                 raise _translate(exc, raw) from exc
 
+    async def _fetch_each(self, sql: str, batch: list[tuple[Any, ...]]) -> list[Any]:
+        """`PostgresDatabase.write_each` on this connection (or on one borrowed for the call)."""
+        pg = dialect.query(sql)
+        async with self._connection() as raw:
+            try:
+                types = await self._db._param_types(raw, pg)
+                rows = [tuple(_coerce(v, t) for v, t in zip(p, types, strict=False)) for p in batch]
+                return list(await raw.fetchmany(pg, rows))
+            except Exception as exc:
+                raise _translate(exc, raw) from exc
+
 
 # Statement text → the server's parameter types, one prepare per statement per process (same schema everywhere).
 _TYPES: dict[str, tuple[str, ...]] = {}
@@ -489,6 +500,28 @@ class PostgresDatabase(Database):
             return (await current._execute(sql, tuple(params))).rowcount
         async with self._write_lock:
             return (await Connection(self, None)._execute(sql, tuple(params))).rowcount
+
+    async def write_returning(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """`write` for a statement with a RETURNING clause: the rows it returns, in the same round trip."""
+        current = self._in_transaction()
+        if current is not None:
+            return await (await current._execute(sql, tuple(params))).fetchall()
+        async with self._write_lock:
+            return await (await Connection(self, None)._execute(sql, tuple(params))).fetchall()
+
+    async def write_each(self, sql: str, seq_of_params: Iterable[Iterable[Any]]) -> list[Any]:
+        """One statement run once per parameter row, in order and atomically (all or none), through the writer
+        lock; the rows all the runs return, in order. asyncpg pipelines the runs (`fetchmany`: every Bind/Execute,
+        then one Sync) and waits once: one round trip, one implicit transaction (or the caller's), each run seeing
+        what the runs before it wrote."""
+        batch = [tuple(p) for p in seq_of_params]
+        if not batch:
+            return []
+        current = self._in_transaction()
+        if current is not None:
+            return await current._fetch_each(sql, batch)
+        async with self._write_lock:
+            return await Connection(self, None)._fetch_each(sql, batch)
 
     # ---------------------------------------------------------------------------------------------- internals
 

@@ -7,6 +7,12 @@ did redeliver was dropped as "already seen". Now the update queue itself records
 can confirm it (`DurableUpdateQueue.put` is awaited by the updater before its next getUpdates, and by the webhook
 before it answers), the update processor marks it done after its handlers, and the next start re-runs whatever
 was not done (`replay`). A redelivery of a recorded update is dropped.
+
+The poller's getUpdates answer is recorded as one batch, in one database round trip: `IntakeBot.get_updates` hands
+the batch to the gate, and when PTB queues the first of it the gate records all of it (flood verdicts per update,
+in update order); PTB's puts of the others then find their verdicts decided. One round trip per update, each queued
+behind the handlers' writes for the writer lock, was what bounded how fast a busy bot took updates in
+(docs/PERFORMANCE.md, section 7). A webhook POST is a batch of one.
 """
 
 from __future__ import annotations
@@ -14,22 +20,35 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, ExtBot
 
 from bot import metrics, observe
 from bot.services.chat_order import SharedChatOrder
 from bot.services.container import Services
 from bot.services.guard import InboundLedger
+from bot.store.inbound import Arrival
 from bot.texts import t
 from handlers.telegram.common import CHANNEL
 from handlers.telegram.metering import MeteredUpdateProcessor, update_kind
 from handlers.telegram.ordering import chat_key
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """How one update was taken in: the flood verdict, new or a redelivery, an invite code (recorded without its
+    contents), or why it could not be recorded."""
+
+    verdict: str
+    fresh: bool
+    secret: bool
+    failure: BaseException | None
 
 
 class Gate:
@@ -44,6 +63,8 @@ class Gate:
         self._verdicts: dict[int, str] = {}  # update_id → the flood guard's 'warn' or 'drop'
         self._receiver_only: set[int] = set()  # recorded without contents: only this process can run them
         self._flooded: set[int] = set()  # refused on arrival (recorded as done then)
+        self._fetched: list[Update] = []  # the poller's last getUpdates answer, not recorded yet
+        self._taken: list[tuple[Update, _Taken]] = []  # recorded with their batch, not yet queued by PTB
 
     def bind(self, application: Application) -> None:
         """Webhook workers sharing a PostgreSQL database: a chat's updates are ordered across all of them. A
@@ -61,36 +82,84 @@ class Gate:
 
         self.order = SharedChatOrder(self.services.db, self.ledger, CHANNEL, run_payload, slots=processor.slots)
 
+    def fetched(self, updates: Sequence[Update]) -> None:
+        """The poller's getUpdates answer: recorded as one batch when PTB queues the first of it (`arrived`). Not
+        recorded here: an answer PTB does not queue (the updater stopping, its last getUpdates at shutdown) is
+        fetched again by the next start, as Telegram was not told."""
+        self._fetched = list(updates)
+        self._taken = []
+
     async def arrived(self, update: Update) -> bool:
-        """Flood-check and record a new update; False for one already recorded (a redelivery: drop it)."""
-        message = update.effective_message
-        words = (message.text or "").split() if message is not None else []
-        # An invite code (/join CODE, /start CODE) must never reach the database, not even for a moment: such an
-        # update is recorded without its contents (not re-run after a crash; the person sends it again).
-        secret = len(words) > 1 and words[0].split("@")[0].lower() in ("/join", "/start")
-        # Flood-checked as it is recorded: a refused update is recorded as done, so no process ever runs it.
-        user = update.effective_user
-        who = None if user is None else f"{CHANNEL}:{user.id}"
+        """Flood-check and record a new update (with the rest of its getUpdates batch, the first time one of the
+        batch is queued); False for one already recorded (a redelivery: drop it)."""
+        taken = self._take(update)
+        if taken is None:
+            if any(u is update for u in self._fetched):
+                batch, self._fetched = self._fetched, []
+                self._taken = list(zip(batch, await self._record(batch), strict=True))
+                taken = self._take(update)
+            else:  # a webhook POST, a test's put: a batch of one
+                [taken] = await self._record([update])
+        assert taken is not None
         uid = update.update_id
-        try:
-            payload = None if secret else update.to_json()
-            verdict, fresh = await self.ledger.admit(
-                self.services.flood, who, CHANNEL, str(uid), payload, chat=chat_key(update), seq=uid
-            )
-        except Exception as exc:  # e.g. disk full: the update still runs, and `guard` answers with the error
-            log.warning("could not record update %s: %s", uid, type(exc).__name__)
-            self._unrecorded[uid] = exc
-            verdict, fresh = "ok", True
-        if not fresh:
+        if taken.failure is not None:  # e.g. disk full: the update still runs, and `guard` answers with the error
+            self._unrecorded[uid] = taken.failure
+            return True
+        if not taken.fresh:
             log.info("dropped redelivered update %s", uid)
             metrics.update_refused(CHANNEL, update_kind(update), "duplicate")
             return False
-        if verdict != "ok":
-            self._verdicts[uid] = verdict
+        if taken.verdict != "ok":
+            self._verdicts[uid] = taken.verdict
             self._flooded.add(uid)
-        elif secret:
+        elif taken.secret:
             self._receiver_only.add(uid)
         return True
+
+    def _take(self, update: Update) -> _Taken | None:
+        for i, (recorded, taken) in enumerate(self._taken):
+            if recorded is update:
+                del self._taken[i]
+                return taken
+        return None
+
+    async def _record(self, batch: list[Update]) -> list[_Taken]:
+        """Flood-check and record a batch in one round trip (`InboundLedger.admit_many`). If that fails, every
+        update of it is unrecorded, and each runs only to be answered with the error."""
+        secrets: list[bool] = []
+        arrivals: list[Arrival] = []
+        failed: dict[int, BaseException] = {}  # position → why this one could not even be written out
+        for i, update in enumerate(batch):
+            message = update.effective_message
+            words = (message.text or "").split() if message is not None else []
+            # An invite code (/join CODE, /start CODE) must never reach the database, not even for a moment: such
+            # an update is recorded without its contents (not re-run after a crash; the person sends it again).
+            secret = len(words) > 1 and words[0].split("@")[0].lower() in ("/join", "/start")
+            secrets.append(secret)
+            # Flood-checked as it is recorded: a refused update is recorded as done, so no process ever runs it.
+            user = update.effective_user
+            who = None if user is None else f"{CHANNEL}:{user.id}"
+            uid = update.update_id
+            try:
+                payload = None if secret else update.to_json()
+            except Exception as exc:
+                failed[i] = exc
+                continue
+            arrivals.append(Arrival(str(uid), payload, chat=chat_key(update), seq=uid, who=who))
+        try:
+            outcomes = iter(await self.ledger.admit_many(self.services.flood, CHANNEL, arrivals))
+        except Exception as exc:
+            log.warning("could not record update %s: %s", ", ".join(a.key for a in arrivals), type(exc).__name__)
+            outcomes = iter([("ok", True)] * len(arrivals))
+            failed.update({i: exc for i in range(len(batch)) if i not in failed})
+        taken: list[_Taken] = []
+        for i, secret in enumerate(secrets):
+            if i in failed:
+                taken.append(_Taken("ok", True, secret, failed[i]))
+            else:
+                verdict, fresh = next(outcomes)
+                taken.append(_Taken(verdict, fresh, secret, None))
+        return taken
 
     def flooded(self, update: object) -> bool:
         """Refused by the flood guard when it arrived: stopped at once, holding no chat and no worker slot."""
@@ -134,6 +203,22 @@ class Gate:
 
     def refused(self, update: Update) -> str | None:
         return self._verdicts.pop(update.update_id, None)
+
+
+class IntakeBot(ExtBot):
+    """The application's bot: hands each getUpdates answer to the gate, so that the poller's batch is recorded in
+    one round trip before PTB confirms it with its next getUpdates."""
+
+    __slots__ = ("_gate",)
+
+    def __init__(self, gate: Gate, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._gate = gate
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        updates = await super().get_updates(*args, **kwargs)
+        self._gate.fetched(updates)
+        return updates
 
 
 class DurableUpdateQueue(asyncio.Queue):
