@@ -138,6 +138,7 @@ def count_calls(calls: Calls) -> Iterator[None]:
     sqlite_execute = aiosqlite.Connection._execute
     pg_run = postgres.PostgresDatabase._run
     pg_many = postgres.Connection.executemany
+    pg_each = postgres.Connection._fetch_each
     pg_types = postgres.PostgresDatabase._param_types
     pg_begin = postgres.PostgresDatabase.transaction
     pg_reset = asyncpg.Connection.reset
@@ -153,6 +154,10 @@ def count_calls(calls: Calls) -> Iterator[None]:
     async def counted_many(self, sql, seq_of_params):  # type: ignore[no-untyped-def]
         calls.add()  # one batch, one round trip (asyncpg pipelines the rows and waits once)
         return await pg_many(self, sql, seq_of_params)
+
+    async def counted_each(self, sql, batch):  # type: ignore[no-untyped-def]
+        calls.add()  # a statement run once per row, pipelined: one round trip (a getUpdates batch's recording)
+        return await pg_each(self, sql, batch)
 
     async def counted_types(self, raw, pg_sql):  # type: ignore[no-untyped-def]
         if pg_sql not in postgres._TYPES:
@@ -173,6 +178,7 @@ def count_calls(calls: Calls) -> Iterator[None]:
         mock.patch.object(aiosqlite.Connection, "_execute", counted_sqlite),
         mock.patch.object(postgres.PostgresDatabase, "_run", counted_run),
         mock.patch.object(postgres.Connection, "executemany", counted_many),
+        mock.patch.object(postgres.Connection, "_fetch_each", counted_each),
         mock.patch.object(postgres.PostgresDatabase, "_param_types", counted_types),
         mock.patch.object(postgres.PostgresDatabase, "transaction", counted_transaction),
         mock.patch.object(asyncpg.Connection, "reset", counted_reset),
