@@ -329,3 +329,55 @@ async def test_typed_cancel_handled_again(runtime: Runtime, rider: ChatUser) -> 
     update = {"update_id": await _last_update_id(runtime), "message": rider.last_sent}
     again = await _handled_again(runtime, rider, update)
     assert [m["text"] for m in again] == [cancelled["text"]], "not read as a place search"
+
+
+PLACE = "xz-hanfeng-xiaoge"  # a bundled station
+
+
+async def test_a_keepers_note_handled_again(runtime: Runtime, standin: StandIn) -> None:
+    """The note after a keeper's status tap closes its question with the change, in one commit: run again, the
+    keeper is told it is saved (before, the note was read as a place search), and nothing is audited twice."""
+    code = await runtime.services.roles.invites.create_invite("keeper", PLACE)
+    keeper = ChatUser(standin, 4001, "驿站站长老陈")
+    await keeper.send(f"/join {code}")
+    [card] = await keeper.send("/station")
+    await keeper.tap(card, "今日闭站", replies=3)
+    saved = await keeper.send("14:00 电路检修", replies=2)
+    assert "已更新" in saved[0]["text"]
+    audited = await runtime.services.db.fetchall("SELECT field, new FROM place_audit ORDER BY id")
+    update = {"update_id": await _last_update_id(runtime), "message": keeper.last_sent}
+    again = await _handled_again(runtime, keeper, update)
+    assert [m["text"] for m in again][:1] == [saved[0]["text"]] and len(again) == 2, again
+    assert "今日闭站" in str(buttons(again[1])), "the keeper's card again"
+    assert await runtime.services.db.fetchall("SELECT field, new FROM place_audit ORDER BY id") == audited
+
+
+async def test_a_flaggers_words_handled_again(runtime: Runtime, standin: StandIn, rider: ChatUser) -> None:
+    name = runtime.services.finder.place(PLACE).name
+    [card] = await rider.send(name)
+    _, [menu] = await rider.tap(card, "信息有误")
+    _, [ask] = await rider.tap(menu, "其他")
+    assert "一句话" in ask["text"]
+    [thanks] = await rider.send("门口在装修，找不到入口")
+    assert "已转给" in thanks["text"]
+    await runtime.services.outbox.wait_idle()
+    notices = sorted(r[0] for r in await runtime.services.db.fetchall("SELECT idem_key FROM outbox"))
+    update = {"update_id": await _last_update_id(runtime), "message": rider.last_sent}
+    again = await _handled_again(runtime, rider, update)
+    assert [m["text"] for m in again] == [thanks["text"]], "the answer it got, not a place search"
+    [flags] = await runtime.services.db.fetchone("SELECT COUNT(*) FROM place_flags")
+    assert flags == 1
+    await runtime.services.outbox.wait_idle()
+    assert sorted(r[0] for r in await runtime.services.db.fetchall("SELECT idem_key FROM outbox")) == notices
+
+
+async def test_a_suggested_places_name_handled_again(runtime: Runtime, rider: ChatUser) -> None:
+    await rider.send("/suggest")
+    await rider.share_location(34.3050, 117.2550)
+    [kinds] = await rider.send("东湖骑手驿站")
+    assert "驿站" in str(buttons(kinds))
+    update = {"update_id": await _last_update_id(runtime), "message": rider.last_sent}
+    [again] = await _handled_again(runtime, rider, update)
+    assert again["text"] == kinds["text"] and buttons(again) == buttons(kinds), "the kinds to pick, as before"
+    _, [ask] = await rider.tap(again, "驿站")
+    assert "照片" in ask["text"]

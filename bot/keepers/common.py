@@ -67,6 +67,10 @@ class Deps:
     async def done(self, user: User) -> None:
         await dialogs.clear_dialog(self.db, user.id)
 
+    def moved_on(self, data: dict, step: str | None) -> dict:
+        """`data` for the next question, carrying the update whose words moved it on (bot/store/dialogs.py)."""
+        return {**data, dialogs.BY: step} if step is not None else data
+
     async def user(self, user_id: int) -> User | None:
         return await user_store.get_user(self.db, user_id)
 

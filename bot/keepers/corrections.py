@@ -6,6 +6,7 @@ rider told the outcome and paid in points when right. Three different riders wit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.keepers import actions
@@ -17,6 +18,7 @@ from bot.people.model import utc_stamp
 from bot.places.model import Place
 from bot.points.service import POINTS_CORRECTION
 from bot.reports.common import Reply
+from bot.store import dialogs
 from bot.store import keepers as store
 from bot.store import points as ledger
 from bot.store.db import Connection
@@ -55,15 +57,22 @@ class CorrectionService:
             return Reply([out.text(t(lang, "flag.ask_other"))], retire=True)
         return await self._file(user, place, reason, "", "")
 
-    async def on_text(self, user: User, text: str) -> Reply | None:
+    async def on_text(self, user: User, text: str, step: str | None = None) -> Reply | None:
+        """The words for "other"; `step`: their update, recorded with the flag that closes the question."""
         data = await self.deps.dialog(user, FLAG_DIALOG)
         if data is None:
             return None
         place = self.deps.place(data["place_id"])
-        await self.deps.done(user)
         if place is None:
+            await self.deps.done(user)
             return Reply([out.text(t(user.lang, "callback.expired"))])
-        return await self._file(user, place, "other", " ".join(text.split())[: MAX_NOTE * 2], "")
+        closing = dialogs.Answered(step, FLAG_DIALOG, {"place_id": place.id})
+        return await self._file(user, place, "other", " ".join(text.split())[: MAX_NOTE * 2], "", closing)
+
+    def again(self, user: User, data: dict) -> Reply | None:
+        """The words' update run again (after a kill): the flag is filed; the answer it got."""
+        said = data.get("said")
+        return Reply([out.text(said)]) if said else None
 
     async def on_photo(self, user: User, data: bytes) -> Reply | None:
         asked = await self.deps.dialog(user, FLAG_DIALOG)
@@ -74,13 +83,16 @@ class CorrectionService:
             stored = await self.photos.put(data)
         except PhotoRejected:
             return Reply([out.text(t(user.lang, "keeper.bad_photo"))])
-        await self.deps.done(user)
         if place is None:
+            await self.deps.done(user)
             return Reply([out.text(t(user.lang, "callback.expired"))])
-        return await self._file(user, place, "other", "", stored.sha256)
+        return await self._file(user, place, "other", "", stored.sha256, dialogs.Answered(None, FLAG_DIALOG, {}))
 
-    async def _file(self, user: User, place: Place, reason: str, note: str, photo: str) -> Reply:
-        """Store the flag, tell the keepers (or admins) and, on the third rider in a day, mark 待核实."""
+    async def _file(
+        self, user: User, place: Place, reason: str, note: str, photo: str, closing: dialogs.Answered | None = None
+    ) -> Reply:
+        """Store the flag, tell the keepers (or admins) and, on the third rider in a day, mark 待核实. `closing`:
+        the question for "other", closed in the same commit with the answer it got (for a re-run of its words)."""
         lang = user.lang
         stamp = self.deps.stamp()
         since = utc_stamp(self.deps.now() - DISPUTE_WINDOW)
@@ -94,6 +106,9 @@ class CorrectionService:
                 if disputed:
                     disputed = await store.mark_disputed(conn, place.id, stamp)
                 await self._tell_keepers(conn, place, flag_id, reason, note, photo)
+            if closing is not None:
+                said = t(lang, "flag.already") if duplicate else t(lang, "flag.thanks", name=place.name)
+                await dialogs.clear_dialog_in(conn, user.id, replace(closing, data={**closing.data, "said": said}))
         if duplicate:
             return Reply([out.text(t(lang, "flag.already"))], retire=True)
         if disputed:

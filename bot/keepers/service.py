@@ -20,6 +20,7 @@ from bot.places.model import Place
 from bot.places.vocab import amenity_term
 from bot.presenters.places import place_text
 from bot.reports.common import Reply
+from bot.store import dialogs
 from bot.store import keepers as store
 from bot.store.db import Connection
 from bot.store.users import User
@@ -102,13 +103,18 @@ class KeeperService:
 
     # --- changes ----------------------------------------------------------------------------------------
 
-    async def _change(self, user: User, place_id: str, field: str, new: str, write: Writer) -> None:
-        """Audit and write one field in one transaction, then refresh the live catalogue."""
+    async def _change(
+        self, user: User, place_id: str, field: str, new: str, write: Writer, closing: dialogs.Answered | None = None
+    ) -> None:
+        """Audit and write one field in one transaction, then refresh the live catalogue. `closing`: the words
+        that asked for it (the note after a status tap) close their question in the same commit."""
         async with self.deps.db.transaction() as conn:
             before = await store.place_fields(conn, place_id)
             assert before is not None
             await write(conn)
             await store.audit(conn, place_id, user.id, field, before.get(field, ""), new, self.deps.stamp())
+            if closing is not None:
+                await dialogs.clear_dialog_in(conn, user.id, closing)
         await self.deps.reload_places()
 
     def _until(self, words: list[str]) -> tuple[datetime | None, list[str]]:
@@ -121,9 +127,14 @@ class KeeperService:
                 return (at if at > local else at + timedelta(days=1)), words[1:]
         return None, words
 
-    async def set_status(self, user: User, place_id: str, status: str, words: list[str]) -> Reply:
+    async def set_status(
+        self, user: User, place_id: str, status: str, words: list[str], closing: dialogs.Answered | None = None
+    ) -> Reply:
+        """`closing`: the note's question, closed with the change (and the update of its words recorded)."""
         lang = user.lang
         if not await self.deps.may_act(user, place_id):
+            if closing is not None:
+                await dialogs.clear_dialog(self.deps.db, user.id)
             return Reply([out.text(t(lang, "keeper.not_yours", place=place_id))])
         until, words = self._until(words)
         if until is None and status != "open":
@@ -135,7 +146,7 @@ class KeeperService:
         async def write(conn: Connection) -> None:
             await store.set_live(conn, place_id, stamp, user.id, status=status, note=note, until=until_stamp)
 
-        await self._change(user, place_id, "status", f"{status} {until_stamp or ''} {note}".strip(), write)
+        await self._change(user, place_id, "status", f"{status} {until_stamp or ''} {note}".strip(), write, closing)
         place = self.deps.place(place_id)
         assert place is not None
         return Reply([out.text(t(lang, "keeper.saved", name=place.name)), self.card(lang, place)])
@@ -246,13 +257,18 @@ class KeeperService:
             return Reply([out.text(t(lang, "keeper.ask_photo", name=place.name))])
         return Reply(alert=t(lang, "callback.expired"), popup=True)
 
-    async def on_text(self, user: User, text: str) -> Reply | None:
-        """The optional note after a status tap ("14:00 电路检修"); None when nothing was asked."""
+    async def on_text(self, user: User, text: str, step: str | None = None) -> Reply | None:
+        """The optional note after a status tap ("14:00 电路检修"); None when nothing was asked. `step`: the update
+        the note came in, recorded with the change that closes the question (bot/store/dialogs.py)."""
         data = await self.deps.dialog(user, NOTE_DIALOG)
         if data is None:
             return None
-        await self.deps.done(user)
-        return await self.set_status(user, data["place_id"], data["status"], text.split())
+        closing = dialogs.Answered(step, NOTE_DIALOG, {"place_id": data["place_id"]})
+        return await self.set_status(user, data["place_id"], data["status"], text.split(), closing)
+
+    async def note_again(self, user: User, data: dict) -> Reply | None:
+        """The note's update run again (after a kill): saved already; the place as it is now."""
+        return await self._saved(user, data["place_id"]) if self.deps.place(data["place_id"]) else None
 
     async def on_photo(self, user: User, data: bytes) -> Reply | None:
         asked = await self.deps.dialog(user, PHOTO_DIALOG)

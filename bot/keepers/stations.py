@@ -79,15 +79,31 @@ class Stations:
         """An answer to a question of ours, or None (then the text is someone else's business)."""
         return await self.on_text_in(user, text, await dialogs.get_dialog(self.keepers.deps.db, user.id))
 
-    async def on_text_in(self, user: User, text: str, dialog: dialogs.Dialog | None) -> Reply | None:
-        """`on_text` with the person's dialog as the caller read it (`Services.text_answer`)."""
+    async def on_text_in(
+        self, user: User, text: str, dialog: dialogs.Dialog | None, step: str | None = None
+    ) -> Reply | None:
+        """`on_text` with the person's dialog as the caller read it (`Services.text_answer`); `step`: the update
+        the words came in, recorded with the write that takes them (bot/store/dialogs.py)."""
         kind = dialog.kind if dialog is not None and dialog.kind in _OUR_DIALOGS else None
         if kind == NOTE_DIALOG:
-            return await self.keepers.on_text(user, text)
+            return await self.keepers.on_text(user, text, step)
         if kind == FLAG_DIALOG:
-            return await self.corrections.on_text(user, text)
+            return await self.corrections.on_text(user, text, step)
         if kind == SUGGEST_DIALOG:
-            return await self.suggestions.on_text(user, text)
+            return await self.suggestions.on_text(user, text, step)
+        return None
+
+    async def words_again(
+        self, user: User, moved: dialogs.Dialog | None, answered: dialogs.Answered | None
+    ) -> Reply | None:
+        """Words of ours taken already, their update run again (after a kill): answered as done, nothing changed;
+        None when they are not ours. `moved`: the dialog they moved on; `answered`: the question they closed."""
+        if moved is not None:
+            return self.suggestions.again(user, moved.data) if moved.kind == SUGGEST_DIALOG else None
+        if answered is not None and answered.kind == NOTE_DIALOG:
+            return await self.keepers.note_again(user, answered.data)
+        if answered is not None and answered.kind == FLAG_DIALOG:
+            return self.corrections.again(user, answered.data)
         return None
 
     async def on_photo(self, user: User, data: bytes) -> Reply | None:

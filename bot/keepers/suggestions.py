@@ -38,21 +38,30 @@ class SuggestionService:
         await self.deps.ask(user, SUGGEST_DIALOG, {"step": "name", "lat": lat, "lon": lon})
         return Reply([out.text(t(user.lang, "suggest.ask_name"), keyboard="main")])
 
-    async def on_text(self, user: User, text: str) -> Reply | None:
+    async def on_text(self, user: User, text: str, step: str | None = None) -> Reply | None:
+        """The place's name; `step`: its update, carried by the next question (bot/store/dialogs.py)."""
         data = await self.deps.dialog(user, SUGGEST_DIALOG)
         if data is None:
             return None
-        step = data.get("step")
-        if step == "location":
+        asking = data.get("step")
+        if asking == "location":
             return Reply([out.text(t(user.lang, "suggest.ask_location"), keyboard="location")])
-        if step != "name":
-            return Reply([out.text(t(user.lang, f"suggest.ask_{step}"))])
+        if asking != "name":
+            return Reply([out.text(t(user.lang, f"suggest.ask_{asking}"))])
         name = " ".join(text.split())
         if not name or len(name) > MAX_NAME:
             return Reply([out.text(t(user.lang, "suggest.bad_name", max=MAX_NAME))])
-        await self.deps.ask(user, SUGGEST_DIALOG, {**data, "step": "kind", "name": name})
-        buttons = [out.button(kind_label(user.lang, k.token), actions.make("g", k.token, "-")) for k in KINDS]
-        return Reply([out.text(t(user.lang, "suggest.ask_kind"), buttons=[buttons[:3], buttons[3:]])])
+        await self.deps.ask(user, SUGGEST_DIALOG, self.deps.moved_on({**data, "step": "kind", "name": name}, step))
+        return self._ask_kind(user.lang)
+
+    def again(self, user: User, data: dict) -> Reply | None:
+        """The name's update run again (after a kill): the name is taken; the question it led to."""
+        return self._ask_kind(user.lang) if data.get("step") == "kind" else None
+
+    @staticmethod
+    def _ask_kind(lang: str) -> Reply:
+        buttons = [out.button(kind_label(lang, k.token), actions.make("g", k.token, "-")) for k in KINDS]
+        return Reply([out.text(t(lang, "suggest.ask_kind"), buttons=[buttons[:3], buttons[3:]])])
 
     async def on_kind(self, user: User, kind: str) -> Reply:
         data = await self.deps.dialog(user, SUGGEST_DIALOG)

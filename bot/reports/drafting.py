@@ -75,8 +75,7 @@ class DraftingMixin:
         dialog = await dialogs.get_dialog(self.db, user.id)
         if dialog is None:
             return Reply([out.text(t(user.lang, "draft.nothing"), keyboard="main")])
-        answered = dialogs.Answered(step, dialog.kind, {}) if step is not None else None
-        await dialogs.clear_dialog(self.db, user.id, answered)
+        await dialogs.clear_dialog(self.db, user.id, dialogs.Answered(step, REPORT_DIALOG, {}))
         return Reply([out.text(t(user.lang, "draft.cancelled"), keyboard="main")])
 
     async def on_photo(self, user: User, data: bytes, *, file_ref: str = "", caption: str = "") -> Reply:

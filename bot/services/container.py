@@ -94,10 +94,12 @@ class Services:
             moved = dialog if dialog is not None and dialog.moved_by(step) else None
             answered = await dialogs.answered(self.db, user.id) if user.dialog_step == step else None
             if moved is not None or answered is not None:
-                again = await self.reports.words_again(user, moved, answered)
+                again = await self.stations.words_again(user, moved, answered)
+                if again is None:
+                    again = await self.reports.words_again(user, moved, answered)
                 if again is not None:
                     return again
-        answer = await self.stations.on_text_in(user, text, dialog)
+        answer = await self.stations.on_text_in(user, text, dialog, step)
         if answer is None:
             answer = await self.reports.on_text_in(user, text, dialog, step)
         return answer

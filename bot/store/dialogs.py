@@ -35,7 +35,7 @@ class Answered:
     """A question some typed words closed: the update they came in (`step`) and the question as it was (its kind
     and data), which its owner needs to answer the same update again (e.g. the report a worker's note resolved)."""
 
-    step: str
+    step: str | None  # None: no update to record (a call from outside a chat update); the dialog still closes
     kind: str
     data: dict[str, Any]
 
@@ -56,7 +56,7 @@ async def put_dialog(db: Database, user_id: int, kind: str, data: dict[str, Any]
 
 async def clear_dialog(db: Database, user_id: int, answered: Answered | None = None) -> None:
     """`answered`: the words that closed it, recorded with the close (see `clear_dialog_in`)."""
-    if answered is None:
+    if answered is None or answered.step is None:
         await db.write("DELETE FROM dialogs WHERE user_id = ?", (user_id,))
         return
     async with db.transaction() as conn:
@@ -67,7 +67,7 @@ async def clear_dialog_in(conn: Connection, user_id: int, answered: Answered | N
     """Inside a transaction: the dialog ends with the change that finished it; `answered` records the update
     whose words closed it, in the same commit, so that update run again finds it (`answered`)."""
     await conn.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,))
-    if answered is not None:
+    if answered is not None and answered.step is not None:
         what = json.dumps({"kind": answered.kind, "data": answered.data}, ensure_ascii=False)
         await conn.execute(
             "UPDATE users SET dialog_step = ?, dialog_answered = ? WHERE id = ?", (answered.step, what, user_id)
