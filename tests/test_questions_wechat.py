@@ -11,8 +11,10 @@ from bot.app import Runtime
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
 from bot.geo.coords import wgs84_to_gcj02
 from bot.standin.wechat import Callback, WeChatStandIn
+from handlers.wechat import parsing
+from handlers.wechat.conversation import Inbound
 from tests.reporting import jpeg
-from tests.test_wechat import APPID, SECRET, TOKEN, WeChatRider, callback, text_of, wang, wx  # noqa: F401
+from tests.test_wechat import APPID, SECRET, TIMEOUT, TOKEN, WeChatRider, callback, text_of, wang, wx  # noqa: F401
 
 HERE = (34.2540, 117.2080)
 
@@ -86,3 +88,39 @@ async def test_a_withdrawn_report_is_told_to_a_wechat_worker(
     await runtime.services.outbox.wait_idle()
     told = [text_of(m) for m in wx.sent_to(worker.openid)[before:]]
     assert told == [f"⛔ {ref} 已被管理员撤回，无需处理。"], "WeChat cannot edit: one short notice instead"
+
+
+async def _said_again(runtime: Runtime, wx: WeChatStandIn, wang: WeChatRider, text: str) -> list[dict]:  # noqa: F811
+    """`text` said and answered, then its message run again by a restart, as after a kill between the step's
+    commit and the transaction that records its answer and marks it done (its ledger row open again with its
+    contents, its answer not queued): the second run's answers, the same."""
+    msg_id = next(wang.msg_ids)
+    first = await wang.exchange(wang.callback.text(wang.openid, text, msg_id=msg_id))
+    key = f"msg:{msg_id}"
+    payload = parsing.encode(key, Inbound(wang.openid, "text", text=text))
+    reopen = "UPDATE inbound_seen SET done = 0, payload = ? WHERE channel = 'wechat' AND key = ?"
+    await runtime.services.db.write(reopen, (payload, key))
+    await runtime.services.db.write("DELETE FROM outbox WHERE idem_key LIKE ?", (f"wx:{key}:%",))
+    before = len(wx.sent_to(wang.openid))
+    await runtime.stop()
+    await runtime.start(poll_timeout=1)
+    again = await wx.wait_for_sent(wang.openid, len(first), after=before, timeout=TIMEOUT)
+    assert [text_of(m) for m in again] == [text_of(m) for m in first]
+    return again
+
+
+async def test_typed_words_run_again_are_answered_as_done(
+    runtime: Runtime,
+    wx: WeChatStandIn,  # noqa: F811
+    wang: WeChatRider,  # noqa: F811
+) -> None:
+    """A typed number run again: the draft holds it already, so the answer asks for the words again and the
+    number is not taken as the report's description; a typed 取消 run again is still 已取消 (not "nothing")."""
+    [question] = await _category(wang, wx, "飞线充电")
+    await wang.tap(question, "否")
+    [words] = await _said_again(runtime, wx, wang, "4")
+    assert "补充说明" in text_of(words)
+    [draft] = await runtime.services.db.fetchone("SELECT data FROM dialogs")
+    assert '"description"' not in draft and '"vehicles": "4"' in draft, draft
+    [cancelled] = await _said_again(runtime, wx, wang, "取消")
+    assert "已取消" in text_of(cancelled)

@@ -322,13 +322,14 @@ async def test_a_typed_answer_handled_again_is_not_taken_for_the_words(runtime: 
     assert "堵在哪里？ 楼道" in described["text"] and "堵了一周" in described["text"]
 
 
-async def test_typed_cancel_handled_again(runtime: Runtime, rider: ChatUser) -> None:
+@pytest.mark.parametrize("words", ["✖ 取消", "/cancel"])  # the keyboard's label typed, the command
+async def test_cancel_handled_again(runtime: Runtime, rider: ChatUser, words: str) -> None:
     await rider.send(photo=jpeg(), replies=2)
-    [cancelled] = await rider.send("✖ 取消")  # the label, typed (or from a keyboard)
+    [cancelled] = await rider.send(words)
     assert "已取消" in cancelled["text"]
     update = {"update_id": await _last_update_id(runtime), "message": rider.last_sent}
     again = await _handled_again(runtime, rider, update)
-    assert [m["text"] for m in again] == [cancelled["text"]], "not read as a place search"
+    assert [m["text"] for m in again] == [cancelled["text"]], "not read as a place search, nor 'nothing to cancel'"
 
 
 PLACE = "xz-hanfeng-xiaoge"  # a bundled station

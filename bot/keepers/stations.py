@@ -75,15 +75,12 @@ class Stations:
         found = await dialogs.get_dialog(self.keepers.deps.db, user.id)
         return found.kind if found is not None and found.kind in _OUR_DIALOGS else None
 
-    async def on_text(self, user: User, text: str) -> Reply | None:
-        """An answer to a question of ours, or None (then the text is someone else's business)."""
-        return await self.on_text_in(user, text, await dialogs.get_dialog(self.keepers.deps.db, user.id))
-
     async def on_text_in(
         self, user: User, text: str, dialog: dialogs.Dialog | None, step: str | None = None
     ) -> Reply | None:
-        """`on_text` with the person's dialog as the caller read it (`Services.text_answer`); `step`: the update
-        the words came in, recorded with the write that takes them (bot/store/dialogs.py)."""
+        """An answer to a question of ours, or None (then the text is someone else's business); `dialog`: the
+        person's, as the caller read it (`Services.text_answer`); `step`: the update the words came in, recorded
+        with the write that takes them (bot/store/dialogs.py)."""
         kind = dialog.kind if dialog is not None and dialog.kind in _OUR_DIALOGS else None
         if kind == NOTE_DIALOG:
             return await self.keepers.on_text(user, text, step)

@@ -71,10 +71,12 @@ class DraftingMixin:
         return await self._next(user, draft)
 
     async def cancel(self, user: User, step: str | None = None) -> Reply:
-        """`step`: the update of typed words (取消) that cancel, recorded with the close (bot/store/dialogs.py)."""
+        """`step`: the update asking (bot.observe.step(): /cancel, a typed 取消), recorded with the close
+        (bot/store/dialogs.py): the same update run again after a kill is told it is cancelled, not "nothing"."""
         dialog = await dialogs.get_dialog(self.db, user.id)
         if dialog is None:
-            return Reply([out.text(t(user.lang, "draft.nothing"), keyboard="main")])
+            key = "draft.cancelled" if step is not None and user.dialog_step == step else "draft.nothing"
+            return Reply([out.text(t(user.lang, key), keyboard="main")])
         await dialogs.clear_dialog(self.db, user.id, dialogs.Answered(step, REPORT_DIALOG, {}))
         return Reply([out.text(t(user.lang, "draft.cancelled"), keyboard="main")])
 

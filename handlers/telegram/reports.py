@@ -9,6 +9,7 @@ from telegram import Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from bot import observe
 from bot.reports import actions
 from bot.reports.service import Reply
 from bot.services.container import Services
@@ -51,7 +52,7 @@ def _command(call: Callable[[Services, User], Awaitable[Reply]]) -> Callable[...
 
 
 start_report = _command(lambda services, user: services.reports.begin(user))
-cancel = _command(lambda services, user: services.reports.cancel(user))
+cancel = _command(lambda services, user: services.reports.cancel(user, observe.step()))
 my_reports = _command(lambda services, user: services.reports.my_reports(user))
 queue = _command(lambda services, user: services.reports.queue(user))
 stats = _command(lambda services, user: services.views.stats(user))

@@ -211,7 +211,7 @@ class Conversation:
         if command == "points":
             return reply_messages(await services.stations.points.show(user))
         if command == "cancel":
-            return reply_messages(await reports.cancel(user))
+            return reply_messages(await reports.cancel(user, observe.step()))
         if command == "queue":
             return reply_messages(await reports.queue(user))
         if command == "whoami":
@@ -219,7 +219,7 @@ class Conversation:
         if command == "console":
             return await self.console_link(user)
         if command == "use_last":
-            pending = await reports.on_text(user, t(lang, "draft.use_last"))
+            pending = await services.text_answer(user, t(lang, "draft.use_last"))
             return reply_messages(pending) if pending is not None else [out.text(t(lang, "draft.nothing"))]
         new_lang = await services.users.toggle_lang(user, observe.step())  # "lang"
         return [out.text(t(new_lang, "lang.switched"))]
