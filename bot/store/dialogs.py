@@ -4,7 +4,8 @@ Typed words that answer a pending question are taken once: an update cut off by 
 restart (docs/RELIABILITY.md, promise 18), and by then its words may already have moved the question on or
 closed it. So the write that takes them also records their update (bot.observe.step()): a dialog they moved on
 carries it in its data (`BY`), and one they closed leaves it on the person's row with what the question was
-(`Answered`). The same update run again is recognised (bot/services/words.py) and answered as done.
+(`Answered`). The same update run again is recognised (`Services.text_answer`, bot/services/container.py) and
+answered as done.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ class User:
     last_lon: float | None
     last_loc_at: str | None = None  # when the last location was shared (ISO, with offset)
     # The update ("channel:id", bot.observe.step()) whose words last closed this person's pending question: the
-    # same update run again is answered as done (bot/services/words.py), not read afresh.
+    # same update run again is answered as done (`Services.text_answer`), not read afresh.
     dialog_step: str | None = None
 
 
