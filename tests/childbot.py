@@ -3,6 +3,7 @@ tests/webhookworker.py): one place, so that the READY handshake, the clean stop 
 tests rely on cannot drift apart between the children.
 
 `run` is the child's `__main__`: it reads the JSON config named on the command line and runs the child's `main`.
+`settings` is what every child's Settings share: the parent's stand-in and the database path from that config.
 `serve` follows the child's own start: it prints "READY" (the parent, tests/childproc.py's `BotChild`, waits for
 that line), runs until SIGTERM (a clean stop; the tests' SIGKILL needs nothing here), and exits by itself if the test
 process goes away.
@@ -21,7 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
+from bot.config import Settings
 from tests.childproc import READY
+
+
+def settings(config: dict[str, Any], **changes: Any) -> Settings:
+    """A child's settings: the Bot API stand-in in the parent (config's token, base_url, base_file_url), the database
+    at config's db_path (on the PostgreSQL pass tests/pgsite maps it to the test's database, as for every child), no
+    demo people and no category questions (the tests' riders file reports without them); `changes` are the child's
+    own (mode, ports, limits)."""
+    base: dict[str, Any] = {
+        "telegram_token": config["token"],
+        "telegram_base_url": config["base_url"],
+        "telegram_base_file_url": config["base_file_url"],
+        "db_path": Path(config["db_path"]),
+        "demo_people": False,
+        "categories_toml": None,
+    }
+    return Settings(**{**base, **changes})
 
 
 async def serve(runtime: Runtime, parent: int) -> None:

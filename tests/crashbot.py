@@ -13,29 +13,22 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 from telegram.ext import AIORateLimiter
 
 import bot.app
 from bot.app import Runtime
-from bot.config import Settings
 from tests import childbot
 
 
 async def main(config: dict, parent: int) -> None:
-    settings = Settings(
-        telegram_token=config["token"],
-        telegram_base_url=config["base_url"],
-        telegram_base_file_url=config["base_file_url"],
-        db_path=Path(config["db_path"]),
+    settings = childbot.settings(
+        config,
         http_port=None,
-        demo_people=False,
         outbox_per_chat_interval=config.get("per_chat_interval", 0.0),
         reports_per_hour=1_000_000,
         flood_burst=1_000_000,
         flood_per_second=1_000_000.0,
-        categories_toml=None,  # the riders' script files reports without category questions (tests/test_crash.py)
     )
     bot.app.AIORateLimiter = functools.partial(AIORateLimiter, overall_max_rate=0, group_max_rate=0)  # type: ignore[misc]
     runtime = Runtime(settings)

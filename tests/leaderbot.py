@@ -9,20 +9,15 @@ Bot API stand-in in the parent test process, with its HTTP doors (/metrics, /rea
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from bot.app import Runtime
-from bot.config import Settings
 from tests import childbot
 
 
 async def main(config: dict, parent: int) -> None:
-    settings = Settings(
-        telegram_token=config["token"],
-        telegram_base_url=config["base_url"],
-        telegram_base_file_url=config["base_file_url"],
+    settings = childbot.settings(
+        config,  # its db_path: unused on PostgreSQL but for the photo directory's default
         database_url=config["database_url"],
-        db_path=Path(config["db_path"]),  # unused on PostgreSQL but for the photo directory's default
         mode="webhook",
         webhook_listen="127.0.0.1",
         webhook_port=config["webhook_port"],
@@ -30,9 +25,7 @@ async def main(config: dict, parent: int) -> None:
         webhook_secret="leader-test-secret",
         http_host="127.0.0.1",
         http_port=config["http_port"],
-        demo_people=False,
         outbox_per_chat_interval=config.get("per_chat_interval", 1.0),
-        categories_toml=None,
     )
     runtime = Runtime(settings)
     await runtime.start()

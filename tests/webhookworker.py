@@ -9,27 +9,20 @@ exits by itself if the test process goes away.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from bot.app import Runtime
-from bot.config import Settings
 from tests import childbot
 
 
 async def main(config: dict, parent: int) -> None:
-    settings = Settings(
-        telegram_token=config["token"],
-        telegram_base_url=config["base_url"],
-        telegram_base_file_url=config["base_file_url"],
-        db_path=Path(config["db_path"]),
+    settings = childbot.settings(
+        config,
         mode="webhook",
         webhook_listen="127.0.0.1",
         webhook_port=config["port"],
         webhook_url=config["webhook_url"],
         webhook_secret=config.get("secret"),
         http_port=None,
-        demo_people=False,
-        categories_toml=None,
     )
     runtime = Runtime(settings)
     await runtime.start()
