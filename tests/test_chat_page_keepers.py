@@ -5,13 +5,11 @@ switched back to the rider, the station's card says so, with "驿站 刚刚更�
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Page, expect
 
 from bot.app import DEMO_KEEPER, DEMO_KEEPER_PLACE, Runtime
-from bot.clock import ManualClock
 from bot.config import Settings
 from tests import test_chat_page as chat_page
 from tests.test_chat_page import WAIT, bot_row_with, inline_button, send_text
@@ -25,13 +23,9 @@ RIDER = 1001
 
 
 @pytest.fixture
-async def runtime(settings: Settings, clock: ManualClock) -> AsyncIterator[Runtime]:
-    rt = Runtime(dataclasses.replace(settings, demo_people=True), clock)
-    await rt.start(poll_timeout=1)
-    try:
-        yield rt
-    finally:
-        await rt.stop()
+def settings(settings: Settings) -> Settings:
+    """The conftest runtime gets the chat page's demo people (the demo keeper among them)."""
+    return dataclasses.replace(settings, demo_people=True)
 
 
 async def _switch_to(page: Page, user_id: int) -> None:

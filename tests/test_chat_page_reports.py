@@ -11,7 +11,6 @@ import dataclasses
 import io
 import os
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from PIL import Image
 from playwright.async_api import Page, expect
 
 from bot.app import DEMO_WORKER, Runtime
-from bot.clock import ManualClock
 from bot.config import Settings
 from tests import test_chat_page as chat_page
 from tests.test_chat_page import PNG_MAGIC, WAIT, bot_row_with, inline_button, send_text, user_messages
@@ -36,14 +34,9 @@ PLACE = "蝶梦社区"  # a sample community in 徐州, inside 蝶梦社区第2�
 
 
 @pytest.fixture
-async def runtime(settings: Settings, clock: ManualClock) -> AsyncIterator[Runtime]:
-    """The conftest runtime, but with the chat page's demo people: 2001 works every grid, 3001 every street."""
-    rt = Runtime(dataclasses.replace(settings, demo_people=True), clock)
-    await rt.start(poll_timeout=1)
-    try:
-        yield rt
-    finally:
-        await rt.stop()
+def settings(settings: Settings) -> Settings:
+    """The conftest runtime gets the chat page's demo people: 2001 works every grid, 3001 every street."""
+    return dataclasses.replace(settings, demo_people=True)
 
 
 def _jpeg(path: Path) -> Path:

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Page, Route, expect
 
 from bot.app import Runtime
-from bot.clock import ManualClock
 from bot.config import Settings
 from tests import test_chat_page as chat_page
 from tests.ports import free_port
@@ -26,14 +24,9 @@ RIDER = 1001
 
 
 @pytest.fixture
-async def runtime(settings: Settings, clock: ManualClock) -> AsyncIterator[Runtime]:
+def settings(settings: Settings) -> Settings:
     """The conftest runtime on a fixed port, so a restarted bot serves the same page address."""
-    rt = Runtime(dataclasses.replace(settings, demo_port=free_port()), clock)
-    await rt.start(poll_timeout=1)
-    try:
-        yield rt
-    finally:
-        await rt.stop()
+    return dataclasses.replace(settings, demo_port=free_port())
 
 
 async def _top_gap(page: Page, row_text: str) -> float:

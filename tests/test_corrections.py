@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
@@ -18,11 +18,8 @@ ADMIN_ID = 9001
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        db_path=tmp_path / "rider.sqlite3", demo_port=0, outbox_per_chat_interval=0.02, demo_people=False,
-        http_port=0, flood_burst=500, admins=(ADMIN_ID,),
-    )  # fmt: skip
+def settings(settings: Settings) -> Settings:
+    return replace(settings, admins=(ADMIN_ID,))
 
 
 async def join(runtime: Runtime, user_id: int, place: str) -> ChatUser:

@@ -4,8 +4,8 @@ next rider's answer showing it with "驿站 N 分钟前更新"; a keeper acting 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,11 +19,8 @@ ADMIN_ID, KEEPER_ID = 9001, 4001
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        db_path=tmp_path / "rider.sqlite3", demo_port=0, outbox_per_chat_interval=0.02, demo_people=False,
-        http_port=0, flood_burst=500, admins=(ADMIN_ID,),
-    )  # fmt: skip
+def settings(settings: Settings) -> Settings:
+    return replace(settings, admins=(ADMIN_ID,))
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,11 +24,8 @@ CODE = re.compile(r"\b(\d{6})\b")
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        db_path=tmp_path / "rider.sqlite3", demo_port=0, outbox_per_chat_interval=0.02, demo_people=False,
-        http_port=0, flood_burst=500, admins=(9001,),
-    )  # fmt: skip
+def settings(settings: Settings) -> Settings:
+    return replace(settings, admins=(9001,))
 
 
 async def cli(settings: Settings, *argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -52,17 +52,8 @@ WORDS = "楼道里堆满了纸箱和电动车，消防通道完全堵死，晚�
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        db_path=tmp_path / "rider.sqlite3",
-        demo_port=0,
-        outbox_per_chat_interval=0.02,
-        demo_people=False,
-        http_port=0,
-        flood_burst=500,
-        reports_per_hour=1000,
-        categories_toml=None,
-    )
+def settings(settings: Settings) -> Settings:
+    return replace(settings, reports_per_hour=1000)
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -21,7 +21,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -44,17 +44,8 @@ HERE = (34.2540, 117.2080)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        db_path=tmp_path / "rider.sqlite3",
-        demo_port=0,
-        outbox_per_chat_interval=0.02,
-        demo_people=False,
-        http_port=0,
-        flood_burst=100_000,
-        reports_per_hour=1000,
-        categories_toml=None,
-    )
+def settings(settings: Settings) -> Settings:
+    return replace(settings, flood_burst=100_000, reports_per_hour=1000)
 
 
 class Errors(logging.Handler):
