@@ -15,32 +15,16 @@ import pytest
 
 from bot.app import Runtime
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
-from bot.store import apikeys
-from bot.tls import client_context
 from tests.chat import ChatUser
-from tests.conftest import DEFAULT_NOW
 from tests.reporting import bind
+from tests.test_open311 import HERE, api, key
 
-HERE = (34.2540, 117.2080)
+__all__ = ["api", "key"]  # the fixtures, shared with tests/test_open311.py
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return replace(settings, categories_toml=DEFAULT_CATEGORIES_TOML)
-
-
-@pytest.fixture
-async def api(runtime: Runtime) -> Any:
-    assert runtime.web is not None
-    async with httpx.AsyncClient(
-        verify=client_context(), base_url=f"{runtime.web.url}/open311/v2", timeout=10
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def key(runtime: Runtime) -> str:
-    return await apikeys.create_key(runtime.services.db, "city-platform", DEFAULT_NOW.isoformat())
 
 
 def filing(key: str, service: str, *attributes: tuple[str, str]) -> dict[str, Any]:
