@@ -1,4 +1,5 @@
-"""Helpers for report tests: real JPEGs, and people bound to roles the way a city would bind them."""
+"""Helpers for report tests: real JPEGs, people bound to roles the way a city would bind them, and a rider's
+随手拍 report filed through the chat."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from PIL import Image
 from bot.app import Runtime
 from bot.standin.server import StandIn
 from tests.chat import ChatUser
+
+HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 
 
 def jpeg(colour: tuple[int, int, int] = (200, 80, 40), size: tuple[int, int] = (64, 48)) -> bytes:
@@ -21,6 +24,34 @@ async def bind(runtime: Runtime, person: ChatUser, role: str, scope: str) -> Non
     code = await runtime.services.roles.invites.create_invite(role, scope)
     [reply] = await person.send(f"/join {code}")
     assert "✅" in reply["text"], reply["text"]
+
+
+async def file_report(
+    rider: ChatUser,
+    category: str = "消防通道堵塞",
+    caption: str = "消防通道被电动车堵住了",
+    *,
+    at: tuple[float, float] = HERE,
+    photo: bytes | None = None,
+    new_if_offered: bool = True,
+) -> int:
+    """A report filed the way a rider files it: a photo with `caption`, the location `at`, `category`, ✅ 提交.
+    When the bot offers a report of the same kind nearby, this one is filed as a new hazard; with
+    `new_if_offered=False` the test expects no such offer (the 提交 tap then fails). Returns the report's id, read
+    from the number the rider was told ("SP-000123": 123; `report_ref` writes it back)."""
+    await rider.send(photo=photo or jpeg(), caption=caption, replies=2)
+    [categories] = await rider.share_location(*at)
+    _, [summary] = await rider.tap(categories, category)
+    if new_if_offered and "是同一个问题吗" in summary["text"]:
+        _, [summary] = await rider.tap(summary, "新建上报")
+    _, [received] = await rider.tap(summary, "提交")
+    assert "已收到，编号 SP-" in received["text"], received["text"]
+    return int(received["text"].split("编号 SP-")[1][:6])
+
+
+def report_ref(report_id: int) -> str:
+    """The number a rider and a worker see for a report: 123 → "SP-000123"."""
+    return f"SP-{report_id:06d}"
 
 
 def grid_at(runtime: Runtime, lat: float, lon: float) -> str:

@@ -17,19 +17,9 @@ from bot.config import Settings
 from bot.schedule.jobs import DIGEST_JOB, TICK_JOB
 from tests.chat import ChatUser
 from tests.conftest import SHANGHAI
-from tests.reporting import grid_team, jpeg
+from tests.reporting import file_report, grid_team
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格
-
-
-async def file_report(rider: ChatUser, category: str, caption: str = "测试") -> int:
-    await rider.send(photo=jpeg(), caption=caption, replies=2)
-    [categories] = await rider.share_location(*HERE)
-    _, [summary] = await rider.tap(categories, category)
-    if "是同一个问题吗" in summary["text"]:
-        _, [summary] = await rider.tap(summary, "新建上报")
-    _, [received] = await rider.tap(summary, "提交")
-    return int(received["text"].split("SP-")[1][:6])
 
 
 async def outbox_texts(runtime: Runtime, address: int) -> list[str]:

@@ -40,7 +40,7 @@ from tests.childproc import BotChild
 from tests.conftest import DEFAULT_NOW
 from tests.ownstandin import standin_fixture, standin_settings
 from tests.ports import free_port
-from tests.reporting import bind, grid_at, jpeg
+from tests.reporting import bind, file_report, grid_at
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-leader-token"
@@ -317,14 +317,6 @@ async def test_a_leader_whose_lock_connection_is_terminated_stops_dispatching_at
     assert leader_gauge() == 1
 
 
-async def file_report(rider: ChatUser) -> int:
-    await rider.send(photo=jpeg(), caption="消防通道被堵", replies=2)
-    [categories] = await rider.share_location(*HERE)
-    _, [summary] = await rider.tap(categories, "消防通道堵塞")  # urgent: 30 minutes to accept
-    _, [received] = await rider.tap(summary, "提交")
-    return int(received["text"].split("SP-")[1][:6])
-
-
 async def escalations(db: Database, report_id: int) -> list[str]:
     rows = await db.fetchall(
         "SELECT action FROM report_events WHERE report_id = ? AND action IN ('escalate', 'transfer') ORDER BY id",
@@ -367,7 +359,10 @@ async def test_deadline_jobs_run_once_across_two_processes_and_after_a_fail_over
     assert runtime.services is not None and runtime.standin is not None
     grid = grid_at(runtime, *HERE)
     await bind(runtime, ChatUser(runtime.standin, 2001, "网格员老李"), "worker", grid)
-    report_id = await file_report(ChatUser(runtime.standin, 1001, "骑手小王"))
+    rider = ChatUser(runtime.standin, 1001, "骑手小王")
+    report_id = await file_report(
+        rider, "消防通道堵塞", "消防通道被堵", new_if_offered=False
+    )  # urgent: 30 min to accept
     second = Runtime(settings, clock)  # the same database (settings.db_path), a stand-in of its own
     await second.start(poll_timeout=1)
     try:

@@ -22,9 +22,10 @@ import pytest
 from bot.app import Runtime
 from bot.config import Settings
 from bot.store.db import Database
-from tests.chat import ChatUser, buttons
+from tests import reporting
+from tests.chat import ChatUser
 from tests.clirun import cli
-from tests.reporting import bind, grid_at, jpeg
+from tests.reporting import bind, grid_at, jpeg, report_ref
 
 pytestmark = pytest.mark.sqlite_only("SQLite's online backup API; PostgreSQL's: tests/test_ops_backup_pg.py")
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
@@ -37,14 +38,8 @@ def settings(settings: Settings) -> Settings:
 
 
 async def file_report(rider: ChatUser, colour: tuple[int, int, int]) -> str:
-    await rider.send(photo=jpeg(colour), caption="楼道堆满杂物", replies=2)
-    [categories] = await rider.share_location(*HERE)
-    _, [summary] = await rider.tap(categories, "消防通道堵塞")
-    if "新建上报" in str(buttons(summary)):  # a report of the same kind nearby: this one is a new hazard
-        _, [summary] = await rider.tap(summary, "新建上报")
-    _, [received] = await rider.tap(summary, "提交")
-    assert "已收到，编号 SP-" in received["text"], received["text"]
-    return received["text"].split("编号 ")[1].split("。")[0]
+    """A report of its own photo; a report of the same kind nearby is offered after the first: this is a new one."""
+    return report_ref(await reporting.file_report(rider, caption="楼道堆满杂物", photo=jpeg(colour)))
 
 
 def report_ids(db_path: Path) -> set[int]:

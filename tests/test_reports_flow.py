@@ -9,7 +9,7 @@ import pytest
 from bot.app import Runtime
 from bot.clock import ManualClock
 from tests.chat import ChatUser, button, buttons
-from tests.reporting import bind, grid_at, jpeg
+from tests.reporting import bind, file_report, grid_at, jpeg
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 
@@ -197,6 +197,23 @@ async def test_duplicate_nearby_is_offered_and_merging_informs_both(
     assert photos[0] == 2
 
 
+async def _accept_and_resolve(
+    runtime: Runtime, worker: ChatUser, rider: ChatUser, card: dict, ref: str, photo: bytes, note: str
+) -> dict:
+    """The worker accepts the report's `card` and resolves it from a fresh card of /queue with `photo` and `note`;
+    returns the rider's "resolved" message (its photo, with the buttons to rate or reopen)."""
+    await worker.tap(card, "接单")
+    [queue] = await worker.send("/queue")
+    _, [fresh] = await worker.tap(queue, ref)
+    await worker.tap(fresh, "办结")
+    await worker.send(photo=photo)
+    before = rider_seq(runtime, rider)
+    await worker.send(note)
+    await runtime.services.outbox.wait_idle()
+    told = await runtime.standin.wait_for_bot_messages(rider.user_id, 1, after_seq=before, timeout=8)
+    return next(m for m in told if "photo" in m)
+
+
 async def test_reopen_within_seven_days_and_not_after(
     runtime: Runtime, people: tuple[ChatUser, ChatUser, ChatUser], clock: ManualClock
 ) -> None:
@@ -204,16 +221,7 @@ async def test_reopen_within_seven_days_and_not_after(
     worker.seen = runtime.standin.last_seq(worker.user_id)
     ref = await _report(rider, runtime)
     card, _ = await _worker_card(worker, runtime)
-    await worker.tap(card, "接单")
-    [queue] = await worker.send("/queue")
-    _, [fresh] = await worker.tap(queue, ref)
-    await worker.tap(fresh, "办结")
-    await worker.send(photo=jpeg((0, 200, 0)))
-    before = rider_seq(runtime, rider)
-    await worker.send("修好了")
-    await runtime.services.outbox.wait_idle()
-    told = await runtime.standin.wait_for_bot_messages(rider.user_id, 1, after_seq=before, timeout=8)
-    resolved = next(m for m in told if "photo" in m)
+    resolved = await _accept_and_resolve(runtime, worker, rider, card, ref, jpeg((0, 200, 0)), "修好了")
     answer, _ = await rider.tap(resolved, "重新处理", replies=0)
     assert "重新处理" in answer["text"]
     report_id = int(ref.split("-")[1])
@@ -223,16 +231,7 @@ async def test_reopen_within_seven_days_and_not_after(
     worker.seen = 0
     messages = await _worker_card(worker, runtime, count=1)
     card2 = next(m for m in reversed(messages) if "photo" in m and buttons(m))
-    await worker.tap(card2, "接单")
-    [queue] = await worker.send("/queue")
-    _, [fresh] = await worker.tap(queue, ref)
-    await worker.tap(fresh, "办结")
-    await worker.send(photo=jpeg((0, 100, 0)))
-    before = rider_seq(runtime, rider)
-    await worker.send("这次真修好了")
-    await runtime.services.outbox.wait_idle()
-    told = await runtime.standin.wait_for_bot_messages(rider.user_id, 1, after_seq=before, timeout=8)
-    resolved = next(m for m in told if "photo" in m)
+    resolved = await _accept_and_resolve(runtime, worker, rider, card2, ref, jpeg((0, 100, 0)), "这次真修好了")
     clock.advance(timedelta(days=8))
     answer, _ = await rider.tap(resolved, "重新处理", replies=0)
     assert "已超过 7 天" in answer["text"]
@@ -268,13 +267,8 @@ async def test_the_same_location_again_shows_where_the_draft_stands(runtime: Run
 async def test_rate_limit_per_hour(runtime: Runtime, clock: ManualClock) -> None:
     rider = ChatUser(runtime.standin, 1003, "骑手小赵")
     for i in range(runtime.settings.reports_per_hour):
-        await rider.send(photo=jpeg((i * 20, 0, 0)), caption=f"第{i}个", replies=2)
-        [categories] = await rider.share_location(HERE[0] + i * 0.001, HERE[1])
-        _, [summary] = await rider.tap(categories, "其他")
-        if "是同一个问题吗" in summary["text"]:
-            _, [summary] = await rider.tap(summary, "新建上报")
-        _, [received] = await rider.tap(summary, "提交")
-        assert "已收到" in received["text"]
+        at = (HERE[0] + i * 0.001, HERE[1])
+        await file_report(rider, "其他", f"第{i}个", at=at, photo=jpeg((i * 20, 0, 0)))  # each one is told 已收到
     [limited] = await rider.send(photo=jpeg(), replies=1)
     assert "一小时内已经上报了" in limited["text"]
     clock.advance(timedelta(hours=1, minutes=1))

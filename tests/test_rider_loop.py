@@ -8,7 +8,7 @@ import pytest
 
 from bot.app import Runtime
 from tests.chat import ChatUser, button, buttons
-from tests.reporting import bind, grid_at, jpeg
+from tests.reporting import bind, file_report, grid_at, jpeg
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 NEARBY = (34.2549, 117.2080)  # about 100 m north
@@ -24,16 +24,6 @@ async def people(runtime: Runtime) -> tuple[ChatUser, ChatUser, ChatUser]:
     return reporter, other, worker
 
 
-async def file(rider: ChatUser, category: str, caption: str) -> int:
-    await rider.send(photo=jpeg(), caption=caption, replies=2)
-    [categories] = await rider.share_location(*HERE)
-    _, [summary] = await rider.tap(categories, category)
-    if "是同一个问题吗" in summary["text"]:
-        _, [summary] = await rider.tap(summary, "新建上报")
-    _, [received] = await rider.tap(summary, "提交")
-    return int(received["text"].split("SP-")[1][:6])
-
-
 async def count(runtime: Runtime, sql: str, *params: object) -> int:
     row = await runtime.services.db.fetchone(sql, params)
     return int(row[0])
@@ -41,8 +31,8 @@ async def count(runtime: Runtime, sql: str, *params: object) -> int:
 
 async def test_hazards_nearby_with_me_too(runtime: Runtime, people: tuple[ChatUser, ChatUser, ChatUser]) -> None:
     reporter, other, _ = people
-    road = await file(reporter, "道路坑洼/井盖", "井盖松动，骑过去很危险")
-    await file(reporter, "不文明养犬", "楼下的狗没拴绳")  # private: never shown to others
+    road = await file_report(reporter, "道路坑洼/井盖", "井盖松动，骑过去很危险")
+    await file_report(reporter, "不文明养犬", "楼下的狗没拴绳")  # private: never shown to others
     reports_before = await count(runtime, "SELECT COUNT(*) FROM reports")
     [answer] = await other.share_location(*NEARBY)
     text = answer["text"]
@@ -77,7 +67,7 @@ async def test_a_rejected_report_can_be_sent_again_with_its_photos_and_place(
 ) -> None:
     reporter, _, worker = people
     worker.seen = runtime.standin.last_seq(worker.user_id)
-    first = await file(reporter, "灯损坏", "路灯")
+    first = await file_report(reporter, "灯损坏", "路灯")
     await runtime.services.outbox.wait_idle()
     cards = await runtime.standin.wait_for_bot_messages(worker.user_id, 2, after_seq=worker.seen, timeout=8)
     card = next(m for m in cards if buttons(m))
@@ -111,7 +101,7 @@ async def test_a_rejected_report_can_be_sent_again_with_its_photos_and_place(
 async def test_myreports_opens_a_timeline(runtime: Runtime, people: tuple[ChatUser, ChatUser, ChatUser]) -> None:
     reporter, _, worker = people
     worker.seen = runtime.standin.last_seq(worker.user_id)
-    report = await file(reporter, "消防通道堵塞", "电动车堵了消防通道")
+    report = await file_report(reporter, "消防通道堵塞", "电动车堵了消防通道")
     await runtime.services.outbox.wait_idle()
     cards = await runtime.standin.wait_for_bot_messages(worker.user_id, 2, after_seq=worker.seen, timeout=8)
     card = next(m for m in cards if buttons(m))

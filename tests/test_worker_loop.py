@@ -13,7 +13,7 @@ from telegram import BotCommandScopeChat
 from bot.app import Runtime
 from bot.clock import ManualClock
 from tests.chat import ChatUser, button, buttons
-from tests.reporting import grid_team, jpeg
+from tests.reporting import file_report, grid_team, jpeg, report_ref
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 
@@ -21,16 +21,6 @@ HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 @pytest.fixture
 async def team(runtime: Runtime) -> dict[str, ChatUser]:
     return await grid_team(runtime, *HERE, second_worker="xz-hanfeng-diemeng-g1")
-
-
-async def report(rider: ChatUser, caption: str = "消防通道被电动车堵住了") -> str:
-    await rider.send(photo=jpeg(), caption=caption, replies=2)
-    [categories] = await rider.share_location(*HERE)
-    _, [summary] = await rider.tap(categories, "消防通道堵塞")
-    if "是同一个问题吗" in summary["text"]:
-        _, [summary] = await rider.tap(summary, "新建上报")
-    _, [received] = await rider.tap(summary, "提交")
-    return received["text"].split("编号 ")[1].split("。")[0]
 
 
 async def new_messages(runtime: Runtime, person: ChatUser, count: int) -> list[dict]:
@@ -54,7 +44,7 @@ async def test_from_card_to_resolved_in_two_taps_with_deadline_and_route(
 ) -> None:
     worker = team["worker"]
     worker.seen = runtime.standin.last_seq(worker.user_id)
-    ref = await report(team["rider"])
+    ref = report_ref(await file_report(team["rider"]))
     card, _pin = await new_messages(runtime, worker, 2)
     assert "30 分钟内接单 · 还剩 30 分钟" in card["caption"]
     route = ride_route(card)
@@ -87,7 +77,7 @@ async def test_a_transfer_says_from_whom_and_why(runtime: Runtime, team: dict[st
     worker, other = team["worker"], team["other"]
     worker.seen = runtime.standin.last_seq(worker.user_id)
     other.seen = runtime.standin.last_seq(other.user_id)
-    ref = await report(team["rider"])
+    ref = report_ref(await file_report(team["rider"]))
     card, _ = await new_messages(runtime, worker, 2)
     _, [targets] = await worker.tap(card, "转派")
     await worker.tap(targets, "蝶梦社区第1网格")
@@ -100,7 +90,7 @@ async def test_a_transfer_says_from_whom_and_why(runtime: Runtime, team: dict[st
 
 async def test_a_merged_duplicates_photos_reach_the_assignee(runtime: Runtime, team: dict[str, ChatUser]) -> None:
     worker = team["worker"]
-    ref = await report(team["rider"])
+    ref = report_ref(await file_report(team["rider"]))
     await new_messages(runtime, worker, 2)
     second = ChatUser(runtime.standin, 1002, "骑手小张")
     await second.send(photo=jpeg((10, 10, 200)), caption="又堵了", replies=2)
@@ -116,9 +106,9 @@ async def test_a_merged_duplicates_photos_reach_the_assignee(runtime: Runtime, t
 async def test_stats_is_one_message_with_today_and_yesterday(
     runtime: Runtime, clock: ManualClock, team: dict[str, ChatUser]
 ) -> None:
-    await report(team["rider"])
+    await file_report(team["rider"])
     clock.advance(timedelta(days=1))
-    await report(team["rider"], "又被堵了，另一处")
+    await file_report(team["rider"], caption="又被堵了，另一处")
     before = runtime.standin.last_seq(team["street"].user_id)
     [stats] = await team["street"].send("/stats")
     await runtime.services.outbox.wait_idle()
@@ -156,7 +146,7 @@ async def test_an_unassigned_transfer_reaches_the_supervisor_with_its_origin(
     worker, community = team["worker"], team["community"]
     worker.seen = runtime.standin.last_seq(worker.user_id)
     community.seen = runtime.standin.last_seq(community.user_id)
-    ref = await report(team["rider"])
+    ref = report_ref(await file_report(team["rider"]))
     card, _ = await new_messages(runtime, worker, 2)
     _, [targets] = await worker.tap(card, "转派")
     _, _ask = await worker.tap(targets, "蝶梦社区第3网格")  # no worker bound there: its community supervisor
