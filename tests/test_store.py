@@ -55,6 +55,27 @@ async def test_the_audit_log_is_append_only(tmp_path: Path) -> None:
         assert (await db.fetchone("SELECT COUNT(*) FROM report_events"))[0] == 1
 
 
+async def test_write_each_runs_in_order_all_or_nothing(tmp_path: Path) -> None:
+    """`Database.write_each` (a getUpdates batch's recording): one statement per row, each run seeing the runs
+    before it, the rows they return in order, and a failing run undoing the whole batch. `write_returning`: the
+    rows one statement's RETURNING gives."""
+    async with Database(tmp_path / "db.sqlite3") as db:
+        async with db.transaction() as conn:
+            await conn.execute("CREATE TABLE test_counter (k TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+            await conn.execute("INSERT INTO test_counter (k, n) VALUES ('a', 0), ('b', 0)")
+        bump = "UPDATE test_counter SET n = n + ? WHERE k = ? RETURNING k, n"
+        rows = await db.write_each(bump, [(1, "a"), (10, "b"), (100, "a")])
+        assert [tuple(r) for r in rows] == [("a", 1), ("b", 10), ("a", 101)]
+        with pytest.raises(INTEGRITY_ERRORS):
+            await db.write_each("INSERT INTO test_counter (k, n) VALUES (?, ?) RETURNING k", [("c", 1), ("a", 1)])
+        assert (await db.fetchone("SELECT COUNT(*) FROM test_counter WHERE k = 'c'"))[0] == 0
+        assert await db.write_each(bump, []) == []
+        rows = await db.write_returning(
+            "INSERT INTO test_counter (k, n) VALUES (?, ?), (?, ?) ON CONFLICT DO NOTHING RETURNING k", ("a", 0, "d", 0)
+        )
+        assert [r[0] for r in rows] == ["d"]
+
+
 async def test_stream_holds_one_batch_not_the_whole_result(tmp_path: Path) -> None:
     """`Database.stream` (what exports read through) fetches `batch` rows at a time from one cursor, on both
     backends: reading 200 000 rows costs about one batch of memory; fetching them all at once (what asyncpg's
