@@ -282,22 +282,34 @@ the bot's CPU per answer and per submit):
 Right after these cuts, three `--only single` runs at 19:45-19:47 UTC, while other work raised the load average
 from 3 to 10, gave answers 1.13×, 0.72× and 0.51× and submits 0.36×, 0.39× and 0.45×: the bot's CPU per answer came
 down (the CPU figures above, against 11.1 ms before), and on a quiet machine the finder meets the target; on a busy
-one it does not. What bounds the answers there is the intake, not CPU: PTB's poller hands the updates of a batch
-over one at a time, and each is recorded with its flood budgets before the next (`DurableUpdateQueue.put`, one
-round trip each, queued behind the handlers' writes for the writer lock), so every rider's next answer waits in
-that line. Timed at load ~8 (`Gate.arrived`): 20 ms per update on PostgreSQL against 11-19 ms on SQLite, and the
-recordings alone added up to nearly the whole run on both; taking the writer lock off single-statement writes
-changed nothing measurable (the round trips stay in line). Recording a batch in one statement (one round trip per
-getUpdates instead of one per update, still before Telegram is told) is the next cut, in the door's intake.
+one it does not. What bounded the answers there was the intake, not CPU: PTB's poller hands the updates of a
+batch over one at a time, and each was recorded with its flood budgets before the next (`DurableUpdateQueue.put`,
+one round trip each, queued behind the handlers' writes for the writer lock), so every rider's next answer waited
+in that line. Timed at load ~8 (`Gate.arrived`): 20 ms per update on PostgreSQL against 11-19 ms on SQLite, and
+the recordings alone added up to nearly the whole run on both; taking the writer lock off single-statement writes
+changed nothing measurable (the round trips stay in line). Now a getUpdates answer is recorded as one batch, still
+before Telegram is told (handlers/telegram/guard.py `IntakeBot`, bot/services/guard.py
+`InboundLedger.admit_many`): on SQLite the in-memory budgets, then one multi-row INSERT; on PostgreSQL the flood
+statement run once per update, pipelined in one round trip (asyncpg's `fetchmany`: one implicit transaction, each
+run seeing the budgets the runs before it left, so the verdicts are those of one call per update in update order).
+The riders' ~8 updates per getUpdates cost one call instead of ~8: 6.0 → 5.2 calls per answer on both backends.
+Four interleaved before/after pairs of `--only single` at 22:23-22:27 UTC (load 3-5), medians before → after:
+SQLite 113 → 127 answers/s, PostgreSQL 84 → 108 (runs 78/112/89/77 → 116/110/106/70), the ratio 0.85× → 0.83×
+(runs 1.29/0.93/0.77/0.70 → 0.92/0.87/0.79/0.62): both backends gained, so the ratio moved little. The poller
+still waits through most of a run — timed per batch in one run at 22:28 UTC, 36 ms on SQLite, 96 ms on PostgreSQL,
+50 ms without the flush, nearly all of it for the writer lock behind the handlers' writes: the intake now paces
+itself against the handling, as the writer lock intends, and what bounds the answers is each answer's two
+committing writes in that line (the rider's last location, the update marked done), each a round trip and on
+PostgreSQL a WAL flush.
 
 What is left, and why: the round trips themselves (the floor above, times the calls); the WAL flush per commit
-(the submit's one COMMIT; the sync and no-sync rows differ by it); and an answer's three committing writes —
-recording the update with its flood budgets, the rider's last location, marking the update done — which on
-PostgreSQL each wait for their flush while holding the process's writer lock (kept on purpose: it paces how
-fast updates are taken in against how fast they are handled, docs/SCALING.md). The shared flood budgets are one
-statement per update (bot/store/flood.py), the costliest an answer makes in PostgreSQL (0.20 ms of server-side
-execution against 0.02 ms for a bare call, docs/SCALING.md); they are what keeps the budgets shared across
-processes, so they stay. In webhook mode every update also takes and releases its chat's lock
+(the submit's one COMMIT; the sync and no-sync rows differ by it); and an answer's committing writes — the
+rider's last location, marking the update done, and its share of its batch's recording — which on PostgreSQL
+each wait for their flush while holding the process's writer lock (kept on purpose: it paces how fast updates
+are taken in against how fast they are handled, docs/SCALING.md). The shared flood budgets are one statement run
+per update (bot/store/flood.py; pipelined per getUpdates batch), the costliest an answer makes in PostgreSQL
+(0.20 ms of server-side execution against 0.02 ms for a bare call, docs/SCALING.md); they are what keeps the
+budgets shared across processes, so they stay. In webhook mode every update also takes and releases its chat's lock
 (bot/store/chatlocks.py: two more round trips on the process's one chat-lock connection), which these one-process
 figures do not include.
 """
