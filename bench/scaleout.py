@@ -1,7 +1,7 @@
 """The scale-out benchmarks (issue 12): PostgreSQL against SQLite, one process and many, written into
 docs/PERFORMANCE.md's section 7 (the rest of the file is `python -m bench`'s and stays as it is).
 
-    python -m bench.scaleout            # 10k stations, 2 interleaved rounds, 10 kills (~10-20 minutes)
+    python -m bench.scaleout            # 10k stations, 3 interleaved rounds, 10 kills (~10-20 minutes)
     python -m bench.scaleout --quick    # smaller and one round (~5-8 minutes)
     python -m bench.scaleout --quick --only single   # only the one-process figures, printed (~1 minute)
 
@@ -52,7 +52,7 @@ class Plan:
 
 
 QUICK = Plan("quick", 2_000, 1, 16, 300, 100, (1, 2, 4), 16, 300, 16, 300, 5)
-FULL = Plan("full", 10_000, 2, 24, 600, 300, (1, 2, 4), 24, 600, 32, 450, 10)
+FULL = Plan("full", 10_000, 3, 24, 1200, 1000, (1, 2, 4), 24, 600, 32, 450, 10)
 SMOKE = Plan("smoke", 200, 1, 2, 10, 5, (2,), 2, 6, 2, 20, 1, 2)  # the test's: correctness only
 
 

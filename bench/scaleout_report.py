@@ -26,7 +26,7 @@ it as it is):
 
 ```bash
 python -m bench.scaleout --quick   # 2k stations, one round, 5 kills (5-8 minutes)
-python -m bench.scaleout           # 10k stations, two interleaved rounds, 10 kills (10-20 minutes)
+python -m bench.scaleout           # 10k stations, three interleaved rounds, 10 kills (10-20 minutes)
 ```
 
 It starts its own PostgreSQL 15 (`bench/pgserver.py`) with a deployment's durability — every commit waits for its
