@@ -49,6 +49,17 @@ async def file_report(
     return int(received["text"].split("编号 SP-")[1][:6])
 
 
+async def new_messages(runtime: Runtime, person: ChatUser, count: int) -> list[dict]:
+    """The next `count` bot messages in `person`'s chat once the outbox is idle (forwarded cards, notices): those
+    after `person.seen`, which then moves past them."""
+    await runtime.services.outbox.wait_idle()
+    got = await runtime.standin.wait_for_bot_messages(
+        person.user_id, count, after_seq=getattr(person, "seen", 0), timeout=8
+    )
+    person.seen = runtime.standin.last_seq(person.user_id)
+    return got
+
+
 def report_ref(report_id: int) -> str:
     """The number a rider and a worker see for a report: 123 → "SP-000123"."""
     return f"SP-{report_id:06d}"

@@ -16,7 +16,7 @@ from bot.store.copy import PHOTO_TABLES, checksum, insertion_order, tables
 from bot.store.db import Database
 from tests import pgcluster
 from tests.chat import ChatUser
-from tests.reporting import bind, grid_at, jpeg
+from tests.reporting import bind, file_report, grid_at
 
 REPO = Path(__file__).resolve().parent.parent
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
@@ -38,11 +38,7 @@ async def _city(runtime: Runtime) -> None:
     worker = ChatUser(runtime.standin, 2001, "网格员老李")
     await bind(runtime, worker, "worker", grid_at(runtime, *HERE))
     seen = runtime.standin.last_seq(worker.user_id)
-    await rider.send(photo=jpeg(), caption="消防通道被电动车堵住了", replies=2)
-    [categories] = await rider.share_location(*HERE)
-    _, [summary] = await rider.tap(categories, "消防通道堵塞")
-    _, [received] = await rider.tap(summary, "提交")
-    assert "已收到，编号 SP-" in received["text"]
+    await file_report(rider, new_if_offered=False)
     await runtime.services.outbox.wait_idle()
     [card, _pin] = await runtime.standin.wait_for_bot_messages(worker.user_id, 2, after_seq=seen, timeout=8)
     await worker.tap(card, "接单")

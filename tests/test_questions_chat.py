@@ -15,7 +15,7 @@ from bot.app import Runtime
 from bot.config import DEFAULT_CATEGORIES_TOML, Settings
 from bot.reports.questions_file import load
 from tests.chat import ChatUser, button, buttons
-from tests.reporting import bind, grid_at, jpeg
+from tests.reporting import bind, grid_at, jpeg, new_messages
 from tests.test_reports_cli import cli, read_csv
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
@@ -31,15 +31,6 @@ async def _to_category(rider: ChatUser, label: str) -> list[dict]:
     [categories] = await rider.share_location(*HERE)
     _, replies = await rider.tap(categories, label)
     return replies
-
-
-async def _inbox(runtime: Runtime, person: ChatUser, count: int) -> list[dict]:
-    await runtime.services.outbox.wait_idle()
-    got = await runtime.standin.wait_for_bot_messages(
-        person.user_id, count, after_seq=getattr(person, "seen", 0), timeout=8
-    )
-    person.seen = runtime.standin.last_seq(person.user_id)
-    return got
 
 
 async def _row(runtime: Runtime, ref: str) -> dict:
@@ -78,7 +69,7 @@ async def test_the_lift_yes_path_is_urgent_goes_to_the_department_and_tells_the_
     answers = await runtime.services.db.fetchall("SELECT question, value FROM report_answers")
     assert [tuple(a) for a in answers] == [("trapped", "yes")]
 
-    card, _pin = await _inbox(runtime, officer, 2)
+    card, _pin = await new_messages(runtime, officer, 2)
     assert ref in card["caption"] and "有人被困吗？ 是" in card["caption"]
     assert runtime.standin.last_seq(worker.user_id) == worker.seen, "skipped the grid queue"
     # the department's /queue card shows the answer too

@@ -9,7 +9,7 @@ import pytest
 from bot.app import Runtime
 from bot.clock import ManualClock
 from tests.chat import ChatUser, button, buttons
-from tests.reporting import bind, file_report, grid_at, jpeg
+from tests.reporting import bind, file_report, grid_at, jpeg, new_messages
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 
@@ -39,15 +39,6 @@ async def _report(rider: ChatUser, runtime: Runtime, *, caption: str = "消防�
     return received["text"].split("编号 ")[1].split("。")[0]
 
 
-async def _worker_card(worker: ChatUser, runtime: Runtime, count: int = 2) -> list[dict]:
-    await runtime.services.outbox.wait_idle()
-    messages = await runtime.standin.wait_for_bot_messages(
-        worker.user_id, count, after_seq=getattr(worker, "seen", 0), timeout=8
-    )
-    worker.seen = runtime.standin.last_seq(worker.user_id)
-    return messages
-
-
 async def test_the_whole_loop_from_photo_to_rating(
     runtime: Runtime, people: tuple[ChatUser, ChatUser, ChatUser]
 ) -> None:
@@ -58,7 +49,7 @@ async def test_the_whole_loop_from_photo_to_rating(
     # committed before the rider was told
     row = await runtime.services.db.fetchone("SELECT status, assignee_kind FROM reports WHERE id = ?", (report_id,))
     assert tuple(row) == ("forwarded", "grid")
-    card, pin = await _worker_card(worker, runtime)
+    card, pin = await new_messages(runtime, worker, 2)
     assert "photo" in card and ref in card["caption"] and "消防通道堵塞" in card["caption"]
     assert "骑手小王" not in card["caption"], "workers see the job, not the rider's name"
     assert pin["venue"]["location"]["latitude"] == pytest.approx(HERE[0], abs=1e-6)
@@ -114,7 +105,7 @@ async def test_reject_tells_the_rider_why(runtime: Runtime, people: tuple[ChatUs
     rider, worker, _ = people
     worker.seen = runtime.standin.last_seq(worker.user_id)
     ref = await _report(rider, runtime)
-    card, _ = await _worker_card(worker, runtime)
+    card, _ = await new_messages(runtime, worker, 2)
     _, [ask] = await worker.tap(card, "退回")
     assert "退回原因" in ask["text"]
     before = rider_seq(runtime, rider)
@@ -134,13 +125,13 @@ async def test_transfer_to_a_department_reaches_its_member(
     worker.seen = runtime.standin.last_seq(worker.user_id)
     officer.seen = runtime.standin.last_seq(officer.user_id)
     ref = await _report(rider, runtime)
-    card, _ = await _worker_card(worker, runtime)
+    card, _ = await new_messages(runtime, worker, 2)
     _, [targets] = await worker.tap(card, "转派")
     _, [ask] = await worker.tap(targets, "住建")
     assert "转派原因" in ask["text"]
     [done] = await worker.send("飞线充电归住建管")
     assert "已转派" in done["text"]
-    officer_card, _ = await _worker_card(officer, runtime)
+    officer_card, _ = await new_messages(runtime, officer, 2)
     assert ref in officer_card["caption"]
     # the original worker can no longer act: the report left their grid
     answer, _ = await worker.tap(card, "接单", replies=0)
@@ -156,7 +147,7 @@ async def test_forged_and_foreign_buttons_are_refused_and_audited(
     worker.seen = runtime.standin.last_seq(worker.user_id)
     ref = await _report(rider, runtime)
     report_id = int(ref.split("-")[1])
-    card, _ = await _worker_card(worker, runtime)
+    card, _ = await new_messages(runtime, worker, 2)
     stranger = ChatUser(runtime.standin, 5001, "路人")
     [hello] = await stranger.send("/start")
     data = button(card, "接单")["callback_data"]
@@ -220,7 +211,7 @@ async def test_reopen_within_seven_days_and_not_after(
     rider, worker, _ = people
     worker.seen = runtime.standin.last_seq(worker.user_id)
     ref = await _report(rider, runtime)
-    card, _ = await _worker_card(worker, runtime)
+    card, _ = await new_messages(runtime, worker, 2)
     resolved = await _accept_and_resolve(runtime, worker, rider, card, ref, jpeg((0, 200, 0)), "修好了")
     answer, _ = await rider.tap(resolved, "重新处理", replies=0)
     assert "重新处理" in answer["text"]
@@ -229,7 +220,7 @@ async def test_reopen_within_seven_days_and_not_after(
     assert status[0] == "reopened"
     # the worker gets it back, resolves again; eight days later a reopen is refused
     worker.seen = 0
-    messages = await _worker_card(worker, runtime, count=1)
+    messages = await new_messages(runtime, worker, 1)
     card2 = next(m for m in reversed(messages) if "photo" in m and buttons(m))
     resolved = await _accept_and_resolve(runtime, worker, rider, card2, ref, jpeg((0, 100, 0)), "这次真修好了")
     clock.advance(timedelta(days=8))

@@ -209,16 +209,7 @@ async def test_lang_handled_again_does_not_switch_back(runtime: Runtime, rider: 
 
 
 async def test_a_workers_after_photo_handled_again_is_kept_once(runtime: Runtime, standin: StandIn) -> None:
-    team = await grid_team(runtime, *HERE, standin=standin)
-    rider, worker = team["rider"], team["worker"]
-    await rider.send(photo=jpeg(), caption="井盖松动", replies=2)
-    [categories] = await rider.share_location(*HERE)
-    _, [question] = await rider.tap(categories, "其他")
-    _, [summary] = await rider.tap(question, "跳过")
-    _, [received] = await rider.tap(summary, "提交")
-    assert "编号" in received["text"]
-    await runtime.services.outbox.wait_idle()
-    card = next(m for m in standin.bot_messages(worker.user_id) if "接单" in str(buttons(m)))
+    worker, card = await _a_workers_card(runtime, standin)
     _, [accepted] = await worker.tap(card, "接单")
     _, [ask_photo] = await worker.tap(accepted, "办结")
     assert "处理后的照片" in ask_photo["text"]

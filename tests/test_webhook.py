@@ -242,6 +242,21 @@ async def test_bad_secret_token_is_refused(bot: Bot, port: int) -> None:
         await bot.set_webhook(f"http://127.0.0.1:{port}/telegram", secret_token="has spaces!")
 
 
+async def _read_post(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes]:
+    """What a test's own webhook receiver reads of one POST from the stand-in: its headers (lower-case names) and
+    its body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    return headers, await reader.readexactly(int(headers.get("content-length", "0")))
+
+
+async def _answer(writer: asyncio.StreamWriter, status: int) -> None:
+    writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
+    await writer.drain()
+    writer.close()
+
+
 async def test_delivery_order_secret_header_and_bounded_retries(bot: Bot, standin: StandIn) -> None:
     """A tiny webhook receiver: fails the first two tries, then records what it gets."""
     received: list[tuple[int, str | None]] = []
@@ -249,18 +264,13 @@ async def test_delivery_order_secret_header_and_bounded_retries(bot: Bot, standi
     answers = iter([500, 503])
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        headers, body = await _read_post(reader)
         status = next(answers, 200)
         if status == 200:
             received.append((json.loads(body)["update_id"], headers.get("x-telegram-bot-api-secret-token")))
             if len(received) == 3:
                 all_received.set()
-        writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
-        await writer.drain()
-        writer.close()
+        await _answer(writer, status)
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     hook_port = server.sockets[0].getsockname()[1]
@@ -299,10 +309,8 @@ async def test_parallel_delivery_keeps_max_connections_in_flight_one_per_chat_an
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal most
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-        update = json.loads(await reader.readexactly(int(headers["content-length"])))
+        _, body = await _read_post(reader)
+        update = json.loads(body)
         chat, update_id = update["message"]["chat"]["id"], update["update_id"]
         assert chat not in in_flight, "two updates of one chat in flight at once"
         in_flight.append(chat)
@@ -317,9 +325,7 @@ async def test_parallel_delivery_keeps_max_connections_in_flight_one_per_chat_an
             status = 502
         else:
             received.append((chat, update_id))
-        writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
-        await writer.drain()
-        writer.close()
+        await _answer(writer, status)
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     hook_port = server.sockets[0].getsockname()[1]

@@ -13,7 +13,7 @@ from telegram import BotCommandScopeChat
 from bot.app import Runtime
 from bot.clock import ManualClock
 from tests.chat import ChatUser, button, buttons
-from tests.reporting import file_report, grid_team, jpeg, report_ref
+from tests.reporting import file_report, grid_team, jpeg, new_messages, report_ref
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 
@@ -21,15 +21,6 @@ HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 @pytest.fixture
 async def team(runtime: Runtime) -> dict[str, ChatUser]:
     return await grid_team(runtime, *HERE, second_worker="xz-hanfeng-diemeng-g1")
-
-
-async def new_messages(runtime: Runtime, person: ChatUser, count: int) -> list[dict]:
-    await runtime.services.outbox.wait_idle()
-    got = await runtime.standin.wait_for_bot_messages(
-        person.user_id, count, after_seq=getattr(person, "seen", 0), timeout=8
-    )
-    person.seen = runtime.standin.last_seq(person.user_id)
-    return got
 
 
 def ride_route(message: dict) -> dict[str, list[str]]:
