@@ -27,12 +27,13 @@ from pathlib import Path
 
 from bench.common import pct
 from bench.harness import TimedStandIn
-from bench.single import _pg_database
+from bench.multi import timed_telegram
+from bench.pgserver import fresh_database
 from bot.outbox.messages import text
 from bot.outbox.store import Recipient, enqueue
 from bot.store.db import Database
 from bot.store.leadership import notify_leader
-from tests.cluster import TOKEN, Cluster
+from tests.cluster import Cluster
 
 Log = Callable[[str], None]
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,13 +65,7 @@ class FailoverResult:
 def _cluster(root: Path, url: str, workers: int) -> tuple[Cluster, TimedStandIn]:
     env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     cluster = Cluster(root, database=url, workers=workers, settings=DEPLOYED, env=env)
-    old = cluster.telegram
-    telegram = TimedStandIn(token=TOKEN)
-    telegram.webhook_parallel = old.webhook_parallel
-    telegram.webhook_backoff = old.webhook_backoff
-    telegram.webhook_max_attempts = old.webhook_max_attempts
-    cluster.telegram = telegram
-    return cluster, telegram
+    return cluster, timed_telegram(cluster)
 
 
 async def _queue(db: Database, keys: list[tuple[str, int, str]]) -> None:
@@ -82,7 +77,7 @@ async def _queue(db: Database, keys: list[tuple[str, int, str]]) -> None:
 
 
 async def delivery_rate(server_url: str, messages: int, chats: int, log: Log) -> RateResult:
-    url = await _pg_database(server_url, "dispatch_rate", template=None, nosync=False)
+    url = await fresh_database(server_url, "dispatch_rate")
     root = Path(tempfile.mkdtemp(prefix="rider-bench-dispatch-"))
     cluster, telegram = _cluster(root, url, 2)
     try:
@@ -120,7 +115,7 @@ async def delivery_rate(server_url: str, messages: int, chats: int, log: Log) ->
 
 
 async def failover(server_url: str, kills: int, workers: int, log: Log) -> FailoverResult:
-    url = await _pg_database(server_url, "failover", template=None, nosync=False)
+    url = await fresh_database(server_url, "failover")
     root = Path(tempfile.mkdtemp(prefix="rider-bench-failover-"))
     cluster, telegram = _cluster(root, url, workers)
     out = FailoverResult()

@@ -32,7 +32,8 @@ from pathlib import Path
 from bench import e2e, pgserver, synth
 from bench.common import pct
 from bench.harness import TimedStandIn
-from bench.single import CpuClock, _pg_database, cpu_of, cpu_self
+from bench.pgserver import fresh_database
+from bench.single import CpuClock, cpu_of, cpu_self
 from tests.cluster import TOKEN, Cluster
 from tests.riderchat import bind_grid_workers
 from tests.scaleriders import Rider
@@ -91,7 +92,7 @@ class _Clock:
         return out
 
 
-def _timed_telegram(cluster: Cluster) -> TimedStandIn:
+def timed_telegram(cluster: Cluster) -> TimedStandIn:
     """The harness's fake Telegram with the same delivery settings, plus arrival futures for the riders."""
     old = cluster.telegram
     new = TimedStandIn(token=TOKEN)
@@ -149,7 +150,7 @@ async def measure(
         "PYTHONPATH": os.pathsep.join([str(ROOT / "bench" / "childsite"), str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     cluster = Cluster(root, database=database, workers=workers, env=env, parallel=min(40, 8 * workers))
-    telegram = _timed_telegram(cluster)
+    telegram = timed_telegram(cluster)
     clock = _Clock(cluster, pg)
     try:
         await cluster.start(functools.partial(bind_grid_workers, by="bench"))
@@ -201,7 +202,7 @@ async def run(
             await asyncio.to_thread(shutil.copyfile, template_sqlite, db)
             out.runs.append(await measure("sqlite", 1, db, None, riders, queries, reports, log))
     for n in counts:
-        url = await _pg_database(server_url, f"cluster_{n}", template=template_pg, nosync=nosync)
+        url = await fresh_database(server_url, f"cluster_{n}", template=template_pg, nosync=nosync)
         try:
             out.runs.append(await measure("postgresql", n, url, pg, riders, queries, reports, log))
         except RuntimeError as exc:  # e.g. a worker not up within the harness's 60 s on an overloaded machine

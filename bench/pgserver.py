@@ -18,8 +18,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
-
 from bot.store.copy import copy_database
 from bot.store.db import Database
 from tests import pgcluster
@@ -116,14 +114,14 @@ def server() -> Iterator[BenchCluster]:
         cluster.stop()
 
 
-async def fresh_database(server_url: str, name: str) -> str:
-    """An empty database `name` (dropped first if it exists); the bot migrates it on open."""
-    conn = await asyncpg.connect(server_url + "/postgres")
-    try:
+async def fresh_database(server_url: str, name: str, *, template: str | None = None, nosync: bool = False) -> str:
+    """A database `name` (dropped first if it exists): empty (the bot migrates it on open) or a file copy of
+    `template`; `nosync`: its commits do not wait for the flush."""
+    async with pgcluster.connected(server_url + "/postgres") as conn:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        if nosync:
+            await conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     return f"{server_url}/{name}"
 
 
@@ -131,11 +129,8 @@ async def load_from_sqlite(sqlite_path: Path, url: str) -> None:
     """The same rows as a prepared SQLite database (`rider-bot db copy`'s code), then fresh planner statistics."""
     async with Database(sqlite_path) as source, Database(url) as target:
         await copy_database(source, target, force=True)
-    conn = await asyncpg.connect(url)
-    try:
+    async with pgcluster.connected(url) as conn:
         await conn.execute("VACUUM ANALYZE")
-    finally:
-        await conn.close()
 
 
 @contextlib.asynccontextmanager

@@ -33,8 +33,10 @@ import asyncpg
 from bench import e2e, intake, synth
 from bench.common import pct
 from bench.harness import bench_settings, running, standin
+from bench.pgserver import fresh_database
 from bot.config import Settings
 from bot.services.container import open_services
+from tests.pgcluster import connected
 
 if TYPE_CHECKING:
     from bench.pgserver import BenchCluster
@@ -233,16 +235,13 @@ async def _submits(settings: Settings, n: int, pg: CpuClock) -> Run:
 
 async def bare_round_trips(server_url: str, directory: Path, n: int = 1000) -> tuple[float, float]:
     """Seconds per `SELECT 1` on each backend, nothing else around it: what one database call costs at least."""
-    conn = await asyncpg.connect(server_url + "/postgres")
-    try:
+    async with connected(server_url + "/postgres") as conn:
         for _ in range(50):
             await conn.fetch("SELECT 1")
         t0 = time.perf_counter()
         for _ in range(n):
             await conn.fetch("SELECT 1")
         pg = (time.perf_counter() - t0) / n
-    finally:
-        await conn.close()
     async with aiosqlite.connect(directory / "bare.sqlite3") as db:
         for _ in range(50):
             await db.execute_fetchall("SELECT 1")
@@ -251,19 +250,6 @@ async def bare_round_trips(server_url: str, directory: Path, n: int = 1000) -> t
             await db.execute_fetchall("SELECT 1")
         sqlite = (time.perf_counter() - t0) / n
     return sqlite, pg
-
-
-async def _pg_database(server_url: str, name: str, *, template: str | None, nosync: bool) -> str:
-    """A fresh database (a file copy of `template`, or empty); `nosync`: its commits do not wait for the flush."""
-    conn = await asyncpg.connect(server_url + "/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-        if nosync:
-            await conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-    finally:
-        await conn.close()
-    return f"{server_url}/{name}"
 
 
 async def run(
@@ -301,8 +287,8 @@ async def run(
                     await asyncio.to_thread(shutil.copyfile, template, db_path)
                 else:
                     nosync = backend.endswith("nosync")
-                    url = await _pg_database(server_url, f"answers_{n}_{k}", template=pg_template, nosync=nosync)
-                    sub_url = await _pg_database(server_url, f"submits_{n}_{k}", template=None, nosync=nosync)
+                    url = await fresh_database(server_url, f"answers_{n}_{k}", template=pg_template, nosync=nosync)
+                    sub_url = await fresh_database(server_url, f"submits_{n}_{k}", nosync=nosync)
                 answers = await _answers(db_path, url, riders, queries, points, pg)
                 sub = Settings(db_path=run_dir / "submits.sqlite3", http_port=None, demo_people=False,
                                categories_toml=None, database_url=sub_url)  # fmt: skip
