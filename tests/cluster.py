@@ -402,11 +402,6 @@ async def start_postgres() -> tuple[Any, str]:
 
     cluster = await asyncio.to_thread(lambda: pgcluster.Cluster().start())
     await asyncio.to_thread(pgcluster.wait_ready, cluster.server_url)
-    import asyncpg
-
-    conn = await asyncpg.connect(cluster.server_url + "/postgres")
-    try:
+    async with pgcluster.connected(cluster.server_url + "/postgres") as conn:
         await conn.execute("CREATE DATABASE rider_scale")
-    finally:
-        await conn.close()
     return cluster, f"{cluster.server_url}/rider_scale"

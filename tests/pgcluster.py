@@ -25,6 +25,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -102,45 +103,47 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+@contextlib.asynccontextmanager
+async def connected(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """One asyncpg connection to `url` (a server's "/postgres" for work on whole databases), closed afterwards: the
+    test helpers' and the benchmarks' own connections, beside the bot's pool."""
+    conn = await asyncpg.connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 def database_name(target: str | Path) -> str:
     """The database standing in for one SQLite path: the same name in every process that opens the path."""
     return PREFIX + hashlib.sha1(str(Path(target).resolve()).encode()).hexdigest()[:20]
 
 
 async def create_database(server_url: str, name: str) -> None:
-    conn = await asyncpg.connect(server_url + "/postgres")
-    try:
+    async with connected(server_url + "/postgres") as conn:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             # Another process (a CLI subprocess) may make it first.
             with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE} STRATEGY FILE_COPY')
-    finally:
-        await conn.close()
 
 
 async def drop_test_databases(server_url: str) -> None:
-    conn = await asyncpg.connect(server_url + "/postgres")
-    try:
+    async with connected(server_url + "/postgres") as conn:
         names = await conn.fetch(
             "SELECT datname FROM pg_database WHERE datname LIKE $1", PREFIX.replace("_", r"\_") + "%"
         )
         for (name,) in names:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def make_template(server_url: str) -> None:
     """The migrated template every test database is copied from."""
     from bot.store.postgres import PostgresDatabase
 
-    conn = await asyncpg.connect(server_url + "/postgres")
-    try:
+    async with connected(server_url + "/postgres") as conn:
         await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
         await conn.execute(f"CREATE DATABASE {TEMPLATE}")
-    finally:
-        await conn.close()
     db = await PostgresDatabase(f"{server_url}/{TEMPLATE}").open()
     await db.close()
 
@@ -196,11 +199,8 @@ def wait_ready(server_url: str, timeout: float = 30.0) -> None:
 
 
 async def drop_database(server_url: str, name: str) -> None:
-    conn = await asyncpg.connect(server_url + "/postgres")
-    try:
+    async with connected(server_url + "/postgres") as conn:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def _in_thread(factory: Any) -> Any:
@@ -266,15 +266,12 @@ async def terminate(db_url: str) -> int:
     """pg_terminate_backend on every connection to the database (a restarted server, a DBA, a fail-over):
     the number of connections ended."""
     server, name = _split(db_url)
-    conn = await asyncpg.connect(server + "/postgres")
-    try:
+    async with connected(server + "/postgres") as conn:
         ended = await conn.fetch(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
             name,
         )
         return sum(1 for (ok,) in ended if ok)
-    finally:
-        await conn.close()
 
 
 async def set_read_only(db_url: str, on: bool) -> None:
@@ -282,11 +279,8 @@ async def set_read_only(db_url: str, on: bool) -> None:
     migration or when a replica is promoted the other way): sessions take the setting when they start, so the
     bot's connections are ended and its pool reconnects into read-only sessions (or back out of them)."""
     server, name = _split(db_url)
-    conn = await asyncpg.connect(server + "/postgres")
-    try:
+    async with connected(server + "/postgres") as conn:
         await conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
-    finally:
-        await conn.close()
     await terminate(db_url)
 
 
@@ -294,11 +288,8 @@ async def set_reachable(db_url: str, reachable: bool) -> None:
     """The database goes away for the bot (`ALLOW_CONNECTIONS false`, every connection ended: to the bot it is a
     server that is down) or comes back."""
     server, name = _split(db_url)
-    conn = await asyncpg.connect(server + "/postgres")
-    try:
+    async with connected(server + "/postgres") as conn:
         await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"true" if reachable else "false"}')
-    finally:
-        await conn.close()
     if not reachable:
         await terminate(db_url)
 
@@ -307,8 +298,7 @@ async def kill_inside(db_url: str, table: str) -> None:
     """The connection dies in the middle of a transaction: a trigger ends its own backend on the next INSERT into
     `table` (deterministic, unlike racing pg_terminate_backend against a short transaction). `heal` removes it."""
     server, name = _split(db_url)
-    conn = await asyncpg.connect(f"{server}/{name}")
-    try:
+    async with connected(f"{server}/{name}") as conn:
         await conn.execute(
             "CREATE OR REPLACE FUNCTION test_kill_own_backend() RETURNS trigger LANGUAGE plpgsql AS"
             " $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NEW; END $$"
@@ -317,18 +307,13 @@ async def kill_inside(db_url: str, table: str) -> None:
             f'CREATE TRIGGER test_kill_own_backend BEFORE INSERT ON "{table}"'
             " FOR EACH ROW EXECUTE FUNCTION test_kill_own_backend()"
         )
-    finally:
-        await conn.close()
 
 
 async def heal(db_url: str, table: str) -> None:
     server, name = _split(db_url)
-    conn = await asyncpg.connect(f"{server}/{name}")
-    try:
+    async with connected(f"{server}/{name}") as conn:
         await conn.execute(f'DROP TRIGGER IF EXISTS test_kill_own_backend ON "{table}"')
         await conn.execute("DROP FUNCTION IF EXISTS test_kill_own_backend()")
-    finally:
-        await conn.close()
 
 
 async def read_only(db: Any, on: bool) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from bench import report, scaleout, scaleout_report, single
 from bench.report import Results
+from tests import pgcluster
 
 pytestmark = pytest.mark.sqlite_only("compares a SQLite file with PostgreSQL: the SQLite side must stay SQLite")
 
@@ -30,11 +30,8 @@ async def test_smoke_plan_measures_both_backends_and_writes_its_section(pg_serve
             assert run.elapsed_s > 0 and run.round_trips >= 1  # every operation reached its database
     # The PostgreSQL runs wrote into PostgreSQL (the SQLite run into its file): every submit is a report there
     for k, _backend in enumerate(single.BACKENDS[1:], start=1):
-        conn = await asyncpg.connect(f"{pg_server}/submits_0_{k}")
-        try:
+        async with pgcluster.connected(f"{pg_server}/submits_0_{k}") as conn:
             assert await conn.fetchval("SELECT COUNT(*) FROM reports") == plan.submits
-        finally:
-            await conn.close()
 
     # One dispatcher delivered the whole backlog within Telegram's cap; each kill of the leader was followed by a
     # delivery from another process (timings are not asserted: only that it happened)

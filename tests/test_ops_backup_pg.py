@@ -12,7 +12,6 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from bot.app import Runtime
@@ -42,15 +41,12 @@ async def cli(url: str, photos: Path, tmp_path: Path, *args: str) -> tuple[int, 
 
 
 async def counts(url: str) -> dict[str, int]:
-    conn = await asyncpg.connect(url)
-    try:
+    async with pgcluster.connected(url) as conn:
         names = [r[0] for r in await conn.fetch(
             "SELECT table_name FROM information_schema.tables"
             " WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
         )]  # fmt: skip
         return {n: int(await conn.fetchval(f'SELECT COUNT(*) FROM "{n}"')) for n in sorted(names)}
-    finally:
-        await conn.close()
 
 
 def test_the_password_goes_in_the_environment_not_on_the_command_line() -> None:
@@ -93,11 +89,8 @@ async def test_backup_while_the_bot_runs_and_restore_into_an_empty_database(
 
     # into an empty database (made by the DBA), with an empty photo store: everything comes back
     empty = f"t_restore_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(pg_server + "/postgres")
-    try:
+    async with pgcluster.connected(pg_server + "/postgres") as admin:
         await admin.execute(f'CREATE DATABASE "{empty}" TEMPLATE template0')
-    finally:
-        await admin.close()
     target = f"{pg_server}/{empty}".replace("@", f":{PASSWORD}@", 1)
     restored_photos = tmp_path / "restored-photos"
     code, said = await cli(target, restored_photos, tmp_path, "restore", str(dest))
@@ -109,11 +102,8 @@ async def test_backup_while_the_bot_runs_and_restore_into_an_empty_database(
     assert not restored_photos.exists() or not list(restored_photos.glob("*/*"))
     assert PASSWORD not in said and "postgresql://postgres:***@" in said
     for ref in acknowledged:
-        conn = await asyncpg.connect(target)
-        try:
+        async with pgcluster.connected(target) as conn:
             assert await conn.fetchval("SELECT COUNT(*) FROM reports WHERE id = $1", int(ref.split("-")[1])) == 1
-        finally:
-            await conn.close()
 
     # the restored database is not empty any more: a second restore into it is refused, nothing changed
     code, said = await cli(target, restored_photos, tmp_path, "restore", str(dest))
