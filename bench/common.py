@@ -17,6 +17,11 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * _PAGE
 
 
+def log_details(lines: Sequence[str]) -> list[str]:
+    """A run's log as a folded block at the end of its section: the figures' source, out of the reader's way."""
+    return ["<details><summary>This run's log</summary>", "", "```text", *lines, "```", "", "</details>"]
+
+
 def pct(values: Sequence[float] | np.ndarray, q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else float("nan")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import analysis
-from bench.common import Figure, dur, mib, ms, us
+from bench.common import Figure, dur, log_details, mib, ms, us
 from bench.console import ConsoleResult
 from bench.e2e import LoadResult
 from bench.forwarding import CaseResult
@@ -303,7 +303,7 @@ def _block(results: Results, rows: list[Figure], plot_name: str | None) -> str:
     parts = [_BEGIN.format(mode=results.mode), f"### {title}", "", table(rows), ""]
     if plot_name:
         parts += [f"![nearest-k cost against size, {results.mode} run]({plot_name})", ""]
-    parts += ["<details><summary>This run's log</summary>", "", "```text", *results.log, "```", "", "</details>"]
+    parts += log_details(results.log)
     parts.append(_END.format(mode=results.mode))
     return "\n".join(parts)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from bench.common import Figure, ms, pct
+from bench.common import Figure, log_details, ms, pct
 from bench.leading import TELEGRAM_CAP
 from bench.multi import ClusterRun, MultiResult
 from bench.report import _x, table
@@ -421,13 +421,7 @@ def block(r: ScaleResults) -> str:
         analysis(r),
         multi_analysis(r),
         leading_analysis(r),
-        "<details><summary>This run's log</summary>",
-        "",
-        "```text",
-        *r.log,
-        "```",
-        "",
-        "</details>",
+        *log_details(r.log),
         END,
     ]
     return "\n".join(parts)

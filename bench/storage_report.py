@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.common import log_details
 from bench.storage import PHASES, PHOTO_TABLES, BackendRun, StorageResults
 from bot.media.decode import MAX_SHARED_SIDE
 
@@ -139,13 +140,7 @@ def block(r: StorageResults) -> str:
         "",
         *growth,
         "",
-        "<details><summary>This run's log</summary>",
-        "",
-        "```text",
-        *r.log,
-        "```",
-        "",
-        "</details>",
+        *log_details(r.log),
         END,
     ]
     return "\n".join(parts)

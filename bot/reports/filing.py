@@ -30,10 +30,11 @@ async def _create(
     conn: Connection, user: User, category: str, lat: float, lon: float, description: str, now: str
 ) -> int:
     """A new report by this person, and its 'create' event."""
-    report_id = await store.insert_report(
-        conn, reporter_id=user.id, category=category, lat=lat, lon=lon, description=description,
-        status=Status.NEW, now=now,
+    report = await store.insert_report(
+        conn, reporter_id=user.id, category=category, lat=lat, lon=lon, description=description, now=now,
+        status=Status.NEW,
     )  # fmt: skip
+    report_id = report.id
     await store.log_event(
         conn, report_id, at=now, actor_id=user.id, action="create", from_status=None, to_status=Status.NEW
     )
@@ -90,9 +91,10 @@ class FilingMixin:
         """A new report, routed as it is filed (one statement), and its two audit events, filed and routed (one
         batch): the fewest round trips between the rider's 提交 and "已收到"."""
         status, routing = self.routed(Status.NEW, Action.ROUTE, assignment, now, rules=rules, limits=limits)
-        report = await store.insert_routed_report(
-            conn, reporter_id=user.id, category=cat, lat=lat, lon=lon, description=description, now=now, **routing
-        )
+        report = await store.insert_report(
+            conn, reporter_id=user.id, category=cat, lat=lat, lon=lon, description=description, now=now, version=2,
+            **routing,
+        )  # fmt: skip
         await store.log_events(
             conn,
             report.id,

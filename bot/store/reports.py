@@ -70,39 +70,20 @@ async def insert_report(
     lat: float,
     lon: float,
     description: str,
-    status: str,
     now: str,
-) -> int:
-    cursor = await conn.execute(
-        "INSERT INTO reports (reporter_id, category, lat, lon, description, status, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (reporter_id, category, lat, lon, description, status, now, now),
-    )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
-
-
-async def insert_routed_report(
-    conn: Connection,
-    *,
-    reporter_id: int,
-    category: str,
-    lat: float,
-    lon: float,
-    description: str,
-    now: str,
-    **routing: Any,
+    version: int = 1,
+    **columns: Any,
 ) -> Report:
-    """A new report already routed (`routing`: the columns `update_report` would set next), in one round trip. Its
-    version counts both changes, filing and routing (2), as the two statements did."""
-    columns = {
+    """A new report, in one round trip. `columns`: the report's other columns as they are from the start (its
+    status; for a report filed already routed, what routing sets, with `version` 2 counting both changes)."""
+    row = {
         "reporter_id": reporter_id, "category": category, "lat": lat, "lon": lon, "description": description,
-        "created_at": now, "version": 2, **routing,
+        "created_at": now, "updated_at": now, "version": version, **columns,
     }  # fmt: skip
-    names = ", ".join(columns)  # column names go into the statement: ours, from the service's routing
-    marks = ", ".join("?" for _ in columns)
+    names = ", ".join(row)  # column names go into the statement: ours, from the services
+    marks = ", ".join("?" for _ in row)
     sql = f"INSERT INTO reports ({names}) VALUES ({marks}) RETURNING {_FIELDS}"
-    rows = await (await conn.execute(sql, tuple(columns.values()))).fetchall()
+    rows = await (await conn.execute(sql, tuple(row.values()))).fetchall()
     return _report(rows[0])
 
 
