@@ -73,11 +73,7 @@ async def test_a_wrong_correction_is_answered_without_points(runtime: Runtime, r
     keeper = await join(runtime, 4001, PLACE)
     stranger = await join(runtime, 4002, OTHER)
     before_keeper = runtime.standin.last_seq(keeper.user_id)
-    name = runtime.services.finder.place(PLACE).name
-    [card] = await rider.send(name)
-    _, [menu] = await rider.tap(card, "信息有误")
-    _, [ask] = await rider.tap(menu, "其他")
-    assert "一句话" in ask["text"]
+    assert "一句话" in await flag(rider, runtime, "其他")
     [thanks] = await rider.send("门口在装修，找不到入口")
     assert "已转给" in thanks["text"]
     notice = await next_message(runtime, keeper, before_keeper)

@@ -23,6 +23,7 @@ from bot.standin.server import StandIn
 from tests.chat import ChatUser, buttons
 from tests.ownstandin import standin_fixture
 from tests.reporting import grid_team, jpeg
+from tests.test_corrections import flag
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 
@@ -345,11 +346,7 @@ async def test_a_keepers_note_handled_again(runtime: Runtime, standin: StandIn) 
 
 
 async def test_a_flaggers_words_handled_again(runtime: Runtime, standin: StandIn, rider: ChatUser) -> None:
-    name = runtime.services.finder.place(PLACE).name
-    [card] = await rider.send(name)
-    _, [menu] = await rider.tap(card, "信息有误")
-    _, [ask] = await rider.tap(menu, "其他")
-    assert "一句话" in ask["text"]
+    assert "一句话" in await flag(rider, runtime, "其他", PLACE)
     [thanks] = await rider.send("门口在装修，找不到入口")
     assert "已转给" in thanks["text"]
     await runtime.services.outbox.wait_idle()

@@ -8,7 +8,7 @@ import pytest
 
 from bot.app import Runtime
 from tests.chat import ChatUser, button, buttons
-from tests.reporting import bind, file_report, grid_at, jpeg
+from tests.reporting import bind, file_report, grid_at, jpeg, new_messages
 
 HERE = (34.2540, 117.2080)  # inside 蝶梦社区第2网格 of the sample grids
 NEARBY = (34.2549, 117.2080)  # about 100 m north
@@ -68,8 +68,7 @@ async def test_a_rejected_report_can_be_sent_again_with_its_photos_and_place(
     reporter, _, worker = people
     worker.seen = runtime.standin.last_seq(worker.user_id)
     first = await file_report(reporter, "灯损坏", "路灯")
-    await runtime.services.outbox.wait_idle()
-    cards = await runtime.standin.wait_for_bot_messages(worker.user_id, 2, after_seq=worker.seen, timeout=8)
+    cards = await new_messages(runtime, worker, 2)
     card = next(m for m in cards if buttons(m))
     before = runtime.standin.last_seq(reporter.user_id)
     await worker.tap(card, "退回")
@@ -102,8 +101,7 @@ async def test_myreports_opens_a_timeline(runtime: Runtime, people: tuple[ChatUs
     reporter, _, worker = people
     worker.seen = runtime.standin.last_seq(worker.user_id)
     report = await file_report(reporter, "消防通道堵塞", "电动车堵了消防通道")
-    await runtime.services.outbox.wait_idle()
-    cards = await runtime.standin.wait_for_bot_messages(worker.user_id, 2, after_seq=worker.seen, timeout=8)
+    cards = await new_messages(runtime, worker, 2)
     card = next(m for m in cards if buttons(m))
     _, [accepted] = await worker.tap(card, "接单")
     await worker.tap(accepted, "办结")
