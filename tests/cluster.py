@@ -11,9 +11,9 @@ processes in webhook mode behind nginx, and a fake Telegram (the Bot API stand-i
 
 Everything real: the bots are `rider-bot run` child processes configured like a deployment (environment and a
 TOML file, docs/SCALING.md); nginx is Debian's, in the foreground with a config of its own in `root`; the
-database is PostgreSQL (a URL) or, for one process only, a SQLite file. `start_postgres()` starts a throw-away
-PostgreSQL 15 cluster (tests/pgcluster.py) when the caller has none. Children get SIGKILL when the process that
-started them dies (PR_SET_PDEATHSIG): start a cluster from the thread that outlives it (the event loop's).
+database is PostgreSQL (a URL: the tests' `pg_url`, the benchmarks' bench/pgserver.py) or, for one process only, a
+SQLite file. Children get SIGKILL when the process that started them dies (PR_SET_PDEATHSIG): start a cluster from
+the thread that outlives it (the event loop's).
 
 The stand-in runs in the caller's event loop, so it survives every kill and records every Bot API call
 (`telegram.calls`) and every delivery attempt (`telegram.webhook_deliveries`). `telegram.webhook_parallel`
@@ -393,15 +393,3 @@ class Cluster:
 
 # The leader's gauge on /metrics (bot/metrics.py): 1 in the process that dispatches the outbox and runs the jobs.
 LEADER_GAUGE = re.compile(r"^rider_[a-z_]*leader[a-z_]*(\{[^}]*\})? 1(\.0)?$", re.M)
-
-
-async def start_postgres() -> tuple[Any, str]:
-    """A throw-away PostgreSQL 15 cluster and one empty database in it: (cluster, database URL). Call
-    `cluster.stop()` at the end (it also removes the cluster if this process dies first)."""
-    from tests import pgcluster
-
-    cluster = await asyncio.to_thread(lambda: pgcluster.Cluster().start())
-    await asyncio.to_thread(pgcluster.wait_ready, cluster.server_url)
-    async with pgcluster.connected(cluster.server_url + "/postgres") as conn:
-        await conn.execute("CREATE DATABASE rider_scale")
-    return cluster, f"{cluster.server_url}/rider_scale"
