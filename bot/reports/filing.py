@@ -57,8 +57,8 @@ class FilingMixin:
         now = self._stamp()
         async with self.db.transaction() as conn:
             limits = await store.category_limits(conn, cat)  # read once: routing's deadlines and the cards
-            report = await self._file(conn, user, cat, lat, lon, draft.get("description", ""), now, assignment,
-                                      rules, limits)  # fmt: skip
+            description = draft.get("description", "")
+            report = await self._file(conn, user, cat, lat, lon, description, now, assignment, rules, limits)
             await answer_store.put_answers(conn, report.id, answers)
             for photo in draft["photos"]:
                 await store.add_photo(conn, report.id, "before", photo["sha256"], photo.get("file_ref", ""), user.id)
