@@ -104,6 +104,13 @@ async def test_three_riders_in_a_day_mark_the_place_to_be_verified(runtime: Runt
     assert "待核实" not in await nearest_text(rider, runtime)
 
 
+async def test_the_cancel_label_is_no_flags_words(runtime: Runtime, rider: ChatUser) -> None:
+    assert "一句话" in await flag(rider, runtime, "其他")
+    [cancelled] = await rider.send("✖ 取消")
+    assert cancelled["text"] == "已取消。"
+    assert (await runtime.services.db.fetchone("SELECT COUNT(*) FROM place_flags"))[0] == 0
+
+
 # --- suggested places --------------------------------------------------------------------------------------
 
 NEW_SPOT = (34.3050, 117.2550)  # north-east Xuzhou, away from the bundled stations

@@ -205,3 +205,15 @@ async def test_the_entrance_photo_shows_under_the_details(runtime: Runtime, keep
     _, [details, photo] = await rider.press(answer, button(answer, "详情")["callback_data"], replies=2)
     assert place.name in details["text"]
     assert "photo" in photo and "入口" in photo["caption"]
+
+
+async def test_the_cancel_label_is_no_keepers_note(runtime: Runtime, keeper: ChatUser) -> None:
+    """The cancel label typed while the note after a status tap is asked ends the question (the status stays); it
+    is not saved as the note."""
+    [card] = await keeper.send("/station")
+    await keeper.tap(card, "今日闭站", replies=3)
+    [cancelled] = await keeper.send("✖ 取消")
+    assert cancelled["text"] == "已取消。"
+    live = await runtime.services.db.fetchone("SELECT status, note FROM place_live WHERE place_id = ?", (PLACE,))
+    assert live["status"] == "closed" and not live["note"], tuple(live)
+    assert (await runtime.services.db.fetchone("SELECT COUNT(*) FROM dialogs"))[0] == 0

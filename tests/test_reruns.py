@@ -370,3 +370,67 @@ async def test_a_suggested_places_name_handled_again(runtime: Runtime, rider: Ch
     assert again["text"] == kinds["text"] and buttons(again) == buttons(kinds), "the kinds to pick, as before"
     _, [ask] = await rider.tap(again, "驿站")
     assert "照片" in ask["text"]
+
+
+async def _stations_state(runtime: Runtime) -> list[int]:
+    """What a photo for the stations may change: place audit rows, flags, suggestions, drafts (dialogs), reports,
+    queued notices."""
+    await runtime.services.outbox.wait_idle()
+    tables = ("place_audit", "place_flags", "place_suggestions", "dialogs", "reports", "outbox")
+    return [(await runtime.services.db.fetchone(f"SELECT COUNT(*) FROM {table}"))[0] for table in tables]
+
+
+async def _photo_again(runtime: Runtime, person: ChatUser, first: list[dict]) -> None:
+    """The person's photo that closed a question of the stations', its update run again: answered as the first
+    run was and nothing changed (before, it found the question closed and started a 随手拍 draft: "已添加照片")."""
+    before = await _stations_state(runtime)
+    update = {"update_id": await _last_update_id(runtime), "message": person.last_sent}
+    again = await _handled_again(runtime, person, update)
+    assert [m.get("text") for m in again] == [m.get("text") for m in first], again
+    assert await _stations_state(runtime) == before, "the second run changed something (a draft, a second row)"
+
+
+async def test_a_keepers_entrance_photo_handled_again(runtime: Runtime, standin: StandIn) -> None:
+    code = await runtime.services.roles.invites.create_invite("keeper", PLACE)
+    keeper = ChatUser(standin, 4001, "驿站站长老陈")
+    await keeper.send(f"/join {code}")
+    [card] = await keeper.send("/station")
+    _, [ask] = await keeper.tap(card, "入口照片")
+    assert "请发送" in ask["text"]
+    saved = await keeper.send(photo=jpeg((30, 90, 200)), replies=2)
+    assert "已更新" in saved[0]["text"] and "今日闭站" in str(buttons(saved[1])), "told and shown the card"
+    await _photo_again(runtime, keeper, saved)
+    [(audited,)] = await runtime.services.db.fetchall("SELECT COUNT(*) FROM place_audit WHERE field = 'photo'")
+    assert audited == 1
+
+
+async def test_a_flags_photo_handled_again(runtime: Runtime, rider: ChatUser) -> None:
+    assert "一句话" in await flag(rider, runtime, "其他", PLACE)
+    [thanks] = await rider.send(photo=jpeg((90, 30, 30)))
+    assert "已转给" in thanks["text"]
+    await _photo_again(runtime, rider, [thanks])
+
+
+async def test_a_suggested_places_photo_handled_again(runtime: Runtime, rider: ChatUser) -> None:
+    await rider.send("/suggest")
+    await rider.share_location(34.3050, 117.2550)
+    [kinds] = await rider.send("东湖骑手驿站")
+    _, [ask] = await rider.tap(kinds, "驿站")
+    assert "照片" in ask["text"]
+    [thanks] = await rider.send(photo=jpeg((30, 30, 90)))
+    assert "已提交" in thanks["text"]
+    await _photo_again(runtime, rider, [thanks])
+    [(suggested,)] = await runtime.services.db.fetchall("SELECT COUNT(*) FROM place_suggestions")
+    assert suggested == 1
+
+
+async def test_a_workers_cancel_of_a_reason_handled_again(runtime: Runtime, standin: StandIn) -> None:
+    """The cancel label typed while a 退回 reason is asked ends the question, the report untouched; run again, it is
+    told the same (not taken as the reason, nor read as a place)."""
+    worker, card = await _a_workers_card(runtime, standin)
+    await worker.tap(card, "退回")
+    [cancelled] = await worker.send("✖ 取消")
+    assert cancelled["text"] == "已取消，SP-000001 没有改动。"
+    await _words_again(runtime, worker, cancelled)
+    [status] = await runtime.services.db.fetchone("SELECT status FROM reports")
+    assert status != "rejected"

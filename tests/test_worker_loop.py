@@ -145,3 +145,30 @@ async def test_an_unassigned_transfer_reaches_the_supervisor_with_its_origin(
     arrived, _ = await new_messages(runtime, community, 2)
     assert ref in arrived["caption"] and "由 蝶梦社区第2网格 网格员 转派：在隔壁网格" in arrived["caption"]
     assert any("接单" in b["text"] for b in buttons(arrived))
+
+
+@pytest.mark.parametrize(("step", "words"), [("退回", "✖ 取消"), ("办结", "✖ 取消"), ("退回", "/cancel")])
+async def test_cancel_while_a_reason_or_note_is_asked_leaves_the_report(
+    runtime: Runtime, team: dict[str, ChatUser], step: str, words: str
+) -> None:
+    """The cancel label typed (or /cancel) while a 退回 reason or a 办结 note is asked ends the question: it is not
+    taken as the reason or the note, and the report stays as it was."""
+    worker = team["worker"]
+    worker.seen = runtime.standin.last_seq(worker.user_id)
+    ref = report_ref(await file_report(team["rider"]))
+    card, _ = await new_messages(runtime, worker, 2)
+    if step == "办结":
+        _, [accepted] = await worker.tap(card, "接单")
+        await worker.tap(accepted, "办结")
+        await worker.send(photo=jpeg((40, 160, 60)))
+    else:
+        _, [ask] = await worker.tap(card, "退回")
+        assert "退回原因" in ask["text"]
+    db = runtime.services.db
+    before = tuple(await db.fetchone("SELECT status, version FROM reports"))
+    [cancelled] = await worker.send(words)
+    assert cancelled["text"] == f"已取消，{ref} 没有改动。"
+    assert tuple(await db.fetchone("SELECT status, version FROM reports")) == before
+    assert (await db.fetchone("SELECT COUNT(*) FROM dialogs"))[0] == 0, "the question is closed"
+    [(events,)] = await db.fetchall("SELECT COUNT(*) FROM report_events WHERE action IN ('reject', 'resolve')")
+    assert events == 0

@@ -69,12 +69,9 @@ class CorrectionService:
         closing = dialogs.Answered(step, FLAG_DIALOG, {"place_id": place.id})
         return await self._file(user, place, "other", " ".join(text.split())[: MAX_NOTE * 2], "", closing)
 
-    def again(self, user: User, data: dict) -> Reply | None:
-        """The words' update run again (after a kill): the flag is filed; the answer it got."""
-        said = data.get("said")
-        return Reply([out.text(said)]) if said else None
-
-    async def on_photo(self, user: User, data: bytes) -> Reply | None:
+    async def on_photo(self, user: User, data: bytes, step: str | None = None) -> Reply | None:
+        """The photo for "other"; `step`: its update, recorded with the flag that closes the question (its re-run
+        is told the answer it got: `Stations.words_again`)."""
         asked = await self.deps.dialog(user, FLAG_DIALOG)
         if asked is None:
             return None
@@ -84,9 +81,11 @@ class CorrectionService:
         except PhotoRejected:
             return Reply([out.text(t(user.lang, "keeper.bad_photo"))])
         if place is None:
-            await self.deps.done(user)
-            return Reply([out.text(t(user.lang, "callback.expired"))])
-        return await self._file(user, place, "other", "", stored.sha256, dialogs.Answered(None, FLAG_DIALOG, {}))
+            said = t(user.lang, "callback.expired")
+            await dialogs.clear_dialog(self.deps.db, user.id, dialogs.Answered(step, FLAG_DIALOG, {"said": said}))
+            return Reply([out.text(said)])
+        closing = dialogs.Answered(step, FLAG_DIALOG, {"place_id": place.id})
+        return await self._file(user, place, "other", "", stored.sha256, closing)
 
     async def _file(
         self, user: User, place: Place, reason: str, note: str, photo: str, closing: dialogs.Answered | None = None

@@ -270,14 +270,17 @@ class KeeperService:
         """The note's update run again (after a kill): saved already; the place as it is now."""
         return await self._saved(user, data["place_id"]) if self.deps.place(data["place_id"]) else None
 
-    async def on_photo(self, user: User, data: bytes) -> Reply | None:
+    async def on_photo(self, user: User, data: bytes, step: str | None = None) -> Reply | None:
+        """The entrance photo; `step`: its update, recorded with the change that closes the question (its re-run
+        is shown the place's card: `Stations.words_again`)."""
         asked = await self.deps.dialog(user, PHOTO_DIALOG)
         if asked is None:
             return None
         place_id = asked["place_id"]
         if not await self.deps.may_act(user, place_id):
-            await self.deps.done(user)
-            return Reply([out.text(t(user.lang, "keeper.not_yours", place=place_id))])
+            said = t(user.lang, "keeper.not_yours", place=place_id)
+            await dialogs.clear_dialog(self.deps.db, user.id, dialogs.Answered(step, PHOTO_DIALOG, {"said": said}))
+            return Reply([out.text(said)])
         try:
             stored = await self.photos.put(data)
         except PhotoRejected:
@@ -287,8 +290,8 @@ class KeeperService:
         async def write(conn: Connection) -> None:
             await store.set_live(conn, place_id, stamp, user.id, photo=stored.sha256)
 
-        await self._change(user, place_id, "photo", stored.sha256, write)
-        await self.deps.done(user)
+        closing = dialogs.Answered(step, PHOTO_DIALOG, {"place_id": place_id})
+        await self._change(user, place_id, "photo", stored.sha256, write, closing)
         return await self._saved(user, place_id)
 
     async def skip(self, user: User) -> Reply:

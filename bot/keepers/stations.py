@@ -9,6 +9,7 @@ from bot.keepers.common import FLAG_DIALOG, NOTE_DIALOG, PHOTO_DIALOG, SUGGEST_D
 from bot.keepers.corrections import CorrectionService
 from bot.keepers.service import KeeperService
 from bot.keepers.suggestions import SuggestionService
+from bot.outbox import messages as out
 from bot.points.service import PointsService
 from bot.reports.common import Reply
 from bot.store import dialogs
@@ -93,24 +94,30 @@ class Stations:
     async def words_again(
         self, user: User, moved: dialogs.Dialog | None, answered: dialogs.Answered | None
     ) -> Reply | None:
-        """Words of ours taken already, their update run again (after a kill): answered as done, nothing changed;
-        None when they are not ours. `moved`: the dialog they moved on; `answered`: the question they closed."""
+        """Words (or a photo) of ours taken already, their update run again (after a kill): answered as done,
+        nothing changed; None when they are not ours. `moved`: the dialog they moved on; `answered`: the question
+        they closed."""
         if moved is not None:
             return self.suggestions.again(user, moved.data) if moved.kind == SUGGEST_DIALOG else None
-        if answered is not None and answered.kind == NOTE_DIALOG:
+        if answered is None:
+            return None
+        said = answered.data.get("said")
+        if said and answered.kind in _OUR_DIALOGS:  # the answer the first run gave (a refusal, the flag's thanks)
+            return Reply([out.text(said)])
+        if answered.kind in (NOTE_DIALOG, PHOTO_DIALOG):  # the keeper's note or entrance photo: the place's card
             return await self.keepers.note_again(user, answered.data)
-        if answered is not None and answered.kind == FLAG_DIALOG:
-            return self.corrections.again(user, answered.data)
         return None
 
-    async def on_photo(self, user: User, data: bytes) -> Reply | None:
+    async def on_photo(self, user: User, data: bytes, step: str | None = None) -> Reply | None:
+        """A photo answering a question of ours, or None. `step`: its update, recorded with the close (a re-run
+        of it is answered by `words_again` through `Services.photo_answer`)."""
         kind = await self._asked(user)
         if kind == PHOTO_DIALOG:
-            return await self.keepers.on_photo(user, data)
+            return await self.keepers.on_photo(user, data, step)
         if kind == FLAG_DIALOG:
-            return await self.corrections.on_photo(user, data)
+            return await self.corrections.on_photo(user, data, step)
         if kind == SUGGEST_DIALOG:
-            return await self.suggestions.on_photo(user, data)
+            return await self.suggestions.on_photo(user, data, step)
         return None
 
     async def on_location(self, user: User, lat: float, lon: float) -> Reply | None:

@@ -70,7 +70,9 @@ class SuggestionService:
         await self.deps.ask(user, SUGGEST_DIALOG, {**data, "step": "photo", "kind": kind})
         return Reply([out.text(t(user.lang, "suggest.ask_photo"))], retire=True)
 
-    async def on_photo(self, user: User, photo: bytes) -> Reply | None:
+    async def on_photo(self, user: User, photo: bytes, step: str | None = None) -> Reply | None:
+        """The place's photo, the last step: the suggestion filed and the question closed in one commit, with
+        `step` (the photo's update) and the thanks recorded, which a re-run of it is told again."""
         data = await self.deps.dialog(user, SUGGEST_DIALOG)
         if data is None or data.get("step") != "photo":
             return None
@@ -79,11 +81,12 @@ class SuggestionService:
         except PhotoRejected:
             return Reply([out.text(t(user.lang, "keeper.bad_photo"))])
         stamp = self.deps.stamp()
+        thanks = t(user.lang, "suggest.thanks", name=data["name"])
         async with self.deps.db.transaction() as conn:
             sid = await store.insert_suggestion(
                 conn, user.id, data["name"], data["kind"], data["lat"], data["lon"], stored.sha256, stamp
             )
-            await dialogs.clear_dialog_in(conn, user.id)
+            await dialogs.clear_dialog_in(conn, user.id, dialogs.Answered(step, SUGGEST_DIALOG, {"said": thanks}))
             for admin in await self.deps.roles.users_with("admin", ""):
                 lang = admin.lang
                 caption = t(lang, "suggest.notice", name=data["name"], kind=kind_label(lang, data["kind"]),
@@ -95,7 +98,7 @@ class SuggestionService:
                 await enqueue(conn, f"suggest:{sid}:u{admin.id}:pin", recipient(admin),
                               out.venue(data["lat"], data["lon"], data["name"], caption[:60]))  # fmt: skip
         self.deps.wake_outbox()
-        return Reply([out.text(t(user.lang, "suggest.thanks", name=data["name"]))])
+        return Reply([out.text(thanks)])
 
     async def decide(self, admin: User, suggestion_id: str, approve: bool) -> Reply:
         lang = admin.lang

@@ -30,8 +30,9 @@ class WordsAgainMixin:
             return await self._next(user, draft) if draft is not None else None
         if answered is None:
             return None
-        if answered.kind == REPORT_DIALOG:  # typed 取消 is the only text that closes a draft
-            return Reply([out.text(t(lang, "draft.cancelled"), keyboard="main")])
+        if answered.kind == REPORT_DIALOG:  # typed 取消, which closes any question: what it was told
+            said = answered.data.get("said") or t(lang, "draft.cancelled")
+            return Reply([out.text(said, keyboard="main")])
         if answered.kind not in (REASON_DIALOG, RESOLVE_DIALOG):
             return None
         said = answered.data.get("said")

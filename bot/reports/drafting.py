@@ -15,7 +15,7 @@ from bot.reports import actions
 from bot.reports import notices as n
 from bot.reports.categories import CATEGORIES
 from bot.reports.common import MAX_PHOTOS, MAX_WORDS, REASON_DIALOG, REPORT_DIALOG, RESOLVE_DIALOG, Reply
-from bot.reports.model import Report
+from bot.reports.model import Report, ref_of
 from bot.reports.states import OPEN, Status
 from bot.store import dialogs
 from bot.store import moderation as moderation_store
@@ -71,14 +71,26 @@ class DraftingMixin:
         return await self._next(user, draft)
 
     async def cancel(self, user: User, step: str | None = None) -> Reply:
-        """`step`: the update asking (bot.observe.step(): /cancel, a typed 取消), recorded with the close
-        (bot/store/dialogs.py): the same update run again after a kill is told it is cancelled, not "nothing"."""
+        """/cancel or a typed 取消: whatever question is pending ends unanswered — a draft, a worker's 退回/转派
+        reason or 办结 note (the report stays as it is), a keeper's note, a flag's words. `step`: the update asking
+        (bot.observe.step()), recorded with the close and what it was told (bot/store/dialogs.py): the same update
+        run again after a kill is told the same, not "nothing"."""
+        lang = user.lang
         dialog = await dialogs.get_dialog(self.db, user.id)
         if dialog is None:
-            key = "draft.cancelled" if step is not None and user.dialog_step == step else "draft.nothing"
-            return Reply([out.text(t(user.lang, key), keyboard="main")])
-        await dialogs.clear_dialog(self.db, user.id, dialogs.Answered(step, REPORT_DIALOG, {}))
-        return Reply([out.text(t(user.lang, "draft.cancelled"), keyboard="main")])
+            if step is None or user.dialog_step != step:
+                return Reply([out.text(t(lang, "draft.nothing"), keyboard="main")])
+            answered = await dialogs.answered(self.db, user.id)
+            said = answered.data.get("said") if answered is not None and answered.kind == REPORT_DIALOG else None
+            return Reply([out.text(said or t(lang, "draft.cancelled"), keyboard="main")])
+        if dialog.kind == REPORT_DIALOG:
+            said = t(lang, "draft.cancelled")
+        elif dialog.kind in (REASON_DIALOG, RESOLVE_DIALOG):
+            said = t(lang, "work.cancelled", ref=ref_of(dialog.data["report_id"]))
+        else:  # a question of the stations' (bot/keepers/): nothing was changed by it yet
+            said = t(lang, "draft.question_cancelled")
+        await dialogs.clear_dialog(self.db, user.id, dialogs.Answered(step, REPORT_DIALOG, {"said": said}))
+        return Reply([out.text(said, keyboard="main")])
 
     async def on_photo(self, user: User, data: bytes, *, file_ref: str = "", caption: str = "") -> Reply:
         """A photo from anyone: the after-photo of a worker resolving, or a rider's 随手拍 (starting one if needed)."""
@@ -147,7 +159,10 @@ class DraftingMixin:
     ) -> Reply | None:
         """`on_text` with the person's dialog as the caller read it (`Services.text_answer`). `step` is the update
         the words came in (bot.observe.step()): the write that takes them records it, so that the same update
-        run again is answered as done instead of being read afresh (bot/store/dialogs.py)."""
+        run again is answered as done instead of being read afresh (bot/store/dialogs.py). The cancel label typed
+        cancels whatever is asked (it is never a reason, a note or a draft's words)."""
+        if dialog is not None and text.strip() in all_labels("draft.cancel"):
+            return await self.cancel(user, step)
         if dialog is not None and dialog.kind == REASON_DIALOG:
             return await self._reason(user, dialog.data, text, step=step)
         if dialog is not None and dialog.kind == RESOLVE_DIALOG:
@@ -157,8 +172,6 @@ class DraftingMixin:
             return None
         if step is not None:
             draft[dialogs.BY] = step  # whichever save below takes these words records their update with them
-        if text.strip() in all_labels("draft.cancel"):
-            return await self.cancel(user, step)
         if text.strip() in all_labels("draft.use_last") and draft.get("lat") is None:
             return await self._draft_action(user, draft, actions.DraftAction("loc"))
         if self._missing(draft) == "question":

@@ -40,6 +40,7 @@ from bot.store.db import Database
 from bot.store.dialogs import get_dialog
 from bot.store.leadership import Leadership, leadership_for
 from bot.store.users import User
+from bot.texts import all_labels
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +100,27 @@ class Services:
                     again = await self.reports.words_again(user, moved, answered)
                 if again is not None:
                     return again
+        if dialog is not None and text.strip() in all_labels("draft.cancel"):
+            return await self.reports.cancel(user, step)  # any pending question, the stations' too: never its words
         answer = await self.stations.on_text_in(user, text, dialog, step)
         if answer is None:
             answer = await self.reports.on_text_in(user, text, dialog, step)
         return answer
+
+    async def photo_answer(self, user: User, data: bytes, *, file_ref: str = "", caption: str = "") -> Reply:
+        """A photo: the answer to a question of the stations' (an entrance photo, a flag's, a suggested place's),
+        a worker's after-photo, or a rider's 随手拍 (starting one if needed). A photo that closed a question records
+        its update with the close; the same update run again (after a kill, docs/RELIABILITY.md promise 18) is
+        answered as done — no second change, and no 随手拍 draft started from it."""
+        step = observe.step()
+        if step is not None and user.dialog_step == step:
+            answered = await dialogs.answered(self.db, user.id)
+            if answered is not None and answered.step == step:
+                again = await self.stations.words_again(user, None, answered)
+                if again is not None:
+                    return again
+        ours = await self.stations.on_photo(user, data, step)
+        return ours or await self.reports.on_photo(user, data, file_ref=file_ref, caption=caption)
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:

@@ -92,9 +92,7 @@ async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("photo download failed: %s", type(exc).__name__)
         await message.reply_text(t(w.lang, "photo.download_failed"))
         return
-    reply = await w.services.stations.on_photo(w.user, data) or await w.services.reports.on_photo(
-        w.user, data, file_ref=item.file_id, caption=message.caption or ""
-    )
+    reply = await w.services.photo_answer(w.user, data, file_ref=item.file_id, caption=message.caption or "")
     await send_reply(update, context, w, reply)
 
 

@@ -354,5 +354,4 @@ class Conversation:
         except (WeChatApiError, httpx.HTTPError) as exc:
             log.warning("WeChat image download failed: %s", type(exc).__name__)
             return [out.text(t(lang, "photo.download_failed"))]
-        ours = await self.services.stations.on_photo(user, data)  # an entrance photo, a correction's, a suggestion's
-        return reply_messages(ours or await self.services.reports.on_photo(user, data))
+        return reply_messages(await self.services.photo_answer(user, data))
