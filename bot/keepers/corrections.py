@@ -64,8 +64,7 @@ class CorrectionService:
             return None
         place = self.deps.place(data["place_id"])
         if place is None:
-            await self.deps.done(user)
-            return Reply([out.text(t(user.lang, "callback.expired"))])
+            return await self._place_gone(user, step)
         closing = dialogs.Answered(step, FLAG_DIALOG, {"place_id": place.id})
         return await self._file(user, place, "other", " ".join(text.split())[: MAX_NOTE * 2], "", closing)
 
@@ -81,11 +80,16 @@ class CorrectionService:
         except PhotoRejected:
             return Reply([out.text(t(user.lang, "keeper.bad_photo"))])
         if place is None:
-            said = t(user.lang, "callback.expired")
-            await dialogs.clear_dialog(self.deps.db, user.id, dialogs.Answered(step, FLAG_DIALOG, {"said": said}))
-            return Reply([out.text(said)])
+            return await self._place_gone(user, step)
         closing = dialogs.Answered(step, FLAG_DIALOG, {"place_id": place.id})
         return await self._file(user, place, "other", "", stored.sha256, closing)
+
+    async def _place_gone(self, user: User, step: str | None) -> Reply:
+        """The flagged place left the catalogue while its words or photo were asked for: the question closes with
+        that answer, recorded with its update (a re-run is told the same: `Stations.words_again`)."""
+        said = t(user.lang, "callback.expired")
+        await dialogs.clear_dialog(self.deps.db, user.id, dialogs.Answered(step, FLAG_DIALOG, {"said": said}))
+        return Reply([out.text(said)])
 
     async def _file(
         self, user: User, place: Place, reason: str, note: str, photo: str, closing: dialogs.Answered | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.keepers import actions
@@ -133,9 +134,10 @@ class KeeperService:
         """`closing`: the note's question, closed with the change (and the update of its words recorded)."""
         lang = user.lang
         if not await self.deps.may_act(user, place_id):
-            if closing is not None:
-                await dialogs.clear_dialog(self.deps.db, user.id)
-            return Reply([out.text(t(lang, "keeper.not_yours", place=place_id))])
+            said = t(lang, "keeper.not_yours", place=place_id)
+            if closing is not None:  # closed with the refusal it got, for a re-run of the note (as on_photo's)
+                await dialogs.clear_dialog(self.deps.db, user.id, replace(closing, data={"said": said}))
+            return Reply([out.text(said)])
         until, words = self._until(words)
         if until is None and status != "open":
             until = self.deps.local_end_of_day()  # "today's status": tomorrow starts afresh
